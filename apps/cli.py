@@ -1,0 +1,81 @@
+"""The ``tfxai`` console command.
+
+Sub-commands are imported only when they run, so ``tfxai --help`` is fast and
+one broken app cannot break the others. To add an app, write a module with a
+click command named ``command`` and add one line to the table below.
+"""
+
+import importlib
+
+import click
+
+# (group path, command name) -> "module:attribute"
+COMMANDS = {
+    ("train", "classifier"): "tfxai.apps.train_classifier:command",
+    ("train", "abn"): "tfxai.apps.train_abn:command",
+    ("train", "gain"): "tfxai.apps.train_gain:command",
+    ("train", "signal"): "tfxai.apps.train_signal:command",
+    ("train", "mixed"): "tfxai.apps.train_mixed:command",
+    ("explain",): "tfxai.apps.explain:command",
+    ("export",): "tfxai.apps.export:command",
+    ("demo",): "tfxai.apps.demo:command",
+    ("generate",): "tfxai.apps.generate:command",
+    ("evaluate", "attention"): "tfxai.apps.evaluate_attention:command",
+    ("attention", "export-maps"): "tfxai.apps.attention_maps:export_command",
+    ("attention", "edit"): "tfxai.apps.attention_maps:edit_command",
+}
+
+GROUP_HELP = {
+    "train": "Train a model (classifier, ABN, GAIN, signal, mixed).",
+    "evaluate": "Evaluate explanations (insertion/deletion).",
+    "attention": "Export, edit and import attention maps for human-in-the-loop fine-tuning.",
+}
+
+
+def _available(target):
+    module_name = target.split(":", 1)[0]
+    return importlib.util.find_spec(module_name) is not None
+
+
+class LazyGroup(click.Group):
+    """A click group whose commands are imported on first use."""
+
+    def __init__(self, *args, prefix=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.prefix = tuple(prefix)
+
+    def _children(self):
+        depth = len(self.prefix)
+        children = {}
+        for path, target in COMMANDS.items():
+            if path[:depth] != self.prefix or len(path) <= depth or not _available(target):
+                continue
+            name = path[depth]
+            children[name] = target if len(path) == depth + 1 else None
+        return children
+
+    def list_commands(self, ctx):
+        return sorted(set(super().list_commands(ctx)) | set(self._children()))
+
+    def get_command(self, ctx, name):
+        command = super().get_command(ctx, name)
+        if command is not None:
+            return command
+        target = self._children().get(name, "missing")
+        if target is None:
+            prefix = self.prefix + (name,)
+            return LazyGroup(name=name, prefix=prefix, help=GROUP_HELP.get(name, ""))
+        if target == "missing":
+            return None
+        module_name, attribute = target.split(":")
+        return getattr(importlib.import_module(module_name), attribute)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="tfxai")
+def main():
+    """tfxai: explain Keras image, video and signal models, and train them with their attention."""
+
+
+if __name__ == "__main__":
+    main()

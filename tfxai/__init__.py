@@ -1,0 +1,15 @@
+"""tfxai: visual explanations and attention-guided learning for TensorFlow/Keras.
+
+Importing tfxai before TensorFlow lets it apply the oneDNN safety setting on
+AMD CPUs (see :mod:`tfxai._runtime`).
+"""
+
+from tfxai import _runtime
+
+_runtime.quiet_tensorflow_logs()
+ONEDNN_SETTING = _runtime.configure_onednn()
+
+from tfxai.errors import TfxaiError  # noqa: E402
+
+__version__ = "0.1.0"
+__all__ = ["TfxaiError", "__version__", "ONEDNN_SETTING"]

@@ -1,0 +1,62 @@
+"""Process-level TensorFlow settings that must happen before TensorFlow is imported.
+
+TensorFlow 2.21's oneDNN kernels can corrupt memory on some AMD CPUs in the
+backward pass of a strided 1x1 convolution on small, even-sized feature maps
+(the projection shortcut of small residual networks such as mini-Xception).
+The crash kills the whole process, so tfxai turns oneDNN's custom kernels off
+on AMD CPUs *unless the user chose a setting*: ``TF_ENABLE_ONEDNN_OPTS=1``
+keeps them on (faster forward passes, at the user's risk), ``=0`` turns them
+off everywhere. See README, section "oneDNN on AMD CPUs".
+"""
+
+import os
+import platform
+import sys
+import warnings
+
+ONEDNN_VARIABLE = "TF_ENABLE_ONEDNN_OPTS"
+
+
+def cpu_vendor():
+    """Return the CPU vendor string (``"AuthenticAMD"``, ``"GenuineIntel"``, ...) or ``""``."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as handle:
+            for line in handle:
+                if line.startswith("vendor_id"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or ""
+
+
+def onednn_hazard():
+    """True where the oneDNN strided-1x1 backward crash has been seen (AMD x86-64 CPUs)."""
+    return cpu_vendor() == "AuthenticAMD"
+
+
+def configure_onednn():
+    """Turn oneDNN custom ops off on hazardous CPUs, before TensorFlow is imported.
+
+    Returns the value in force afterwards (``"0"``, ``"1"`` or ``None`` for
+    TensorFlow's default). Never overrides a value the user set.
+    """
+    if ONEDNN_VARIABLE in os.environ:
+        return os.environ[ONEDNN_VARIABLE]
+    if not onednn_hazard():
+        return None
+    if "tensorflow" in sys.modules:
+        warnings.warn(
+            "tensorflow was imported before tfxai on an AMD CPU, so oneDNN stays on and "
+            "training small residual nets (strided 1x1 convs) may crash the process; "
+            f"set {ONEDNN_VARIABLE}=0 before importing tensorflow to avoid it.",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        return None
+    os.environ[ONEDNN_VARIABLE] = "0"
+    return "0"
+
+
+def quiet_tensorflow_logs():
+    """Hide TensorFlow's C++ info banners unless the user asked for them."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

@@ -1,0 +1,90 @@
+"""Writing results without ever leaving them half-written.
+
+Every file is written to a temporary sibling and renamed into place; output
+folders are built in a staging folder and swapped in only when complete.
+"""
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+
+from tfxai.errors import TfxaiError
+
+
+@contextlib.contextmanager
+def atomic_path(path):
+    """Yield a temporary path next to ``path``; rename it onto ``path`` on success.
+
+    The temporary name keeps the suffix of ``path`` so that libraries that choose
+    a format by extension (``.keras``, ``.png``) behave the same.
+    """
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    base, suffix = os.path.splitext(os.path.basename(path))
+    handle, tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=f".tmp{suffix}", dir=directory)
+    os.close(handle)
+    os.remove(tmp)
+    try:
+        yield tmp
+        if os.path.isdir(tmp):
+            replace_directory(tmp, path)
+        else:
+            os.replace(tmp, path)
+    finally:
+        if os.path.isdir(tmp):
+            shutil.rmtree(tmp, ignore_errors=True)
+        elif os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def write_text(path, text):
+    """Write ``text`` to ``path`` atomically."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "w", encoding="utf-8") as handle:
+            handle.write(text)
+
+
+def write_json(path, obj):
+    """Write ``obj`` as indented JSON to ``path`` atomically."""
+    write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+
+
+def replace_directory(staging, target):
+    """Move the finished folder ``staging`` onto ``target``, replacing any old one."""
+    backup = None
+    if os.path.exists(target):
+        backup = tempfile.mkdtemp(prefix=f".{os.path.basename(target)}.old.", dir=os.path.dirname(os.path.abspath(target)))
+        os.rmdir(backup)
+        os.replace(target, backup)
+    try:
+        os.replace(staging, target)
+    except OSError:
+        if backup is not None:
+            os.replace(backup, target)
+        raise
+    if backup is not None:
+        shutil.rmtree(backup, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def staged_directory(target, overwrite=False):
+    """Yield a staging folder that becomes ``target`` only if the block succeeds.
+
+    Raises :class:`TfxaiError` if ``target`` exists and ``overwrite`` is False, so
+    earlier results are never lost by accident.
+    """
+    target = os.path.abspath(os.fspath(target))
+    if os.path.exists(target) and not overwrite:
+        raise TfxaiError(f"output folder {target} already exists: pass --overwrite or choose another output folder")
+    parent = os.path.dirname(target)
+    os.makedirs(parent, exist_ok=True)
+    staging = tempfile.mkdtemp(prefix=f".{os.path.basename(target)}.staging.", dir=parent)
+    try:
+        yield staging
+        replace_directory(staging, target)
+    finally:
+        if os.path.exists(staging):
+            shutil.rmtree(staging, ignore_errors=True)
