@@ -1,0 +1,38 @@
+"""Explanations: the CAM family (own, in-graph), tf-keras-vis saliency, overlays, layer search."""
+
+from tfxai.explain.cam import CAM, BaseCAM, GradCAM, GradCAMPlusPlus
+from tfxai.explain.layers import feature_view, find_layer
+from tfxai.explain.overlay import caption, contact_sheet, overlay
+from tfxai.explain.saliency import SALIENCY_METHODS, saliency
+from tfxai.explain.targets import PREDICTED, ClassScore
+
+METHODS = {"gradcam": GradCAM, "gradcam++": GradCAMPlusPlus, "cam": CAM}
+
+
+def get_method(name):
+    """The CAM class for a method name (``gradcam``, ``gradcam++``, ``cam``)."""
+    from tfxai.errors import TfxaiError
+
+    key = name.lower().replace("_", "").replace("-", "").replace("plusplus", "++")
+    if key not in METHODS:
+        raise TfxaiError(f"unknown CAM method {name!r}: choose one of {sorted(METHODS)} (or {sorted(SALIENCY_METHODS)})")
+    return METHODS[key]
+
+
+__all__ = [
+    "BaseCAM",
+    "CAM",
+    "GradCAM",
+    "GradCAMPlusPlus",
+    "ClassScore",
+    "PREDICTED",
+    "METHODS",
+    "SALIENCY_METHODS",
+    "caption",
+    "contact_sheet",
+    "feature_view",
+    "find_layer",
+    "get_method",
+    "overlay",
+    "saliency",
+]

@@ -1,0 +1,3 @@
+"""Metrics of explanations and generators."""
+
+__all__ = []
