@@ -1,0 +1,79 @@
+"""``tfxai train signal``: a tiny end-to-end run, and one-line errors with exit status 2 for bad input."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from tfxai.apps.train_signal import command
+from tfxai.signal import load_trained
+
+
+def _write_npz(path, count=12, lengths=(40, 60), seed=0):
+    """Two classes of variable-length 2-channel recordings (slow or fast sine plus noise)."""
+    rng = np.random.default_rng(seed)
+    signals, labels = [], []
+    for i in range(count):
+        t = np.arange(int(rng.integers(*lengths)))
+        wave = np.sin(2 * np.pi * t / (16 if i % 2 else 4) + rng.uniform(0, 6))
+        signals.append(np.stack([wave, 0.3 * rng.normal(size=len(t))], axis=1))
+        labels.append("fast" if i % 2 == 0 else "slow")
+    np.savez(path, X=np.concatenate(signals).astype("float32"), lengths=[len(s) for s in signals], y=labels)
+    return str(path)
+
+
+TINY = ["--preset", "small", "--window", "16", "--step", "8", "--train-step", "8", "--epochs", "1", "--filters", "4", "--quiet"]
+
+
+def test_trains_reports_and_writes_every_output(tmp_path):
+    data = _write_npz(tmp_path / "tiny.npz")
+    output = tmp_path / "run"
+    result = CliRunner().invoke(command, ["--data", data, "--model", "san1d", "--fft", "--output", str(output), *TINY])
+    assert result.exit_code == 0, result.output
+    assert "accuracy per recording" in result.stdout
+    expected = {"model.keras", "preprocessor.json", "saved_model", "confusion.csv", "confusion.png"}
+    expected |= {"predictions.csv", "report.json", "attention.png", "attention.csv"}
+    assert expected <= set(os.listdir(output))
+    report = json.loads((output / "report.json").read_text())
+    assert report["test_recordings"] == 4 and report["config"]["fft"] is True
+    rows = (output / "confusion.csv").read_text().splitlines()
+    assert rows[0] == "true \\ predicted,fast,slow,n" and len(rows) == 3
+    model, preprocessor = load_trained(str(output))
+    assert preprocessor.fourier and model.count_params() == report["parameters"]
+    # an existing results folder is kept unless --overwrite is given
+    again = CliRunner().invoke(command, ["--data", data, "--model", "cnn1d", "--output", str(output), *TINY])
+    assert again.exit_code == 2 and "already exists" in again.stderr
+    assert json.loads((output / "report.json").read_text()) == report
+
+
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("missing", "does not exist"),
+        ("empty_folder", "no class sub-folders"),
+        ("wrong_shapes", "X has shape"),
+        ("too_short", "shorter than the 16-sample window"),
+        ("unknown_model", "unknown model 'lstm'"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_status_2(tmp_path, case, message):
+    data = str(tmp_path / "missing.npz")
+    model = "san1d"
+    if case == "empty_folder":
+        data = str(tmp_path / "empty")
+        os.mkdir(data)
+    elif case == "wrong_shapes":
+        data = str(tmp_path / "flat.npz")
+        np.savez(data, X=np.zeros((40, 2)), y=np.array([0, 1]))
+    elif case == "too_short":
+        data = _write_npz(tmp_path / "short.npz", lengths=(8, 12))
+    elif case == "unknown_model":
+        data = _write_npz(tmp_path / "tiny.npz")
+        model = "lstm"
+    result = CliRunner().invoke(command, ["--data", data, "--model", model, "--output", str(tmp_path / "run"), *TINY])
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], result.stderr
+    assert not (tmp_path / "run").exists()

@@ -1,0 +1,140 @@
+"""SAN1D / CNN1D: layout, round trips, training that lowers the loss, attention views, export without tfxai."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from tfxai.errors import TfxaiError
+from tfxai.signal import (
+    CNN1D,
+    SAN1D,
+    Recordings,
+    SignalTrainingConfig,
+    WindowPreprocessor,
+    build_model,
+    compile_thesis,
+    export_signal_model,
+    fourier_magnitude,
+    plot_attention,
+    recording_attention,
+    train_signal_model,
+)
+from tfxai.testing import assert_config_round_trip, assert_keras_round_trip, run_without_tfxai
+
+
+def _windows(batch=6, length=16, channels=3, seed=0):
+    return np.random.default_rng(seed).normal(size=(batch, length, channels)).astype("float32")
+
+
+def _toy_recordings(count=12, seed=0):
+    """Two classes: a slow or a fast sine on channel 0, noise on channel 1."""
+    rng = np.random.default_rng(seed)
+    signals, labels = [], []
+    for i in range(count):
+        label = i % 2
+        t = np.arange(int(rng.integers(40, 60)))
+        wave = np.sin(2 * np.pi * t / (16 if label == 0 else 4) + rng.uniform(0, 6))
+        signals.append(np.stack([wave, 0.3 * rng.normal(size=len(t))], axis=1).astype("float32"))
+        labels.append(label)
+    return Recordings(signals, np.array(labels), ["slow", "fast"], [f"r{i}" for i in range(count)])
+
+
+def test_san1d_uses_the_thesis_spacings_and_keeps_the_width():
+    model = SAN1D(num_classes=3, window_length=16, channels=3, filters=8)
+    assert [b.spacing for b in model.attention_blocks] == [3, 5, 5]
+    assert model(_windows()).shape == (6, 3)
+    np.testing.assert_allclose(np.asarray(model(_windows())).sum(axis=1), 1.0, rtol=1e-5)
+    view = model.attention_model()(_windows(), training=False)
+    assert view["attention"].shape == (6, 3, 16, 5)
+    anywhere = SAN1D(num_classes=2, window_length=None, channels=3, filters=4)
+    assert anywhere(_windows(length=23)).shape == (6, 2)
+
+
+def test_cnn1d_has_two_convolutions_and_an_output_layer():
+    model = CNN1D(num_classes=4, window_length=16, channels=3, filters=8)
+    kinds = [type(layer).__name__ for layer in model.layers if layer.weights]
+    assert kinds == ["Conv1D", "Conv1D", "Dense"]
+    assert model(_windows()).shape == (6, 4)
+    with pytest.raises(TfxaiError, match="unknown model"):
+        build_model("lstm", 2, 16, 3)
+
+
+@pytest.mark.parametrize("cls, options", [(SAN1D, {"normalization": "softmax"}), (CNN1D, {"dropout": 0.2})])
+def test_config_and_keras_round_trips(tmp_path, cls, options):
+    model = cls(num_classes=3, window_length=16, channels=3, filters=4, **options)
+    x = _windows()
+    assert_config_round_trip(model, x)
+    loaded = assert_keras_round_trip(model, x, str(tmp_path))
+    assert type(loaded) is cls and loaded.get_config() == model.get_config()
+
+
+def test_preprocessor_fourier_magnitude_and_standardisation():
+    x = _windows(batch=5, length=16)
+    expected = np.abs(np.fft.rfft(x, axis=1)) / 4.0
+    np.testing.assert_allclose(np.asarray(fourier_magnitude(x)), expected, rtol=1e-4, atol=1e-5)
+    layer = WindowPreprocessor(fourier=True).adapt(x)
+    out = np.asarray(layer(x))
+    assert out.shape == (5, 9, 3) and layer.output_length(16) == 9
+    np.testing.assert_allclose(out.mean(axis=(0, 1)), 0.0, atol=1e-4)
+    np.testing.assert_allclose(out.std(axis=(0, 1)), 1.0, atol=1e-3)
+    clone = WindowPreprocessor.from_config(json.loads(json.dumps(layer.get_config())))
+    np.testing.assert_allclose(np.asarray(clone(x)), out, rtol=1e-6)
+
+
+def test_san1d_fit_with_the_thesis_optimiser_lowers_the_loss():
+    rng = np.random.default_rng(0)
+    labels = np.arange(64) % 2
+    t = np.arange(16)[None, :, None]
+    windows = np.sin(2 * np.pi * t / np.where(labels, 4, 16)[:, None, None] + rng.uniform(0, 6, (64, 1, 2)))
+    windows = (windows + 0.1 * rng.normal(size=windows.shape)).astype("float32")
+    model = SAN1D(num_classes=2, window_length=16, channels=2, filters=4, spacings=(3,))
+    compile_thesis(model, learning_rate=0.05)  # the thesis's 0.001 needs more epochs than a unit test has
+    history = model.fit(windows, labels, batch_size=16, epochs=5, verbose=0).history
+    assert history["loss"][-1] < history["loss"][0]
+
+
+def test_train_signal_model_splits_by_recording_and_votes():
+    recordings = _toy_recordings()
+    config = SignalTrainingConfig(model="cnn1d", window=16, step=8, train_step=4, epochs=2, batch_size=16, filters=4)
+    result = train_signal_model(recordings, config, verbose=0)
+    assert set(result.train_indices).isdisjoint(result.test_indices)
+    evaluation = result.evaluation
+    assert evaluation["test_recordings"] == len(result.test_indices) == 4
+    assert evaluation["confusion"].sum() == 4 and 0.0 <= evaluation["recording_accuracy"] <= 1.0
+    assert len(result.history["loss"]) == 2
+
+
+def test_attention_view_covers_the_recording(tmp_path):
+    model = SAN1D(num_classes=2, window_length=16, channels=2, filters=4)
+    recording = _toy_recordings(count=1).signals[0]
+    trace = recording_attention(model, recording, window=16, step=8, block=1)
+    assert trace.weights.shape == (len(recording), 5) and trace.offsets == (-10, -5, 0, 5, 10)
+    assert np.isnan(trace.weights[0, 0]) and np.isfinite(trace.weights[20]).all()
+    plot_attention(trace, str(tmp_path / "attention.png"))
+    assert os.path.getsize(tmp_path / "attention.png") > 1000
+    with pytest.raises(TfxaiError, match="no self-attention"):
+        recording_attention(CNN1D(2, 16, 2, filters=4), recording, window=16)
+
+
+def test_exported_savedmodel_serves_raw_windows_without_tfxai(tmp_path):
+    model = SAN1D(num_classes=3, window_length=9, channels=3, filters=4)
+    raw = _windows(batch=4, length=16)
+    preprocessor = WindowPreprocessor(fourier=True).adapt(raw)
+    export_signal_model(model, str(tmp_path / "exported"), preprocessor, window=16)
+    np.save(tmp_path / "raw.npy", raw)
+    expected = model.attention_model()(preprocessor(raw), training=False)
+    output = run_without_tfxai(
+        f"""
+        import numpy as np, tensorflow as tf
+        loaded = tf.saved_model.load({str(tmp_path / "exported")!r})
+        out = loaded.serve(tf.constant(np.load({str(tmp_path / "raw.npy")!r})))
+        np.save({str(tmp_path / "probabilities.npy")!r}, out["probabilities"].numpy())
+        np.save({str(tmp_path / "attention.npy")!r}, out["attention"].numpy())
+        print(sorted(loaded.signatures))
+        """
+    )
+    assert "serve" in output
+    np.testing.assert_allclose(np.load(tmp_path / "probabilities.npy"), expected["probabilities"], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(np.load(tmp_path / "attention.npy"), expected["attention"], rtol=1e-5, atol=1e-6)

@@ -1,0 +1,233 @@
+"""Window classifiers for multichannel signals: the 1D self-attention network and its CNN baseline.
+
+Both take a batch of windows ``(batch, window_length, channels)`` (raw or
+preprocessed by :class:`~tfxai.signal.WindowPreprocessor`) and output class
+probabilities. Recordings of any length are classified by sliding the window
+and voting (:func:`~tfxai.signal.classify_recording`).
+"""
+
+import keras
+from keras import ops
+
+from tfxai.errors import TfxaiError
+from tfxai.signal.layers import SelfAttention1D
+
+
+@keras.saving.register_keras_serializable(package="tfxai")
+class SAN1D(keras.Model):
+    """1D self-attention network (1D-SAN): a stem, three 1D-SABs and a classifier head.
+
+    The pairwise self-attention of Zhao et al. ("Exploring Self-attention for
+    Image Recognition", CVPR 2020) in one dimension, as adapted for
+    nerve-signal action recognition in the thesis this reproduces: neighbour
+    spacing 3 in the first block and 5 in the second and third.
+
+    Layout: pointwise ``Conv1D(filters)`` stem -> ``SelfAttention1D`` x
+    ``len(spacings)`` -> BatchNorm, ReLU -> global average pooling ->
+    dropout -> ``Dense(num_classes, softmax)``.
+
+    Parameters
+    ----------
+    num_classes : int
+        Number of classes.
+    window_length : int or None
+        Time steps per input window (``None``: any length, the head pools over time).
+    channels : int
+        Signal channels per time step.
+    filters : int
+        Width of the stem and of every block.
+    spacings : sequence of int
+        Neighbour spacing of each block, in order (one block per entry).
+    footprint : int
+        Footprint positions per block (odd; the step itself included).
+    relation_channels : int or None
+        ``phi``/``psi`` channels in each block (default ``filters // 4``).
+    padding, normalization : str
+        Passed to every :class:`SelfAttention1D`.
+    dropout : float
+        Dropout rate before the classifier.
+    **kwargs
+        Standard model arguments (``name``, ...).
+    """
+
+    def __init__(
+        self,
+        num_classes,
+        window_length=64,
+        channels=6,
+        filters=32,
+        spacings=(3, 5, 5),
+        footprint=5,
+        relation_channels=None,
+        padding="zeros",
+        normalization="none",
+        dropout=0.0,
+        **kwargs,
+    ):
+        _check_positive(num_classes=num_classes, channels=channels, filters=filters)
+        # === Layers ===
+        stem = keras.layers.Conv1D(filters, 1, name="stem")
+        blocks = [
+            SelfAttention1D(
+                footprint=footprint,
+                spacing=spacing,
+                relation_channels=relation_channels,
+                padding=padding,
+                normalization=normalization,
+                name=f"sab{index + 1}",
+            )
+            for index, spacing in enumerate(spacings)
+        ]
+        # === Functional model ===
+        inputs = keras.Input((window_length, channels), name="windows")
+        x = stem(inputs)
+        for block in blocks:
+            x, _ = block(x, return_attention=True)
+        x = keras.layers.BatchNormalization(name="head_norm")(x)
+        x = keras.layers.ReLU(name="head_relu")(x)
+        x = keras.layers.GlobalAveragePooling1D(name="pool")(x)
+        x = keras.layers.Dropout(dropout, name="dropout")(x)
+        outputs = keras.layers.Dense(num_classes, activation="softmax", name="classifier")(x)
+        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+        # === Config ===
+        self.num_classes = num_classes
+        self.window_length = window_length
+        self.channels = channels
+        self.filters = filters
+        self.spacings = tuple(int(s) for s in spacings)
+        self.footprint = footprint
+        self.relation_channels = relation_channels
+        self.padding = padding
+        self.normalization = normalization
+        self.dropout = dropout
+
+    @property
+    def attention_blocks(self):
+        """The model's :class:`SelfAttention1D` layers, input side first."""
+        return [layer for layer in self.layers if isinstance(layer, SelfAttention1D)]
+
+    def attention_model(self):
+        """A functional view ``windows -> {"probabilities", "attention"}`` sharing this model's weights.
+
+        ``attention`` has shape ``(batch, blocks, T, footprint)``: each block's
+        weights ``gamma(delta)`` averaged over the value channels.
+        """
+        maps = [ops.mean(block.output[1], axis=-1) for block in self.attention_blocks]
+        attention = ops.stack(maps, axis=1)
+        return keras.Model(self.inputs[0], {"probabilities": self.outputs[0], "attention": attention})
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "num_classes": self.num_classes,
+            "window_length": self.window_length,
+            "channels": self.channels,
+            "filters": self.filters,
+            "spacings": list(self.spacings),
+            "footprint": self.footprint,
+            "relation_channels": self.relation_channels,
+            "padding": self.padding,
+            "normalization": self.normalization,
+            "dropout": self.dropout,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+@keras.saving.register_keras_serializable(package="tfxai")
+class CNN1D(keras.Model):
+    """The 1D-CNN baseline of the 1D-SAN thesis: two convolution layers and an output layer.
+
+    Baseline against the 1D self-attention network (Zhao et al., CVPR 2020,
+    adapted to 1-D). Layout: ``Conv1D(filters, kernel_size, relu)`` -> max pool
+    -> ``Conv1D(filters, kernel_size, relu)`` -> max pool -> flatten -> dropout
+    -> ``Dense(num_classes, softmax)``.
+
+    Parameters
+    ----------
+    num_classes : int
+        Number of classes.
+    window_length : int
+        Time steps per input window (fixed: the output layer sees the flattened map).
+    channels : int
+        Signal channels per time step.
+    filters : int
+        Filters of each convolution.
+    kernel_size : int
+        Width of each convolution.
+    pool_size : int
+        Max-pooling size after each convolution (1 = no pooling).
+    dropout : float
+        Dropout rate before the output layer.
+    **kwargs
+        Standard model arguments.
+    """
+
+    def __init__(
+        self,
+        num_classes,
+        window_length=64,
+        channels=6,
+        filters=32,
+        kernel_size=5,
+        pool_size=2,
+        dropout=0.0,
+        **kwargs,
+    ):
+        _check_positive(num_classes=num_classes, channels=channels, filters=filters, window_length=window_length)
+        # === Functional model ===
+        inputs = keras.Input((window_length, channels), name="windows")
+        x = inputs
+        for index in (1, 2):
+            x = keras.layers.Conv1D(filters, kernel_size, padding="same", activation="relu", name=f"conv{index}")(x)
+            if pool_size > 1:
+                x = keras.layers.MaxPooling1D(pool_size, padding="same", name=f"pool{index}")(x)
+        x = keras.layers.Flatten(name="flatten")(x)
+        x = keras.layers.Dropout(dropout, name="dropout")(x)
+        outputs = keras.layers.Dense(num_classes, activation="softmax", name="classifier")(x)
+        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+        # === Config ===
+        self.num_classes = num_classes
+        self.window_length = window_length
+        self.channels = channels
+        self.filters = filters
+        self.kernel_size = kernel_size
+        self.pool_size = pool_size
+        self.dropout = dropout
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "num_classes": self.num_classes,
+            "window_length": self.window_length,
+            "channels": self.channels,
+            "filters": self.filters,
+            "kernel_size": self.kernel_size,
+            "pool_size": self.pool_size,
+            "dropout": self.dropout,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+MODELS = {"san1d": SAN1D, "cnn1d": CNN1D}
+
+
+def build_model(name, num_classes, window_length, channels, **options):
+    """Build a window classifier by name (``"san1d"`` or ``"cnn1d"``)."""
+    key = str(name).lower()
+    if key not in MODELS:
+        raise TfxaiError(f"unknown model {name!r}: choose one of {', '.join(MODELS)}")
+    return MODELS[key](num_classes=num_classes, window_length=window_length, channels=channels, **options)
+
+
+def _check_positive(**values):
+    for key, value in values.items():
+        if value is None or int(value) < 1:
+            raise TfxaiError(f"{key} must be a positive integer, got {value!r}")

@@ -1,0 +1,299 @@
+"""Training and evaluating window classifiers on recordings, with the thesis's preset.
+
+The 1D-SAN thesis (1D pairwise self-attention after Zhao et al., CVPR 2020)
+trains on 64-sample windows with momentum SGD, learning rate 0.001, batch 128
+and cross-entropy, splits 60/40 by recording and classifies each test
+recording by sliding-window voting (step 10). :func:`run_signal_training` does
+all of it from a :class:`SignalTrainingConfig` and writes the results folder.
+"""
+
+import dataclasses
+import json
+import os
+import time
+from typing import Optional
+
+import keras
+import numpy as np
+
+from tfxai.errors import TfxaiError
+from tfxai.io import staged_directory, write_json, write_text
+from tfxai.signal.attention import plot_attention, recording_attention, write_attention_csv
+from tfxai.signal.data import load_recordings, split_by_recording
+from tfxai.signal.export import export_signal_model
+from tfxai.signal.models import MODELS, build_model
+from tfxai.signal.preprocessing import WindowPreprocessor
+from tfxai.signal.report import confusion_matrix, plot_confusion, row_percentages, write_confusion_csv
+from tfxai.signal.windows import classify_recordings, make_windows
+
+PRESETS = {
+    # The thesis: momentum SGD, lr 0.001, batch 128, cross-entropy, 64-sample windows, 60/40 split.
+    "thesis": {},
+    # Trains in about a minute on two CPU cores: narrower model, fewer epochs, fewer training windows.
+    "small": {"epochs": 5, "filters": 8, "train_step": 20},
+}
+
+
+@dataclasses.dataclass
+class SignalTrainingConfig:
+    """Everything ``tfxai train signal`` needs; defaults are the thesis's preset.
+
+    Attributes
+    ----------
+    data : str
+        Folder of class sub-folders (CSV/NPY recordings) or one ``.npz`` file.
+    model : str
+        ``"san1d"`` or ``"cnn1d"``.
+    fft : bool
+        Feed the Fourier magnitude of each window instead of the raw window.
+    output : str
+        Results folder (written completely or not at all).
+    epochs, batch_size, learning_rate, momentum
+        Training (momentum SGD, cross-entropy).
+    window : int
+        Window length in samples.
+    step : int
+        Sliding step when voting over a recording.
+    train_step : int
+        Step between training windows (the same as ``step`` in the thesis).
+    test_fraction : float
+        Share of each class's recordings held out for testing.
+    seed : int
+        Seed of the split, the initial weights and the batch order.
+    filters : int
+        Width of the model.
+    attention_recording : str or None
+        Recording (name or index in the data set) whose attention is plotted;
+        default: the first test recording. 1D-SAN only.
+    attention_block : int
+        Which attention block the view shows (0 = nearest the input).
+    overwrite : bool
+        Replace an existing results folder.
+    """
+
+    data: str = ""
+    model: str = "san1d"
+    fft: bool = False
+    output: str = os.path.join("saved_models", "signal")
+    epochs: int = 30
+    batch_size: int = 128
+    learning_rate: float = 1e-3
+    momentum: float = 0.9
+    window: int = 64
+    step: int = 10
+    train_step: int = 10
+    test_fraction: float = 0.4
+    seed: int = 0
+    filters: int = 32
+    attention_recording: Optional[str] = None
+    attention_block: int = 0
+    overwrite: bool = False
+
+    @classmethod
+    def from_preset(cls, preset="thesis", **overrides):
+        """The named preset (``"thesis"`` or ``"small"``) with ``overrides`` applied (``None`` values skipped)."""
+        if preset not in PRESETS:
+            raise TfxaiError(f"unknown preset {preset!r}: choose one of {', '.join(PRESETS)}")
+        values = dict(PRESETS[preset])
+        values.update({key: value for key, value in overrides.items() if value is not None})
+        return cls(**values).validate()
+
+    def validate(self):
+        """Raise :class:`TfxaiError` for a setting that cannot work; returns ``self``."""
+        if str(self.model).lower() not in MODELS:
+            raise TfxaiError(f"unknown model {self.model!r}: choose one of {', '.join(MODELS)}")
+        self.model = str(self.model).lower()
+        for name in ("epochs", "batch_size", "window", "step", "train_step", "filters"):
+            if int(getattr(self, name)) < 1:
+                raise TfxaiError(f"{name.replace('_', ' ')} must be a positive integer, got {getattr(self, name)}")
+        if not self.learning_rate > 0 or not 0 <= self.momentum < 1:
+            raise TfxaiError(
+                f"learning rate must be positive and momentum in [0, 1), got {self.learning_rate} and {self.momentum}"
+            )
+        if not 0 < self.test_fraction < 1:
+            raise TfxaiError(f"test fraction must lie between 0 and 1, got {self.test_fraction}")
+        return self
+
+
+@dataclasses.dataclass
+class TrainedSignalModel:
+    """What :func:`train_signal_model` returns."""
+
+    model: keras.Model
+    preprocessor: WindowPreprocessor
+    train_indices: np.ndarray
+    test_indices: np.ndarray
+    history: dict
+    evaluation: dict
+    seconds: float
+
+
+def compile_thesis(model, learning_rate=1e-3, momentum=0.9):
+    """Compile ``model`` as in the thesis: momentum SGD, sparse cross-entropy, accuracy."""
+    model.compile(
+        optimizer=keras.optimizers.SGD(learning_rate=learning_rate, momentum=momentum),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    return model
+
+
+def train_signal_model(recordings, config, verbose=1, callbacks=None, split=None):
+    """Split ``recordings`` by recording, train a window classifier and evaluate it by voting.
+
+    Parameters
+    ----------
+    recordings : Recordings
+    config : SignalTrainingConfig
+    verbose : int
+        Keras ``fit`` verbosity (1 = progress bar).
+    callbacks : list or None
+        Extra Keras callbacks for ``fit``.
+    split : (train_indices, test_indices) or None
+        A fixed split; default :func:`split_by_recording` with the config's seed.
+
+    Returns
+    -------
+    TrainedSignalModel
+    """
+    config.validate()
+    recordings.check(config.window)
+    train, test = split if split is not None else split_by_recording(recordings.labels, config.test_fraction, config.seed)
+    windows, labels, _ = make_windows(
+        [recordings.signals[i] for i in train], recordings.labels[train], config.window, config.train_step
+    )
+    preprocessor = WindowPreprocessor(fourier=config.fft).adapt(windows)
+    inputs = np.asarray(preprocessor(windows))
+    keras.utils.set_random_seed(config.seed)
+    model = build_model(
+        config.model,
+        num_classes=len(recordings.class_names),
+        window_length=preprocessor.output_length(config.window),
+        channels=recordings.channels,
+        filters=config.filters,
+    )
+    compile_thesis(model, config.learning_rate, config.momentum)
+    started = time.perf_counter()
+    history = model.fit(
+        inputs,
+        labels,
+        batch_size=config.batch_size,
+        epochs=config.epochs,
+        shuffle=True,
+        verbose=verbose,
+        callbacks=callbacks,
+    )
+    seconds = time.perf_counter() - started
+    evaluation = evaluate_recordings(model, recordings.subset(test), preprocessor, config.window, config.step)
+    return TrainedSignalModel(model, preprocessor, train, test, dict(history.history), evaluation, seconds)
+
+
+def evaluate_recordings(model, recordings, preprocessor=None, window=64, step=10, batch_size=256):
+    """Classify every recording by voting; accuracy per recording, per window, and the confusion matrix."""
+    votes = classify_recordings(model, recordings.signals, window, step, preprocessor, batch_size)
+    predicted = np.array([v.label for v in votes])
+    window_hits = sum(int((v.window_outputs.argmax(axis=1) == y).sum()) for v, y in zip(votes, recordings.labels))
+    window_count = sum(len(v.window_outputs) for v in votes)
+    counts = confusion_matrix(recordings.labels, predicted, len(recordings.class_names))
+    return {
+        "recording_accuracy": float((predicted == recordings.labels).mean()),
+        "correct_recordings": int((predicted == recordings.labels).sum()),
+        "test_recordings": len(recordings),
+        "window_accuracy": window_hits / max(window_count, 1),
+        "test_windows": window_count,
+        "predicted": predicted,
+        "totals": np.array([v.totals for v in votes]),
+        "confusion": counts,
+    }
+
+
+def run_signal_training(config, verbose=1, log=None):
+    """Load data, train, evaluate and write the results folder ``config.output``.
+
+    Writes ``model.keras``, ``preprocessor.json``, ``saved_model/`` (serves raw
+    windows), ``confusion.csv`` / ``confusion.png`` (per-class percentages),
+    ``predictions.csv``, ``report.json`` and, for 1D-SAN, ``attention.png`` /
+    ``attention.csv``. Nothing is written unless everything succeeds.
+
+    Returns
+    -------
+    dict
+        The report (also written to ``report.json``).
+    """
+    log = log or (lambda message: None)
+    config.validate()
+    recordings = load_recordings(config.data).check(config.window)
+    log(
+        f"{len(recordings)} recordings, {len(recordings.class_names)} classes, {recordings.channels} channels, "
+        f"{recordings.lengths.min()}-{recordings.lengths.max()} samples"
+    )
+    with staged_directory(config.output, overwrite=config.overwrite) as folder:
+        result = train_signal_model(recordings, config, verbose=verbose)
+        evaluation = result.evaluation
+        test = recordings.subset(result.test_indices)
+        report = {
+            "config": dataclasses.asdict(config),
+            "classes": recordings.class_names,
+            "parameters": int(result.model.count_params()),
+            "train_recordings": len(result.train_indices),
+            "test_recordings": len(result.test_indices),
+            "recording_accuracy": evaluation["recording_accuracy"],
+            "correct_recordings": evaluation["correct_recordings"],
+            "window_accuracy": evaluation["window_accuracy"],
+            "confusion_counts": evaluation["confusion"].tolist(),
+            "confusion_percent": np.round(row_percentages(evaluation["confusion"]), 2).tolist(),
+            "final_loss": float(result.history["loss"][-1]),
+            "train_seconds": round(result.seconds, 2),
+            "test_names": test.names,
+        }
+        result.model.save(os.path.join(folder, "model.keras"))
+        write_json(os.path.join(folder, "preprocessor.json"), keras.saving.serialize_keras_object(result.preprocessor))
+        export_signal_model(result.model, os.path.join(folder, "saved_model"), result.preprocessor, config.window)
+        title = f"{config.model}{' (FFT)' if config.fft else ''}: {100 * evaluation['recording_accuracy']:.1f}% of test recordings"
+        write_confusion_csv(os.path.join(folder, "confusion.csv"), evaluation["confusion"], recordings.class_names)
+        plot_confusion(os.path.join(folder, "confusion.png"), evaluation["confusion"], recordings.class_names, title)
+        _write_predictions(os.path.join(folder, "predictions.csv"), test, evaluation)
+        if hasattr(result.model, "attention_model"):
+            chosen = result.test_indices[0] if config.attention_recording is None else recordings.index_of(config.attention_recording)
+            trace = recording_attention(
+                result.model, recordings.signals[chosen], result.preprocessor, config.window, config.step, config.attention_block
+            )
+            name = recordings.names[chosen]
+            plot_attention(trace, os.path.join(folder, "attention.png"), f"{name}: block {config.attention_block + 1} attention")
+            write_attention_csv(trace, os.path.join(folder, "attention.csv"))
+            report["attention_recording"] = name
+        write_json(os.path.join(folder, "report.json"), report)
+    log(
+        f"test accuracy per recording: {100 * evaluation['recording_accuracy']:.1f}% "
+        f"({evaluation['correct_recordings']}/{evaluation['test_recordings']}); "
+        f"per window: {100 * evaluation['window_accuracy']:.1f}%; results in {os.path.abspath(config.output)}"
+    )
+    return report
+
+
+def load_trained(folder):
+    """Load ``(model, preprocessor)`` from a folder written by :func:`run_signal_training`."""
+    model_path = os.path.join(folder, "model.keras")
+    config_path = os.path.join(folder, "preprocessor.json")
+    if not os.path.exists(model_path) or not os.path.exists(config_path):
+        raise TfxaiError(f"{folder} is not a signal results folder (no model.keras / preprocessor.json): train one first")
+    with open(config_path, encoding="utf-8") as handle:
+        preprocessor = keras.saving.deserialize_keras_object(json.load(handle))
+    return keras.saving.load_model(model_path), preprocessor
+
+
+def _write_predictions(path, recordings, evaluation):
+    names = recordings.class_names
+    lines = [",".join(["recording", "true", "predicted", "correct"] + [f"total_{n}" for n in names])]
+    for name, true, predicted, totals in zip(recordings.names, recordings.labels, evaluation["predicted"], evaluation["totals"]):
+        cells = [name, names[true], names[predicted], str(int(true == predicted))] + [f"{t:.4f}" for t in totals]
+        lines.append(",".join(_quote(c) for c in cells))
+    write_text(path, "\n".join(lines) + "\n")
+
+
+def _quote(text):
+    text = str(text)
+    if any(c in text for c in ',"\n'):
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
