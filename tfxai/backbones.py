@@ -53,7 +53,7 @@ def small_cnn(input_shape=(32, 32, 3), filters=(32, 64, 128), name="small_cnn"):
     for block, width in enumerate(filters, start=1):
         for conv in (1, 2):
             x = keras.layers.Conv2D(width, 3, padding="same", use_bias=False, name=f"block{block}_conv{conv}")(x)
-            x = keras.layers.BatchNormalization(name=f"block{block}_bn{conv}")(x)
+            x = keras.layers.BatchNormalization(momentum=0.9, name=f"block{block}_bn{conv}")(x)
             x = keras.layers.ReLU(name=f"block{block}_relu{conv}")(x)
         if block < len(filters):
             x = keras.layers.MaxPooling2D(name=f"block{block}_pool")(x)

@@ -1,0 +1,49 @@
+"""Exported SavedModels serve the same probabilities and heatmaps without tfxai."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from tfxai.backbones import build_classifier
+from tfxai.errors import TfxaiError
+from tfxai.explain import GradCAM
+from tfxai.export import export_saved_model
+from tfxai.testing import run_without_tfxai
+
+
+def test_saved_model_matches_keras_in_a_fresh_process_without_tfxai(tmp_path):
+    model = build_classifier("small_cnn", 3, (16, 16, 3), weights="none")
+    x = (np.random.default_rng(0).random((5, 16, 16, 3)) * 255).astype("float32")
+    heatmaps, probabilities = GradCAM(model).explain(x)
+    path = export_saved_model(model, tmp_path / "sm")
+    np.save(tmp_path / "x.npy", x)
+    out = run_without_tfxai(
+        f"""
+        import json, numpy as np, tensorflow as tf
+        served = tf.saved_model.load({str(tmp_path / 'sm')!r})
+        x = np.load({str(tmp_path / 'x.npy')!r})
+        result = served.signatures["serving_default"](images=tf.constant(x))
+        uint8 = served.signatures["serve_uint8"](images=tf.constant(x.astype(np.uint8)))
+        np.save({str(tmp_path / 'p.npy')!r}, result["probabilities"].numpy())
+        np.save({str(tmp_path / 'h.npy')!r}, result["heatmap"].numpy())
+        print(json.dumps({{"keys": sorted(result), "class_id": result["class_id"].numpy().tolist(),
+                           "uint8_shape": list(uint8["heatmap"].shape)}}))
+        """
+    )
+    report = json.loads(out.strip().splitlines()[-1])
+    assert report["keys"] == ["class_id", "heatmap", "probabilities"]
+    assert report["uint8_shape"] == [5, 16, 16]
+    np.testing.assert_allclose(np.load(tmp_path / "p.npy"), probabilities.numpy(), atol=1e-4)
+    np.testing.assert_allclose(np.load(tmp_path / "h.npy"), heatmaps.numpy(), atol=1e-4)
+    assert report["class_id"] == np.argmax(probabilities.numpy(), axis=1).tolist()
+    assert os.path.isdir(path)
+
+
+def test_export_refuses_to_overwrite(tmp_path):
+    model = build_classifier("small_cnn", 2, (16, 16, 1), weights="none")
+    export_saved_model(model, tmp_path / "sm")
+    with pytest.raises(TfxaiError, match="already exists"):
+        export_saved_model(model, tmp_path / "sm")
+    assert os.listdir(tmp_path) == ["sm"]  # no temporary leftovers

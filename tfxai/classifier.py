@@ -1,0 +1,157 @@
+"""Transfer-learning classifiers: config, training with ``fit``, loading with class names."""
+
+import csv
+import dataclasses
+import io
+import json
+import os
+import sys
+
+import keras
+import numpy as np
+
+from tfxai.backbones import build_classifier, get_backbone
+from tfxai.errors import TfxaiError
+from tfxai.io import atomic_path, write_json, write_text
+
+__all__ = ["ClassifierConfig", "PRESETS", "train_classifier", "load_classifier", "save_classifier"]
+
+
+@dataclasses.dataclass
+class ClassifierConfig:
+    """Everything ``tfxai train classifier`` needs.
+
+    The default preset follows the MobileNetV2 + Grad-CAM report: ImageNet
+    MobileNetV2, a new softmax head, 224x224, about 20 epochs.
+    """
+
+    data: str = ""
+    out: str = "saved_models/classifier"
+    backbone: str = "mobilenet_v2"
+    weights: str = "imagenet"
+    image_size: int = 224
+    channels: int = 3
+    epochs: int = 20
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    dropout: float = 0.2
+    validation_split: float = 0.2
+    train_backbone: bool = False
+    augment: bool = True
+    seed: int = 0
+    export: bool = True
+    overwrite: bool = False
+
+
+PRESETS = {
+    "paper": ClassifierConfig(),
+    "small": ClassifierConfig(backbone="small_cnn", weights="none", image_size=32, epochs=5, batch_size=64),
+}
+
+
+def save_classifier(model, directory, class_names):
+    """Write ``model.keras`` and ``class_names.json`` into ``directory`` (atomically)."""
+    os.makedirs(directory, exist_ok=True)
+    with atomic_path(os.path.join(directory, "model.keras")) as tmp:
+        model.save(tmp)
+    write_json(os.path.join(directory, "class_names.json"), list(class_names))
+
+
+def load_classifier(path):
+    """Load a classifier and its class names.
+
+    ``path`` is a ``.keras`` file or a folder holding ``model.keras``; class
+    names come from ``class_names.json`` beside it (else ``class_0``, ...).
+    """
+    path = os.fspath(path)
+    model_file = os.path.join(path, "model.keras") if os.path.isdir(path) else path
+    if not os.path.isfile(model_file):
+        raise TfxaiError(f"model {model_file} does not exist: pass a .keras file or the folder written by 'tfxai train'")
+    try:
+        model = keras.saving.load_model(model_file)
+    except Exception as error:  # noqa: BLE001 - Keras raises many types for a bad file
+        raise TfxaiError(f"cannot load model {model_file} ({type(error).__name__}): is it a .keras file saved by Keras 3?") from error
+    names_file = os.path.join(os.path.dirname(model_file), "class_names.json")
+    num_classes = int(model.outputs[0].shape[-1])
+    if os.path.isfile(names_file):
+        with open(names_file, encoding="utf-8") as handle:
+            class_names = [str(n) for n in json.load(handle)]
+    else:
+        class_names = [f"class_{i}" for i in range(max(num_classes, 2))]
+    return model, class_names
+
+
+def history_csv(history):
+    """Keras ``History.history`` as CSV text (one row per epoch)."""
+    keys = sorted(history)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["epoch"] + keys)
+    for epoch in range(len(history[keys[0]]) if keys else 0):
+        writer.writerow([epoch + 1] + [f"{history[k][epoch]:.6g}" for k in keys])
+    return buffer.getvalue()
+
+
+def compile_classifier(model, learning_rate):
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate),
+        loss=keras.losses.SparseCategoricalCrossentropy(),
+        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+    )
+    return model
+
+
+def progress_verbosity(verbose="auto"):
+    """Keras ``verbose``: a live progress bar on a terminal, one line per epoch in logs and CI."""
+    if verbose != "auto":
+        return verbose
+    return 1 if sys.stdout.isatty() else 2
+
+
+def fit_classifier(model, train, validation, epochs, callbacks=(), verbose="auto"):
+    """``model.fit`` with a NaN guard; raises :class:`TfxaiError` if the loss becomes NaN."""
+    verbose = progress_verbosity(verbose)
+    nan_guard = keras.callbacks.TerminateOnNaN()
+    history = model.fit(train, validation_data=validation, epochs=epochs, callbacks=[nan_guard, *callbacks], verbose=verbose)
+    losses = history.history.get("loss", [])
+    if losses and not np.isfinite(losses[-1]):
+        raise TfxaiError("training stopped: the loss became NaN; lower --learning-rate or check the data for bad values")
+    return history
+
+
+def train_classifier(config, verbose="auto"):
+    """Train a transfer-learning classifier on an image folder and write it to ``config.out``.
+
+    Writes ``model.keras``, ``class_names.json``, ``history.csv``,
+    ``metrics.json`` and (if ``config.export``) ``saved_model/`` serving
+    probabilities, class id and Grad-CAM heatmap. Nothing is written unless
+    training finishes.
+    """
+    from tfxai.data import image_dataset, scan_image_folder
+    from tfxai.export import export_saved_model
+    from tfxai.io import staged_directory
+
+    get_backbone(config.backbone)
+    folder = scan_image_folder(config.data)
+    keras.utils.set_random_seed(config.seed)
+    train, validation = image_dataset(
+        folder, config.image_size, config.channels, config.batch_size, config.validation_split, config.seed, config.augment
+    )
+    model = build_classifier(
+        config.backbone,
+        len(folder.class_names),
+        (config.image_size, config.image_size, config.channels),
+        weights=config.weights,
+        dropout=config.dropout,
+        train_backbone=config.train_backbone,
+    )
+    compile_classifier(model, config.learning_rate)
+    with staged_directory(config.out, overwrite=config.overwrite) as staging:
+        history = fit_classifier(model, train, validation, config.epochs, verbose=verbose)
+        save_classifier(model, staging, folder.class_names)
+        write_text(os.path.join(staging, "history.csv"), history_csv(history.history))
+        metrics = {k: float(v[-1]) for k, v in history.history.items()}
+        write_json(os.path.join(staging, "metrics.json"), {"config": dataclasses.asdict(config), "final": metrics})
+        if config.export:
+            export_saved_model(model, os.path.join(staging, "saved_model"), explain="gradcam")
+    return model, folder.class_names, history

@@ -1,0 +1,151 @@
+"""Image folders: one sub-folder per class (the TensorFlow flowers layout).
+
+Files are checked before training starts, so a corrupt image is reported by
+name up front instead of crashing an epoch half-way.
+"""
+
+import dataclasses
+import os
+
+import cv2
+import numpy as np
+import tensorflow as tf
+
+from tfxai.errors import TfxaiError
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+
+__all__ = ["ImageFolder", "scan_image_folder", "list_images", "read_image", "image_dataset"]
+
+
+@dataclasses.dataclass
+class ImageFolder:
+    """The files of an image folder: paths, integer labels and class names."""
+
+    paths: list
+    labels: np.ndarray
+    class_names: list
+
+
+def list_images(path):
+    """Image files in ``path`` (a file, or a folder searched recursively), sorted."""
+    path = os.fspath(path)
+    if os.path.isfile(path):
+        return [path]
+    if not os.path.isdir(path):
+        raise TfxaiError(f"{path} does not exist: pass an image file or a folder of images")
+    found = []
+    for root, _, files in os.walk(path):
+        found.extend(os.path.join(root, f) for f in files if f.lower().endswith(IMAGE_EXTENSIONS))
+    if not found:
+        raise TfxaiError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) found in {path}: check the folder")
+    return sorted(found)
+
+
+def scan_image_folder(path):
+    """Read the class layout of ``path`` (``path/<class>/<image>``)."""
+    path = os.fspath(path)
+    if not os.path.isdir(path):
+        raise TfxaiError(f"data folder {path} does not exist: pass a folder with one sub-folder of images per class")
+    class_names = sorted(d for d in os.listdir(path) if os.path.isdir(os.path.join(path, d)) and not d.startswith("."))
+    paths, labels = [], []
+    for index, name in enumerate(class_names):
+        files = sorted(
+            os.path.join(path, name, f) for f in os.listdir(os.path.join(path, name)) if f.lower().endswith(IMAGE_EXTENSIONS)
+        )
+        if not files:
+            raise TfxaiError(f"class folder {os.path.join(path, name)} has no images: add images or remove the folder")
+        paths.extend(files)
+        labels.extend([index] * len(files))
+    if len(class_names) < 2:
+        raise TfxaiError(f"{path} has {len(class_names)} class sub-folders: a classifier needs at least 2 (one sub-folder per class)")
+    return ImageFolder(paths, np.asarray(labels, np.int32), class_names)
+
+
+def read_image(path, channels=None, convert=False):
+    """Read an image file as uint8 (H, W, C) RGB / grayscale.
+
+    Parameters
+    ----------
+    channels : int or None
+        Expected channel count (1 or 3). A mismatch raises :class:`TfxaiError`
+        unless ``convert`` is True, which converts gray <-> RGB and drops alpha.
+    """
+    data = np.fromfile(path, np.uint8) if os.path.isfile(path) else None
+    if data is None:
+        raise TfxaiError(f"image {path} does not exist: check the path")
+    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    if image is None:
+        raise TfxaiError(f"cannot decode image {path} (corrupt or not an image): remove or replace the file")
+    if image.dtype != np.uint8:
+        image = (image / (np.iinfo(image.dtype).max / 255.0)).astype(np.uint8) if image.dtype.kind == "u" else image.astype(np.uint8)
+    if image.ndim == 2:
+        image = image[..., None]
+    elif image.shape[-1] == 3:
+        image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    elif image.shape[-1] == 4:
+        image = cv2.cvtColor(image, cv2.COLOR_BGRA2RGBA)
+    if channels is not None and image.shape[-1] != channels:
+        if not convert:
+            kind = {1: "grayscale", 3: "RGB", 4: "RGBA"}.get(image.shape[-1], f"{image.shape[-1]}-channel")
+            raise TfxaiError(
+                f"image {path} is {kind} but the model expects {channels} channel(s): convert it, or pass --convert"
+            )
+        image = convert_channels(image, channels)
+    return image
+
+
+def convert_channels(image, channels):
+    """Convert a uint8 (H, W, C) image to 1 or 3 channels (alpha dropped)."""
+    if image.shape[-1] == 4:
+        image = image[..., :3]
+    if channels == 3 and image.shape[-1] == 1:
+        return np.repeat(image, 3, axis=-1)
+    if channels == 1 and image.shape[-1] == 3:
+        return cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)[..., None]
+    return image
+
+
+def load_images(paths, size, channels, convert=False):
+    """Read and resize images into one uint8 array (N, H, W, C)."""
+    out = np.empty((len(paths), size[0], size[1], channels), np.uint8)
+    for i, path in enumerate(paths):
+        image = read_image(path, channels, convert)
+        resized = cv2.resize(image, (size[1], size[0]), interpolation=cv2.INTER_AREA)
+        out[i] = resized.reshape(size[0], size[1], channels)
+    return out
+
+
+def image_dataset(folder, image_size, channels=3, batch_size=32, validation_split=0.2, seed=0, augment=False):
+    """Train/validation ``tf.data`` pipelines for an :class:`ImageFolder`.
+
+    Every file is decoded once up front (corrupt files are reported by name);
+    the split is stratified per class. Images stay uint8 in [0, 255]; models
+    carry their own preprocessing.
+
+    Returns
+    -------
+    train, validation : tf.data.Dataset
+        Batches of (images float32 (B, H, W, C), labels int32). ``validation``
+        is None when ``validation_split`` is 0.
+    """
+    size = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
+    images = load_images(folder.paths, size, channels, convert=True)
+    rng = np.random.default_rng(seed)
+    validation = np.zeros(len(folder.labels), bool)
+    for label in np.unique(folder.labels):
+        members = rng.permutation(np.flatnonzero(folder.labels == label))
+        validation[members[: int(round(len(members) * validation_split))]] = True
+
+    def pipeline(mask, training):
+        data = tf.data.Dataset.from_tensor_slices((images[mask], folder.labels[mask]))
+        if training:
+            data = data.shuffle(int(mask.sum()), seed=seed, reshuffle_each_iteration=True)
+        data = data.map(lambda x, y: (tf.cast(x, tf.float32), y), num_parallel_calls=tf.data.AUTOTUNE)
+        if training and augment:
+            data = data.map(lambda x, y: (tf.image.random_flip_left_right(x), y), num_parallel_calls=tf.data.AUTOTUNE)
+        return data.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+    train = pipeline(~validation, True)
+    val = pipeline(validation, False) if validation.any() else None
+    return train, val

@@ -1,0 +1,99 @@
+"""Explanation reports: overlays with labels, a contact sheet, a CSV and an HTML page."""
+
+import csv
+import dataclasses
+import html
+import io
+import os
+
+import cv2
+import numpy as np
+
+from tfxai.errors import TfxaiError
+from tfxai.explain.cam import BaseCAM
+from tfxai.explain.overlay import caption, contact_sheet, overlay
+from tfxai.io import atomic_path, write_text
+
+__all__ = ["Explanation", "explain_batch", "write_report"]
+
+
+@dataclasses.dataclass
+class Explanation:
+    """One explained image."""
+
+    name: str
+    image: np.ndarray
+    heatmap: np.ndarray
+    probabilities: np.ndarray
+    predicted: int
+    true: int = -1
+
+    def tile(self, class_names, alpha=0.4):
+        probability = float(self.probabilities[self.predicted])
+        lines = [f"pred: {class_names[self.predicted]} {probability:.2f}"]
+        if self.true >= 0:
+            mark = "ok" if self.true == self.predicted else "WRONG"
+            lines.insert(0, f"true: {class_names[self.true]} ({mark})")
+        return caption(overlay(self.image, self.heatmap, alpha), lines)
+
+
+def explain_batch(method, images, names, true_labels=None, targets=None, batch_size=32):
+    """Explain uint8 ``images`` (N, H, W, C) with a CAM object or a callable ``images -> (heatmaps, probabilities)``."""
+    images = np.asarray(images)
+    if len(images) == 0:
+        raise TfxaiError("no images to explain: pass at least one image")
+    heatmaps, probabilities = [], []
+    for start in range(0, len(images), batch_size):
+        chunk = images[start : start + batch_size].astype(np.float32)
+        if isinstance(method, BaseCAM):
+            chunk_targets = None if targets is None else np.asarray(targets)[start : start + batch_size]
+            h, p = method.explain(chunk, chunk_targets)
+        else:
+            h, p = method(chunk)
+        heatmaps.append(np.asarray(h))
+        probabilities.append(np.asarray(p))
+    heatmaps, probabilities = np.concatenate(heatmaps), np.concatenate(probabilities)
+    if probabilities.shape[-1] == 1:  # single sigmoid output -> two classes
+        probabilities = np.concatenate([1.0 - probabilities, probabilities], axis=-1)
+    true = np.full(len(images), -1) if true_labels is None else np.asarray(true_labels)
+    return [
+        Explanation(names[i], images[i], heatmaps[i], probabilities[i], int(np.argmax(probabilities[i])), int(true[i]))
+        for i in range(len(images))
+    ]
+
+
+def _png(path, rgb):
+    with atomic_path(path) as tmp:
+        if not cv2.imwrite(tmp, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)):
+            raise TfxaiError(f"could not write {path}: check the output folder")
+
+
+def write_report(explanations, class_names, directory, title="tfxai explanations", alpha=0.4, columns=8, max_sheet=64, extra_html=""):
+    """Write overlays/, contact_sheet.png, predictions.csv and index.html into ``directory``."""
+    os.makedirs(os.path.join(directory, "overlays"), exist_ok=True)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["image", "true", "predicted", "probability", "correct"])
+    tiles = []
+    for index, item in enumerate(explanations):
+        tile = item.tile(class_names, alpha)
+        stem = os.path.splitext(os.path.basename(item.name))[0]
+        _png(os.path.join(directory, "overlays", f"{index:04d}_{stem}.png"), tile)
+        if index < max_sheet:
+            tiles.append(tile)
+        true = class_names[item.true] if item.true >= 0 else ""
+        correct = "" if item.true < 0 else int(item.true == item.predicted)
+        writer.writerow([item.name, true, class_names[item.predicted], f"{item.probabilities[item.predicted]:.4f}", correct])
+    write_text(os.path.join(directory, "predictions.csv"), buffer.getvalue())
+    _png(os.path.join(directory, "contact_sheet.png"), contact_sheet(tiles, columns=columns))
+    labelled = [e for e in explanations if e.true >= 0]
+    accuracy = np.mean([e.true == e.predicted for e in labelled]) if labelled else None
+    summary = f"<p>{len(explanations)} images" + (f", accuracy {accuracy:.3f}" if accuracy is not None else "") + "</p>"
+    page = (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title></head><body>"
+        f"<h1>{html.escape(title)}</h1>{summary}{extra_html}"
+        "<h2>Contact sheet</h2><img src='contact_sheet.png' style='max-width:100%'>"
+        "<p>Files: <a href='predictions.csv'>predictions.csv</a>, overlays/ (one PNG per image).</p></body></html>"
+    )
+    write_text(os.path.join(directory, "index.html"), page)
+    return accuracy
