@@ -1,0 +1,111 @@
+"""Reading image folders and labelled data sets, writing PNGs (OpenCV)."""
+
+import os
+
+import cv2
+import numpy as np
+
+from tfxai.errors import TfxaiError
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+
+
+def list_images(directory):
+    """Sorted image file names in ``directory`` (not recursive)."""
+    if not os.path.isdir(directory):
+        raise TfxaiError(f"image folder {directory} does not exist: pass a folder of PNG/JPEG images")
+    return sorted(name for name in os.listdir(directory) if name.lower().endswith(IMAGE_EXTENSIONS))
+
+
+def read_image(path, size=None, channels=3):
+    """One image as float32 ``(h, w, channels)`` in [0, 1], RGB order, resized to ``size = (h, w)`` if given."""
+    flag = cv2.IMREAD_GRAYSCALE if channels == 1 else cv2.IMREAD_COLOR
+    image = cv2.imread(os.fspath(path), flag)
+    if image is None:
+        raise TfxaiError(f"cannot read image {path}: check that it is a valid PNG/JPEG file")
+    if channels != 1:
+        image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    if size is not None and image.shape[:2] != tuple(size):
+        image = cv2.resize(image, (int(size[1]), int(size[0])), interpolation=cv2.INTER_AREA)
+    image = image.reshape(image.shape[0], image.shape[1], channels)
+    return image.astype("float32") / 255.0
+
+
+def read_image_folder(directory, size=None, channels=3):
+    """All images of a folder: ``(images (n, h, w, c) in [0, 1], file names)``."""
+    names = list_images(directory)
+    if not names:
+        raise TfxaiError(f"no images in {directory}: put PNG or JPEG files there ({', '.join(IMAGE_EXTENSIONS)})")
+    images = [read_image(os.path.join(directory, name), size, channels) for name in names]
+    shapes = {image.shape for image in images}
+    if len(shapes) > 1:
+        raise TfxaiError(f"images in {directory} have different sizes {sorted(shapes)}: resize them or use a fixed-size model")
+    return np.stack(images), names
+
+
+def to_uint8(image):
+    """[0, 1] float image -> uint8 (rounded)."""
+    return np.clip(np.round(np.asarray(image) * 255.0), 0, 255).astype("uint8")
+
+
+def write_png(path, image):
+    """Write a [0, 1] float image ``(h, w, c)`` as an 8-bit PNG (RGB or grey)."""
+    pixels = to_uint8(image)
+    if pixels.ndim == 3 and pixels.shape[-1] == 3:
+        pixels = cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR)
+    elif pixels.ndim == 3:
+        pixels = pixels[..., 0]
+    if not cv2.imwrite(os.fspath(path), pixels):
+        raise TfxaiError(f"cannot write {path}: check that the folder is writable")
+
+
+def load_labelled_data(path, size=None, channels=None):
+    """Labelled images from an ``.npz`` file or a folder of class subfolders.
+
+    An ``.npz`` holds ``x`` (or ``images``) of shape ``(n, h, w[, c])`` — uint8
+    or floats in [0, 1] — and ``y`` (or ``labels``) integers; optional
+    ``class_names``. A folder holds one subfolder of images per class, named
+    after the class.
+
+    Returns
+    -------
+    images : ndarray ``(n, h, w, c)`` float32 in [0, 1]
+    labels : ndarray ``(n,)`` int64
+    class_names : list of str or None
+    """
+    if not os.path.exists(path):
+        raise TfxaiError(f"training data {path} does not exist: pass an .npz file or a folder of class subfolders")
+    if os.path.isdir(path):
+        return _load_class_folders(path, size, channels or 3)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            x = data["x"] if "x" in data else data["images"]
+            y = data["y"] if "y" in data else data["labels"]
+            names = [str(n) for n in data["class_names"]] if "class_names" in data else None
+    except (KeyError, ValueError, OSError) as error:
+        raise TfxaiError(
+            f"cannot read {path}: {error}; an .npz needs arrays 'x' (images) and 'y' (integer labels)"
+        ) from None
+    if x.ndim == 3:
+        x = x[..., None]
+    if x.ndim != 4 or len(x) != len(y) or len(x) == 0:
+        raise TfxaiError(f"{path}: x has shape {x.shape} and y {y.shape}; need (n, h, w[, c]) images and n labels, n > 0")
+    x = x.astype("float32") / 255.0 if x.dtype == np.uint8 or x.max() > 1.0 else x.astype("float32")
+    return x, np.asarray(y).reshape(-1).astype("int64"), names
+
+
+def _load_class_folders(directory, size, channels):
+    classes = sorted(d for d in os.listdir(directory) if os.path.isdir(os.path.join(directory, d)))
+    if not classes:
+        raise TfxaiError(f"{directory} has no class subfolders: put each class's images in a folder named after it")
+    images, labels = [], []
+    for label, name in enumerate(classes):
+        folder = os.path.join(directory, name)
+        for file_name in list_images(folder):
+            images.append(read_image(os.path.join(folder, file_name), size, channels))
+            labels.append(label)
+    if not images:
+        raise TfxaiError(f"no images in the class subfolders of {directory}: add PNG or JPEG files")
+    if len({image.shape for image in images}) > 1:
+        raise TfxaiError(f"images under {directory} have different sizes: resize them or pass a fixed-size model")
+    return np.stack(images), np.asarray(labels, dtype="int64"), classes

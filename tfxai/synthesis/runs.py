@@ -1,0 +1,268 @@
+"""What the ``tfxai generate`` and ``tfxai train mixed`` apps do, as library calls on config dataclasses."""
+
+import csv
+import dataclasses
+import io
+import json
+import os
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfxai.errors import TfxaiError
+from tfxai.io import staged_directory, write_json
+from tfxai.synthesis.generator import TargetOutputGenerator, kl_divergence
+from tfxai.synthesis.imagefiles import load_labelled_data, read_image_folder, to_uint8, write_png
+from tfxai.synthesis.mixed import build_mixed_dataset, flip_and_crop
+from tfxai.synthesis.model import MixedTargetModel
+from tfxai.synthesis.targets import CLASS_NAMES_FILE, format_distribution, load_class_names, parse_target
+
+AUGMENTATIONS = ("none", "flip_crop")
+
+
+@dataclasses.dataclass
+class GenerateConfig:
+    """Options of ``tfxai generate``: drive images in a folder to one target distribution."""
+
+    model: str
+    images: str
+    target: str
+    out: str
+    classes: str = None
+    optimizer: str = "momentum"
+    steps: int = 300
+    learning_rate: float = 0.05
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    tolerance: float = 0.01
+    low_pass_radius: float = None
+    scale: float = 1.0
+    mean: tuple = None
+    std: tuple = None
+    from_logits: bool = False
+    batch_size: int = 256
+    overwrite: bool = False
+
+
+@dataclasses.dataclass
+class TrainMixedConfig:
+    """Options of ``tfxai train mixed``: replace part of a training set by generated images and train on it."""
+
+    data: str
+    teacher: str
+    out: str
+    fraction: float = 0.3
+    student: str = None
+    validation: str = None
+    validation_split: float = 0.1
+    epochs: int = 10
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+    augment: str = "flip_crop"
+    augment_generated: bool = False
+    crop_padding: int = 2
+    own_probability: float = 0.9
+    kl_weight: float = 0.5
+    generation_optimizer: str = "sgd"
+    generation_steps: int = 100
+    scale: float = 1.0
+    mean: tuple = None
+    std: tuple = None
+    seed: int = 0
+    overwrite: bool = False
+
+
+def make_preprocessing(scale=1.0, mean=None, std=None):
+    """``x * scale``, then ``(x - mean) / std`` per channel; None when it is the identity."""
+    layers = []
+    if float(scale) != 1.0:
+        layers.append(keras.layers.Rescaling(float(scale)))
+    if mean is not None or std is not None:
+        mean = np.asarray(mean if mean is not None else [0.0], dtype="float32")
+        std = np.asarray(std if std is not None else [1.0], dtype="float32")
+        if np.any(std <= 0):
+            raise TfxaiError(f"--std must be positive, got {std.tolist()}")
+        layers.append(keras.layers.Normalization(mean=mean, variance=std**2))
+    if not layers:
+        return None
+    return layers[0] if len(layers) == 1 else keras.Sequential(layers)
+
+
+def load_model(path, what="model"):
+    """Load a ``.keras`` model with a one-line error on failure."""
+    if not path or not os.path.exists(path):
+        raise TfxaiError(f"{what} file {path} not found: pass the path of a saved .keras model")
+    try:
+        return keras.saving.load_model(path)
+    except Exception as error:  # noqa: BLE001 - any loader failure becomes a user error
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise TfxaiError(f"cannot load {what} {path}: {first[:200]}; save it with model.save('name.keras')") from None
+
+
+def _input_shape(model):
+    try:
+        shape = tuple(model.inputs[0].shape[1:])
+    except (AttributeError, IndexError, TypeError, ValueError):
+        raise TfxaiError("the model has no known input shape: save a functional or Sequential model") from None
+    if len(shape) != 3 or shape[-1] not in (1, 3):
+        raise TfxaiError(f"the model takes inputs of shape {shape}: an image classifier (h, w, 1 or 3) is needed")
+    return shape
+
+
+def run_generate(config, progress=None):
+    """Generate one image per image in ``config.images`` and write PNGs + ``results.csv`` to ``config.out``.
+
+    The achieved output and KL in the CSV are the classifier's on the saved
+    8-bit PNG. Returns a summary dict (also written as ``summary.json``).
+    """
+    model = load_model(config.model)
+    height, width, channels = _input_shape(model)
+    size = None if height is None or width is None else (height, width)
+    generator = TargetOutputGenerator(
+        model,
+        optimizer=config.optimizer,
+        learning_rate=config.learning_rate,
+        momentum=config.momentum,
+        weight_decay=config.weight_decay,
+        steps=config.steps,
+        tolerance=config.tolerance,
+        low_pass_radius=config.low_pass_radius,
+        preprocessing=make_preprocessing(config.scale, config.mean, config.std),
+        from_logits=config.from_logits,
+        batch_size=config.batch_size,
+    )
+    names = load_class_names(config.classes, config.model, generator.num_classes())
+    target = parse_target(config.target, names)
+    images, files = read_image_folder(config.images, size, channels)
+    with staged_directory(config.out, overwrite=config.overwrite) as staging:
+        result = generator.generate(images, target, progress=progress)
+        saved = to_uint8(result.images).astype("float32") / 255.0
+        outputs = generator.predict(saved)
+        kl = np.asarray(kl_divergence(result.targets, np.log(np.maximum(outputs, 1e-30))))
+        top2 = _top_k_match(outputs, result.targets, 2)
+        rows = io.StringIO()
+        writer = csv.writer(rows)
+        writer.writerow(["file", "source", "target", "output", "kl", "top2_match", "steps"] + [f"p_{n}" for n in names])
+        for i, source in enumerate(files):
+            name = os.path.splitext(source)[0] + ".png"
+            write_png(os.path.join(staging, name), result.images[i])
+            writer.writerow(
+                [name, source, format_distribution(target, names), format_distribution(outputs[i], names, top=3),
+                 f"{kl[i]:.6f}", int(top2[i]), int(result.steps[i])] + [f"{p:.6f}" for p in outputs[i]]
+            )
+        with open(os.path.join(staging, "results.csv"), "w", encoding="utf-8", newline="") as handle:
+            handle.write(rows.getvalue())
+        summary = {
+            "images": len(files),
+            "target": format_distribution(target, names),
+            "mean_kl": float(np.mean(kl)),
+            "median_kl": float(np.median(kl)),
+            "top2_match_rate": float(np.mean(top2)),
+            "mean_steps": float(np.mean(result.steps)),
+            "config": dataclasses.asdict(config),
+        }
+        write_json(os.path.join(staging, "summary.json"), summary)
+    return summary
+
+
+def _top_k_match(outputs, targets, k):
+    return np.all(
+        np.argsort(-outputs, axis=1, kind="stable")[:, :k] == np.argsort(-targets, axis=1, kind="stable")[:, :k], axis=1
+    )
+
+
+def _split(images, labels, fraction, seed):
+    order = np.random.default_rng([seed, 2]).permutation(len(images))
+    count = int(round(float(fraction) * len(images)))
+    held, kept = order[:count], order[count:]
+    return images[kept], labels[kept], images[held], labels[held]
+
+
+def run_train_mixed(config, progress=None, verbose="auto"):
+    """Replace ``config.fraction`` of the training images by generated ones and train a student on them.
+
+    Writes ``model.keras`` (the trained classifier), ``class_names.json``,
+    ``history.json`` and ``summary.json`` into the folder ``config.out``.
+    Returns the summary dict.
+    """
+    if config.augment not in AUGMENTATIONS:
+        raise TfxaiError(f"unknown augmentation {config.augment!r}: choose one of {', '.join(AUGMENTATIONS)}")
+    if not 0.0 <= config.fraction <= 1.0:
+        raise TfxaiError(f"--fraction must be between 0 and 1, got {config.fraction}")
+    keras.utils.set_random_seed(config.seed)
+    teacher = load_model(config.teacher, "teacher model")
+    height, width, channels = _input_shape(teacher)
+    size = None if height is None or width is None else (height, width)
+    images, labels, names = load_labelled_data(config.data, size, channels)
+    if images.shape[-1] != channels:
+        raise TfxaiError(f"training images have {images.shape[-1]} channels but the teacher takes {channels}")
+    num_classes = int(teacher.outputs[0].shape[-1])
+    names = load_class_names(None, config.teacher, num_classes) if names is None else names
+    if len(names) != num_classes or labels.max() >= num_classes or labels.min() < 0:
+        raise TfxaiError(
+            f"the data has {len(names)} classes (labels {labels.min()}..{labels.max()}) but the teacher outputs "
+            f"{num_classes}: use a teacher trained on these classes"
+        )
+    if config.validation:
+        val_images, val_labels, _ = load_labelled_data(config.validation, size, channels)
+    elif config.validation_split > 0:
+        images, labels, val_images, val_labels = _split(images, labels, config.validation_split, config.seed)
+    else:
+        val_images = val_labels = None
+    preprocessing = make_preprocessing(config.scale, config.mean, config.std)
+    mixed = build_mixed_dataset(
+        images, labels, teacher, config.fraction, num_classes=num_classes, own_probability=config.own_probability,
+        seed=config.seed, progress=progress, optimizer=config.generation_optimizer, steps=config.generation_steps,
+        preprocessing=preprocessing,
+    )
+    student = load_model(config.student, "student model") if config.student else keras.models.clone_model(teacher)
+    model = MixedTargetModel(student, kl_weight=config.kl_weight)
+    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate))
+    augmentation = None
+    if config.augment == "flip_crop":
+        padding = int(config.crop_padding)
+        augmentation = lambda image: flip_and_crop(image, padding)  # noqa: E731
+    train = mixed.as_dataset(config.batch_size, augmentation, config.augment_generated, seed=config.seed)
+    validation = None
+    if val_images is not None and len(val_images):
+        validation = tf.data.Dataset.from_tensor_slices((val_images, val_labels)).batch(config.batch_size)
+    if preprocessing is not None:
+        train = train.map(lambda x, y: (preprocessing(x), y))
+        validation = None if validation is None else validation.map(lambda x, y: (preprocessing(x), y))
+    with staged_directory(config.out, overwrite=config.overwrite) as staging:
+        history = model.fit(train, validation_data=validation, epochs=config.epochs, verbose=verbose)
+        student.save(os.path.join(staging, "model.keras"))
+        write_json(os.path.join(staging, CLASS_NAMES_FILE), names)
+        write_json(os.path.join(staging, "history.json"), {k: [float(v) for v in vals] for k, vals in history.history.items()})
+        summary = {
+            "train_images": int(len(mixed.images)),
+            "generated_images": int(len(mixed.replaced)),
+            "fraction": float(mixed.fraction),
+            "generation_mean_kl": float(np.mean(mixed.kl)) if len(mixed.kl) else None,
+            "validation_accuracy": float(history.history["val_accuracy"][-1]) if validation is not None else None,
+            "augmentation": config.augment,
+            "augment_generated": bool(config.augment_generated),
+            "config": dataclasses.asdict(config),
+        }
+        write_json(os.path.join(staging, "summary.json"), summary)
+    return summary
+
+
+def parse_floats(text):
+    """``"0.5,0.25"`` -> ``(0.5, 0.25)``; None stays None."""
+    if text is None:
+        return None
+    try:
+        return tuple(float(value) for value in str(text).split(","))
+    except ValueError:
+        raise TfxaiError(f"expected comma-separated numbers, got {text!r}") from None
+
+
+def progress_printer(echo, label="generating"):
+    """A ``progress(done, total)`` callback that prints ``label: done/total images`` lines via ``echo``."""
+
+    def progress(done, total):
+        echo(f"{label}: {done}/{total} images")
+
+    return progress

@@ -1,0 +1,118 @@
+"""Target distributions written by people: ``"cat:0.9,dog:0.1"`` and class-name files."""
+
+import json
+import os
+
+import numpy as np
+
+from tfxai.errors import TfxaiError
+
+CLASS_NAMES_FILE = "class_names.json"
+
+
+def parse_target(text, class_names, tolerance=1e-3):
+    """Parse ``"cat:0.9,dog:0.1"`` into a probability vector over ``class_names``.
+
+    Classes not named get probability 0. A name may also be a class index
+    (``"3:0.5,7:0.5"``).
+
+    Raises
+    ------
+    TfxaiError
+        On a malformed entry, an unknown or repeated class, a probability outside
+        [0, 1], or probabilities that do not sum to 1.
+    """
+    class_names = list(class_names)
+    target = np.zeros(len(class_names), dtype="float32")
+    entries = [entry.strip() for entry in str(text).split(",") if entry.strip()]
+    if not entries:
+        raise TfxaiError(f"empty target {text!r}: write it as 'class:probability,...', e.g. 'cat:0.9,dog:0.1'")
+    seen = set()
+    for entry in entries:
+        name, colon, value = entry.rpartition(":")
+        name = name.strip()
+        if not colon or not name:
+            raise TfxaiError(f"bad target entry {entry!r}: write 'class:probability', e.g. 'cat:0.9,dog:0.1'")
+        try:
+            probability = float(value)
+        except ValueError:
+            raise TfxaiError(f"bad probability {value.strip()!r} in target entry {entry!r}: use a number such as 0.9") from None
+        index = _class_index(name, class_names)
+        if index in seen:
+            raise TfxaiError(f"class {name!r} appears twice in target {text!r}: name each class once")
+        if not 0.0 <= probability <= 1.0:
+            raise TfxaiError(f"probability {probability} for {name!r} is outside [0, 1]: use values between 0 and 1")
+        seen.add(index)
+        target[index] = probability
+    total = float(target.sum())
+    if abs(total - 1.0) > tolerance:
+        raise TfxaiError(f"target probabilities sum to {total:.4g}, not 1: adjust them in {text!r}")
+    return target / total
+
+
+def _class_index(name, class_names):
+    if name in class_names:
+        return class_names.index(name)
+    if name.isdigit() and int(name) < len(class_names):
+        return int(name)
+    shown = ", ".join(class_names[:12]) + (", ..." if len(class_names) > 12 else "")
+    raise TfxaiError(f"unknown class {name!r}: the model's classes are {shown}")
+
+
+def format_distribution(probabilities, class_names, top=None, digits=4):
+    """``"cat:0.9;dog:0.1"`` for the non-zero (or ``top`` largest) entries, largest first."""
+    probabilities = np.asarray(probabilities, dtype="float64")
+    order = np.argsort(-probabilities, kind="stable")
+    if top is not None:
+        order = order[:top]
+    else:
+        order = [i for i in order if probabilities[i] > 0]
+    return ";".join(f"{class_names[i]}:{probabilities[i]:.{digits}f}" for i in order)
+
+
+def load_class_names(classes=None, model_path=None, num_classes=None):
+    """Class names from ``classes`` (a JSON file or ``"a,b,c"``), else ``class_names.json`` next to the model.
+
+    Falls back to ``"0", "1", ...`` when neither exists and ``num_classes`` is known.
+    """
+    names = None
+    if classes:
+        if os.path.isfile(classes):
+            names = _read_names(classes)
+        else:
+            names = [name.strip() for name in str(classes).split(",") if name.strip()]
+    elif model_path is not None:
+        candidate = os.path.join(os.path.dirname(os.path.abspath(model_path)), CLASS_NAMES_FILE)
+        if os.path.isfile(candidate):
+            names = _read_names(candidate)
+    if names is None:
+        if num_classes is None:
+            raise TfxaiError(f"no class names: put {CLASS_NAMES_FILE} next to the model or pass --classes")
+        names = [str(i) for i in range(num_classes)]
+    if num_classes is not None and len(names) != num_classes:
+        raise TfxaiError(
+            f"{len(names)} class names given but the model has {num_classes} outputs: "
+            "give one name per output (--classes or class_names.json)"
+        )
+    if len(set(names)) != len(names):
+        raise TfxaiError("class names must be unique: fix --classes or class_names.json")
+    return names
+
+
+def _read_names(path):
+    try:
+        with open(path, encoding="utf-8") as handle:
+            names = json.load(handle)
+    except (OSError, json.JSONDecodeError) as error:
+        raise TfxaiError(f"cannot read class names from {path}: {error}; it must be a JSON list of names") from None
+    if isinstance(names, dict):  # {"0": "cat", ...} or {"cat": 0, ...}
+        if all(isinstance(v, int) for v in names.values()):
+            names = [name for name, _ in sorted(names.items(), key=lambda item: item[1])]
+        else:
+            try:
+                names = [names[key] for key in sorted(names, key=int)]
+            except ValueError:
+                names = None
+    if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+        raise TfxaiError(f"{path} must hold a JSON list of class names, e.g. [\"cat\", \"dog\"]")
+    return names
