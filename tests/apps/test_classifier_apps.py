@@ -1,0 +1,124 @@
+"""The apps end to end on tiny image folders: train, explain, export, demo; bad input exits 2."""
+
+import csv
+import os
+
+import cv2
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from tfxai.apps.cli import main
+
+
+def make_folder(root, classes=("cats", "dogs"), per_class=6, size=20, channels=3, seed=0):
+    rng = np.random.default_rng(seed)
+    for index, name in enumerate(classes):
+        os.makedirs(root / name, exist_ok=True)
+        for i in range(per_class):
+            image = rng.integers(0, 60, (size, size, channels), dtype=np.uint8)
+            image[:, : size // 2] += np.uint8(150 * (index == 0))
+            image[:, size // 2 :] += np.uint8(150 * (index == 1))
+            cv2.imwrite(str(root / name / f"{i}.png"), image)
+    return root
+
+
+def run(args):
+    result = CliRunner().invoke(main, args)
+    return result
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    root = tmp_path_factory.mktemp("apps")
+    data = make_folder(root / "data")
+    out = root / "model"
+    result = run(["train", "classifier", "--data", str(data), "--out", str(out), "--preset", "small",
+                  "--image-size", "16", "--epochs", "2", "--batch-size", "4"])
+    assert result.exit_code == 0, result.output
+    return root, data, out
+
+
+def test_train_writes_all_outputs(trained):
+    _, _, out = trained
+    for name in ("model.keras", "class_names.json", "history.csv", "metrics.json", "saved_model"):
+        assert os.path.exists(out / name), name
+
+
+def test_explain_writes_overlays_sheet_and_csv(trained):
+    root, data, out = trained
+    report = root / "report"
+    result = run(["explain", "--model", str(out), "--images", str(data), "--out", str(report)])
+    assert result.exit_code == 0, result.output
+    with open(report / "predictions.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 12 and {r["true"] for r in rows} == {"cats", "dogs"}
+    assert len(os.listdir(report / "overlays")) == 12
+    sheet = cv2.imread(str(report / "contact_sheet.png"))
+    assert sheet is not None and sheet.shape[0] > 16
+    again = run(["explain", "--model", str(out), "--images", str(data), "--out", str(report)])
+    assert again.exit_code == 2 and "already exists" in again.output
+
+
+def test_explain_with_scorecam(trained):
+    root, data, out = trained
+    result = run(["explain", "--model", str(out), "--images", str(data / "cats" / "0.png"), "--out", str(root / "sc"), "--method", "smoothgrad"])
+    assert result.exit_code == 0, result.output
+
+
+def test_export_app(trained):
+    root, _, out = trained
+    result = run(["export", "--model", str(out / "model.keras"), "--out", str(root / "exported"), "--input-dtype", "uint8"])
+    assert result.exit_code == 0, result.output
+    assert os.path.isfile(root / "exported" / "saved_model.pb")
+
+
+def one_line_error(result):
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.strip().splitlines() if line.startswith("error:")]
+    assert len(lines) == 1, result.output
+    return lines[0]
+
+
+def test_bad_inputs_exit_2_and_write_nothing(trained, tmp_path):
+    root, data, out = trained
+    corrupt = tmp_path / "corrupt"
+    make_folder(corrupt)
+    (corrupt / "cats" / "broken.png").write_bytes(b"not a png")
+    assert "cannot decode image" in one_line_error(
+        run(["train", "classifier", "--data", str(corrupt), "--out", str(tmp_path / "m1"), "--preset", "small", "--epochs", "1"])
+    )
+    assert not os.path.exists(tmp_path / "m1")
+    empty = tmp_path / "empty"
+    (empty / "a").mkdir(parents=True)
+    (empty / "b").mkdir()
+    assert "has no images" in one_line_error(run(["train", "classifier", "--data", str(empty), "--out", str(tmp_path / "m2"), "--preset", "small"]))
+    gray = tmp_path / "gray"
+    make_folder(gray, channels=1)
+    assert "grayscale" in one_line_error(run(["explain", "--model", str(out), "--images", str(gray), "--out", str(tmp_path / "r1")]))
+    assert not os.path.exists(tmp_path / "r1")
+    assert run(["explain", "--model", str(out), "--images", str(gray), "--out", str(tmp_path / "r1"), "--convert"]).exit_code == 0
+    assert "not found" in one_line_error(run(["explain", "--model", str(out), "--images", str(data), "--out", str(tmp_path / "r2"), "--layer", "nope"]))
+    assert "out of range" in one_line_error(run(["explain", "--model", str(out), "--images", str(data), "--out", str(tmp_path / "r3"), "--target", "9"]))
+    assert "does not exist" in one_line_error(run(["export", "--model", str(tmp_path / "missing"), "--out", str(tmp_path / "e")]))
+    (tmp_path / "bad.keras").write_bytes(b"garbage")
+    assert "cannot load model" in one_line_error(run(["explain", "--model", str(tmp_path / "bad.keras"), "--images", str(data), "--out", str(tmp_path / "r4")]))
+    assert "no images" in one_line_error(run(["explain", "--model", str(out), "--images", str(empty), "--out", str(tmp_path / "r5")]))
+    assert "unknown backbone" in one_line_error(run(["train", "classifier", "--data", str(data), "--out", str(tmp_path / "m3"), "--backbone", "nope"]))
+
+
+def test_help_of_every_command():
+    for args in (["--help"], ["train", "--help"], ["train", "classifier", "--help"], ["explain", "--help"], ["export", "--help"], ["demo", "--help"]):
+        result = run(args)
+        assert result.exit_code == 0 and "Usage" in result.output
+
+
+def test_demo_runs_offline_on_bundled_data(tmp_path):
+    from tfxai.demo import DemoConfig, run_demo
+
+    results = run_demo(DemoConfig(out=str(tmp_path / "demo"), epochs=1, train_images=256, explain_images=8), log=lambda *_: None, verbose=0)
+    assert results["saved_model_max_abs_diff_heatmap"] < 1e-4
+    assert results["saved_model_max_abs_diff_probabilities"] < 1e-4
+    assert 0.0 <= results["test_accuracy"] <= 1.0
+    for name in ("report/index.html", "report/contact_sheet.png", "report/predictions.csv", "model/model.keras", "saved_model/saved_model.pb"):
+        assert os.path.exists(tmp_path / "demo" / name), name
