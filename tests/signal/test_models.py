@@ -46,8 +46,9 @@ def test_san1d_uses_the_thesis_spacings_and_keeps_the_width():
     assert [b.spacing for b in model.attention_blocks] == [3, 5, 5]
     assert model(_windows()).shape == (6, 3)
     np.testing.assert_allclose(np.asarray(model(_windows())).sum(axis=1), 1.0, rtol=1e-5)
-    view = model.attention_model()(_windows(), training=False)
+    view = model.call_with_attention(_windows())
     assert view["attention"].shape == (6, 3, 16, 5)
+    np.testing.assert_allclose(view["probabilities"], model(_windows(), training=False), rtol=1e-5, atol=1e-6)
     anywhere = SAN1D(num_classes=2, window_length=None, channels=3, filters=4)
     assert anywhere(_windows(length=23)).shape == (6, 2)
 
@@ -124,7 +125,7 @@ def test_exported_savedmodel_serves_raw_windows_without_tfxai(tmp_path):
     preprocessor = WindowPreprocessor(fourier=True).adapt(raw)
     export_signal_model(model, str(tmp_path / "exported"), preprocessor, window=16)
     np.save(tmp_path / "raw.npy", raw)
-    expected = model.attention_model()(preprocessor(raw), training=False)
+    expected = model.call_with_attention(preprocessor(raw))
     output = run_without_tfxai(
         f"""
         import numpy as np, tensorflow as tf

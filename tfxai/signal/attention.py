@@ -32,7 +32,7 @@ def recording_attention(model, recording, preprocessor=None, window=WINDOW, step
     Parameters
     ----------
     model : SAN1D
-        A model with :class:`SelfAttention1D` blocks and ``attention_model()``.
+        A model with :class:`SelfAttention1D` blocks and ``call_with_attention``.
     recording : array, (T, C)
         Raw recording, at least ``window`` samples long.
     preprocessor : WindowPreprocessor or None
@@ -46,7 +46,7 @@ def recording_attention(model, recording, preprocessor=None, window=WINDOW, step
     -------
     AttentionTrace
     """
-    if not hasattr(model, "attention_model"):
+    if not hasattr(model, "call_with_attention"):
         raise TfxaiError(f"model {model.name!r} has no self-attention blocks: attention views need a san1d model")
     blocks = model.attention_blocks
     if not -len(blocks) <= block < len(blocks):
@@ -54,7 +54,12 @@ def recording_attention(model, recording, preprocessor=None, window=WINDOW, step
     recording = np.asarray(recording, dtype="float32")
     windows = sliding_windows(recording, window, step)
     inputs = windows if preprocessor is None else np.asarray(preprocessor(windows))
-    maps = model.attention_model().predict(inputs, batch_size=batch_size, verbose=0)["attention"][:, block]
+    maps = np.concatenate(
+        [
+            np.asarray(model.call_with_attention(inputs[i : i + batch_size])["attention"][:, block])
+            for i in range(0, len(inputs), batch_size)
+        ]
+    )
     layer = blocks[block]
     offsets = layer.offsets
     # With zero padding, neighbours beyond a window's ends contribute nothing: leave them out.

@@ -32,13 +32,13 @@ def export_signal_model(model, path, preprocessor=None, window=WINDOW):
     window : int
         Raw window length the SavedModel accepts.
     """
-    view = model.attention_model() if hasattr(model, "attention_model") else model
     channels = int(model.inputs[0].shape[-1])
 
     def serve(windows):
         inputs = windows if preprocessor is None else preprocessor(windows)
-        outputs = view(inputs, training=False)
-        return outputs if isinstance(outputs, dict) else {"probabilities": outputs}
+        if hasattr(model, "call_with_attention"):
+            return model.call_with_attention(inputs, training=False)
+        return {"probabilities": model(inputs, training=False)}
 
     archive = keras.export.ExportArchive()
     archive.track(model)  # the preprocessor holds constants only, traced into the endpoint

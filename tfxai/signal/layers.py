@@ -173,13 +173,8 @@ class SelfAttention1D(keras.layers.Layer):
 
         Positions outside the sequence come from the padding chosen at construction.
         """
-        reach = self.reach
-        length = ops.shape(features)[1]
-        if self.padding == "zeros":
-            padded = ops.pad(features, [[0, 0], [reach, reach], [0, 0]])
-        else:
-            padded = ops.pad(features, [[0, 0], [reach, reach], [0, 0]], mode=self.padding)
-        return ops.stack([padded[:, reach + o : reach + o + length] for o in self.offsets], axis=2)
+        padded, length = self._pad(features), ops.shape(features)[1]
+        return ops.stack([self._shift(padded, offset, length) for offset in self.offsets], axis=2)
 
     def valid_neighbours(self, length):
         """``(T, footprint)`` booleans: which footprint positions lie inside a length-``T`` sequence."""
@@ -187,18 +182,14 @@ class SelfAttention1D(keras.layers.Layer):
         return ops.logical_and(steps >= 0, steps < length)
 
     def attention(self, inputs, training=None):
-        """Return ``(alpha, values)``: weights ``(batch, T, footprint, value_channels)`` and ``beta`` neighbours."""
-        hidden = inputs
-        if self.input_norm is not None:
-            hidden = ops.relu(self.input_norm(hidden, training=training))
-        query = self.phi(hidden)
-        keys = self.neighbours(self.psi(hidden))
-        values = self.neighbours(self.beta(hidden))
-        relation = ops.expand_dims(query, 2) - keys
-        weights = self.gamma_hidden(relation)
-        if self.position is not None:
-            weights = weights + ops.cast(self.position, weights.dtype)
-        weights = self.gamma_output(ops.relu(weights))
+        """Return ``(alpha, values)``, both ``(batch, T, footprint, value_channels)``.
+
+        ``alpha`` are the weights ``gamma(delta)`` (normalised when
+        ``normalization="softmax"``), ``values`` the neighbours' ``beta``.
+        """
+        terms = list(self._terms(inputs, training))
+        weights = ops.stack([w for w, _ in terms], axis=2)
+        values = ops.stack([v for _, v in terms], axis=2)
         if self.normalization == "softmax":
             if self.padding == "zeros":
                 valid = self.valid_neighbours(ops.shape(inputs)[1])[None, :, :, None]
@@ -207,12 +198,47 @@ class SelfAttention1D(keras.layers.Layer):
         return weights, values
 
     def call(self, inputs, training=None, return_attention=False):
-        weights, values = self.attention(inputs, training=training)
-        aggregated = ops.sum(weights * values, axis=2)
+        if return_attention or self.normalization != "none":
+            weights, values = self.attention(inputs, training=training)
+            aggregated = ops.sum(weights * values, axis=2)
+        else:
+            # Accumulate footprint position by position: no (batch, T, footprint, channels) tensors.
+            aggregated = None
+            for weights, values in self._terms(inputs, training):
+                term = weights * values
+                aggregated = term if aggregated is None else aggregated + term
         outputs = inputs + self.output_projection(aggregated)
         if return_attention:
             return outputs, weights
         return outputs
+
+    def _terms(self, inputs, training):
+        """Yield ``(gamma(delta), beta(x_j))`` for each footprint position, each ``(batch, T, value_channels)``."""
+        hidden = inputs
+        if self.input_norm is not None:
+            hidden = ops.relu(self.input_norm(hidden, training=training))
+        length = ops.shape(inputs)[1]
+        # gamma's first layer is affine: W1 (phi_i - psi_j) + b1 = (W1 phi_i + b1) - W1 psi_j, so it is
+        # applied before the neighbours are gathered (zero-padded psi stays zero after W1).
+        query = self.gamma_hidden(self.phi(hidden))
+        kernel = ops.cast(self.gamma_hidden.kernel, query.dtype)
+        keys = self._pad(ops.matmul(self.psi(hidden), kernel))
+        values = self._pad(self.beta(hidden))
+        for index, offset in enumerate(self.offsets):
+            relation = query - self._shift(keys, offset, length)
+            if self.position is not None:
+                relation = relation + ops.cast(self.position[index], relation.dtype)
+            yield self.gamma_output(ops.relu(relation)), self._shift(values, offset, length)
+
+    def _pad(self, features):
+        widths = [[0, 0], [self.reach, self.reach], [0, 0]]
+        if self.padding == "zeros":
+            return ops.pad(features, widths)
+        return ops.pad(features, widths, mode=self.padding)
+
+    def _shift(self, padded, offset, length):
+        start = self.reach + offset
+        return padded[:, start : start + length]
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)

@@ -12,6 +12,8 @@ from keras import ops
 from tfxai.errors import TfxaiError
 from tfxai.signal.layers import SelfAttention1D
 
+HEAD_LAYERS = ("head_norm", "head_relu", "pool", "dropout", "classifier")
+
 
 @keras.saving.register_keras_serializable(package="tfxai")
 class SAN1D(keras.Model):
@@ -82,7 +84,7 @@ class SAN1D(keras.Model):
         inputs = keras.Input((window_length, channels), name="windows")
         x = stem(inputs)
         for block in blocks:
-            x, _ = block(x, return_attention=True)
+            x = block(x)
         x = keras.layers.BatchNormalization(name="head_norm")(x)
         x = keras.layers.ReLU(name="head_relu")(x)
         x = keras.layers.GlobalAveragePooling1D(name="pool")(x)
@@ -106,15 +108,23 @@ class SAN1D(keras.Model):
         """The model's :class:`SelfAttention1D` layers, input side first."""
         return [layer for layer in self.layers if isinstance(layer, SelfAttention1D)]
 
-    def attention_model(self):
-        """A functional view ``windows -> {"probabilities", "attention"}`` sharing this model's weights.
+    def call_with_attention(self, windows, training=False):
+        """Run the model and collect its attention: ``{"probabilities", "attention"}``.
 
         ``attention`` has shape ``(batch, blocks, T, footprint)``: each block's
-        weights ``gamma(delta)`` averaged over the value channels.
+        weights ``gamma(delta)`` averaged over the value channels. (A plain call
+        runs the blocks without collecting weights, which is faster.) Works
+        eagerly and inside ``tf.function``.
         """
-        maps = [ops.mean(block.output[1], axis=-1) for block in self.attention_blocks]
-        attention = ops.stack(maps, axis=1)
-        return keras.Model(self.inputs[0], {"probabilities": self.outputs[0], "attention": attention})
+        x = self.get_layer("stem")(windows)
+        maps = []
+        for block in self.attention_blocks:
+            x, weights = block(x, training=training, return_attention=True)
+            maps.append(ops.mean(weights, axis=-1))
+        for name in HEAD_LAYERS:
+            layer = self.get_layer(name)
+            x = layer(x, training=training) if name in ("head_norm", "dropout") else layer(x)
+        return {"probabilities": x, "attention": ops.stack(maps, axis=1)}
 
     def get_config(self):
         return {

@@ -253,7 +253,7 @@ def run_signal_training(config, verbose=1, log=None):
         write_confusion_csv(os.path.join(folder, "confusion.csv"), evaluation["confusion"], recordings.class_names)
         plot_confusion(os.path.join(folder, "confusion.png"), evaluation["confusion"], recordings.class_names, title)
         _write_predictions(os.path.join(folder, "predictions.csv"), test, evaluation)
-        if hasattr(result.model, "attention_model"):
+        if hasattr(result.model, "call_with_attention"):
             chosen = result.test_indices[0] if config.attention_recording is None else recordings.index_of(config.attention_recording)
             trace = recording_attention(
                 result.model, recordings.signals[chosen], result.preprocessor, config.window, config.step, config.attention_block
