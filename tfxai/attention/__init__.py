@@ -3,3 +3,44 @@
 from tfxai.attention.masking import mask_out, soft_mask
 
 __all__ = ["mask_out", "soft_mask"]
+
+# --- ABN, Attention Mining Branch, PC loss, COT, human-edited maps (Fukui 2019; Iwayoshi et al.; Mitsuhara 2021) ---
+from tfxai.attention.abn import ABN, AttentionBranch, AttentionMechanism  # noqa: E402
+from tfxai.attention.base import AttentionModel  # noqa: E402
+from tfxai.attention.callbacks import AttentionImageLogger  # noqa: E402
+from tfxai.attention.human import AttentionEditor, attach_attention_maps, export_attention_maps, load_edited_maps  # noqa: E402
+from tfxai.attention.losses import (  # noqa: E402
+    AttentionMapLoss,
+    AttentionMiningLoss,
+    ComplementEntropy,
+    PrototypeConformity,
+    attention_map_loss,
+    attention_mining_loss,
+    complement_entropy,
+    prototype_conformity,
+)
+from tfxai.attention.training import ABN_PRESETS, ABNConfig, load_abn, train_abn  # noqa: E402
+
+__all__ += [
+    "ABN",
+    "ABNConfig",
+    "ABN_PRESETS",
+    "AttentionBranch",
+    "AttentionEditor",
+    "AttentionImageLogger",
+    "AttentionMapLoss",
+    "AttentionMechanism",
+    "AttentionMiningLoss",
+    "AttentionModel",
+    "ComplementEntropy",
+    "PrototypeConformity",
+    "attach_attention_maps",
+    "attention_map_loss",
+    "attention_mining_loss",
+    "complement_entropy",
+    "export_attention_maps",
+    "load_abn",
+    "load_edited_maps",
+    "prototype_conformity",
+    "train_abn",
+]

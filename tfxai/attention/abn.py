@@ -1,0 +1,478 @@
+"""Attention Branch Network (ABN) with the Attention Mining Branch, PC loss and COT.
+
+Fukui et al., "Attention Branch Network: Learning of Attention Mechanism for
+Visual Explanation", CVPR 2019; Iwayoshi et al., "Optimising attention maps
+with an Attention Mining Branch" (and "Complement Objective Mining Branch for
+Optimizing Attention Map", VISAPP 2023); Mitsuhara et al., "Embedding Human
+Knowledge into Deep Neural Network via Attention Map", VISAPP 2021.
+
+Structure (``images`` in raw pixels [0, 255])::
+
+    images -> preprocessing -> feature extractor (backbone up to split_layer) -> F
+    F -> attention branch -> attention logits (L_att) and attention map M in [0, 1]
+    attention mechanism: (1 + M) * F (ABN) or M * F (mining variant)
+    -> perception branch (rest of the backbone, GAP, Dense) -> logits (L_per)
+
+    mining branch (use_mining): F* = F - T(M) * F, T(M) = sigmoid(omega (M - sigma)),
+    -> the *same* perception branch (shared weights) -> S_g(F*) (L_am)
+    use_pc: prototype conformity loss on GAP(perception) and GAP(attended F)
+    use_cot: a second update per step minimising the complement-entropy gap
+             of the mining branch (L_am is then not used, as in the paper)
+    human_weight > 0: L2 between human-edited maps and M (inputs as a dict
+             ``{"images", "attention_map", "has_attention_map"}``)
+"""
+
+import keras
+import tensorflow as tf
+
+from tfxai.attention import losses as losses_lib
+from tfxai.attention.base import MAIN, AttentionModel, unpack_inputs
+from tfxai.attention.masking import mask_out
+from tfxai.backbones import GrayToRGB, build_backbone, get_backbone, small_cnn
+from tfxai.errors import TfxaiError
+
+__all__ = ["ABN", "AttentionBranch", "AttentionMechanism", "COMPLEMENT", "MECHANISMS"]
+
+COMPLEMENT = "complement"
+MECHANISMS = ("residual", "multiply")
+
+
+@keras.saving.register_keras_serializable(package="tfxai")
+class AttentionBranch(keras.layers.Layer):
+    """ABN's attention branch: conv blocks -> K maps -> (attention logits, attention map).
+
+    Fukui et al., CVPR 2019: ``convs`` x (3x3 conv-BN-ReLU), BN, a K-channel
+    1x1 conv (K = classes) with BN-ReLU; the K maps give the attention-branch
+    logits through a 1x1 conv and global average pooling, and the attention
+    map M through a 1x1 conv to one channel, BN and a sigmoid.
+
+    Parameters
+    ----------
+    num_classes : int
+    filters : int
+        Width of the conv blocks.
+    convs : int
+        Number of 3x3 conv blocks.
+
+    Calling it on features (batch, h, w, C) returns ``(logits (batch, K), map (batch, h, w, 1))``.
+    """
+
+    def __init__(self, num_classes, filters=64, convs=2, **kwargs):
+        super().__init__(**kwargs)
+        self.num_classes = num_classes
+        self.filters = filters
+        self.convs = convs
+        # === Layers ===
+        self.blocks = []
+        for index in range(convs):
+            self.blocks.append(keras.layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"conv{index + 1}"))
+            self.blocks.append(keras.layers.BatchNormalization(name=f"bn{index + 1}"))
+            self.blocks.append(keras.layers.ReLU(name=f"relu{index + 1}"))
+        self.norm = keras.layers.BatchNormalization(name="bn_att")
+        self.class_maps = keras.layers.Conv2D(num_classes, 1, use_bias=False, name="class_maps")
+        self.class_norm = keras.layers.BatchNormalization(name="bn_class_maps")
+        self.logit_conv = keras.layers.Conv2D(num_classes, 1, use_bias=False, name="logit_conv")
+        self.pool = keras.layers.GlobalAveragePooling2D(name="gap")
+        self.map_conv = keras.layers.Conv2D(1, 1, use_bias=False, name="map_conv")
+        self.map_norm = keras.layers.BatchNormalization(name="bn_map")
+
+    def build(self, input_shape):
+        shape = tuple(input_shape)
+        for layer in self.blocks:
+            layer.build(shape)
+            shape = layer.compute_output_shape(shape)
+        self.norm.build(shape)
+        self.class_maps.build(shape)
+        shape = self.class_maps.compute_output_shape(shape)
+        self.class_norm.build(shape)
+        self.logit_conv.build(shape)
+        self.map_conv.build(shape)
+        self.map_norm.build(self.map_conv.compute_output_shape(shape))
+
+    def call(self, features, training=None):
+        x = features
+        for layer in self.blocks:
+            x = layer(x, training=training)
+        x = self.norm(x, training=training)
+        maps = tf.nn.relu(self.class_norm(self.class_maps(x), training=training))
+        logits = self.pool(self.logit_conv(maps))
+        attention = tf.sigmoid(self.map_norm(self.map_conv(maps), training=training))
+        return logits, attention
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.num_classes), tuple(input_shape[:3]) + (1,)
+
+    def get_config(self):
+        return {**super().get_config(), "num_classes": self.num_classes, "filters": self.filters, "convs": self.convs}
+
+
+@keras.saving.register_keras_serializable(package="tfxai")
+class AttentionMechanism(keras.layers.Layer):
+    """g(F) = (1 + M) * F (``"residual"``, ABN) or M * F (``"multiply"``, the mining variant).
+
+    Fukui et al., CVPR 2019 (eq. 2) and Iwayoshi et al. The map (batch, h, w, 1)
+    is shared by all channels.
+    """
+
+    def __init__(self, mode="residual", **kwargs):
+        super().__init__(**kwargs)
+        if mode not in MECHANISMS:
+            raise TfxaiError(f"unknown attention mechanism {mode!r}: choose one of {list(MECHANISMS)}")
+        self.mode = mode
+
+    def call(self, features, attention):
+        attention = tf.cast(attention, features.dtype)
+        if self.mode == "residual":
+            return features * (1.0 + attention)
+        return features * attention
+
+    def compute_output_shape(self, features_shape, attention_shape=None):
+        return features_shape
+
+    def get_config(self):
+        return {**super().get_config(), "mode": self.mode}
+
+
+@keras.saving.register_keras_serializable(package="tfxai")
+class ABN(AttentionModel):
+    """Attention Branch Network, optionally with the Attention Mining Branch, PC loss and COT.
+
+    Fukui et al., "Attention Branch Network: Learning of Attention Mechanism for
+    Visual Explanation", CVPR 2019; Iwayoshi et al., "Optimising attention maps
+    with an Attention Mining Branch"; fine-tuning with human-edited maps after
+    Mitsuhara et al., VISAPP 2021.
+
+    ``model(images)`` returns the perception branch's class probabilities;
+    :meth:`forward` returns every intermediate (attention map, logits of both
+    branches, features); :meth:`explain` returns image-sized attention maps
+    and probabilities (what :func:`tfxai.export.export_saved_model` serves).
+
+    Parameters
+    ----------
+    backbone : str
+        A key of :data:`tfxai.backbones.BACKBONES`; it is split at its
+        ``split_layer`` into the feature extractor and the perception branch.
+    num_classes : int
+    input_shape : tuple (H, W, C)
+        Raw pixels in [0, 255].
+    weights : {None, "imagenet"} or str
+        Initial backbone weights. Not part of the config: a saved model carries
+        its trained weights.
+    attention_filters : int, optional
+        Width of the attention branch's conv blocks (default: the feature map's channels).
+    attention_convs : int
+        Number of conv blocks in the attention branch.
+    mechanism : {"residual", "multiply"}, optional
+        Default ``"residual"`` ((1 + M) F) for ABN, ``"multiply"`` (M F) with the mining branch.
+    use_mining, use_pc, use_cot : bool
+        Attention Mining Branch, Prototype Conformity loss, Complement Objective Training.
+    threshold, omega : float
+        sigma and omega of the soft mask T(M) = sigmoid(omega (M - sigma))
+        (paper: sigma = 0.78 on CUB-200-2010, 0.40 on Stanford Dogs).
+    attention_weight, perception_weight, mining_weight, pc_weight, cot_weight, human_weight : float
+        Loss weights (paper: 1, 1, 1e-4, 1, 1; the human term is off at 0).
+        L_am is summed over the batch as in the paper; the others are averaged.
+    pretrain_steps : int
+        Optimizer steps of plain ABN training (L_att + L_per) before the mining,
+        PC and COT terms switch on (the paper's step 1).
+    dropout : float
+        Dropout before the perception classifier.
+    backbone_filters : tuple of int, optional
+        Block widths of the ``small_cnn`` backbone (default (32, 64, 128));
+        only for ``small_cnn``.
+    """
+
+    updates = (MAIN,)
+
+    def __init__(
+        self,
+        backbone="small_cnn",
+        num_classes=10,
+        input_shape=(32, 32, 3),
+        weights=None,
+        attention_filters=None,
+        attention_convs=2,
+        mechanism=None,
+        use_mining=False,
+        use_pc=False,
+        use_cot=False,
+        threshold=0.5,
+        omega=10.0,
+        attention_weight=1.0,
+        perception_weight=1.0,
+        mining_weight=1e-4,
+        pc_weight=1.0,
+        cot_weight=1.0,
+        human_weight=0.0,
+        pretrain_steps=0,
+        dropout=0.0,
+        backbone_filters=None,
+        name="abn",
+        **kwargs,
+    ):
+        if use_cot and not use_mining:
+            raise TfxaiError("COT works on the attention mining branch's output: turn on use_mining (--mining) with use_cot")
+        if num_classes < 2:
+            raise TfxaiError(f"ABN needs at least 2 classes, got {num_classes}")
+        if use_cot and num_classes < 3:
+            raise TfxaiError(f"COT needs at least 3 classes (2 complement classes), got {num_classes}")
+        if mechanism is None:
+            mechanism = "multiply" if use_mining else "residual"
+        super().__init__(name=name, **kwargs)
+        # The COT step is a second gradient update per training step.
+        self.updates = (MAIN, COMPLEMENT) if use_cot else (MAIN,)
+        spec = get_backbone(backbone)
+        input_shape = tuple(int(v) for v in input_shape)
+        if len(input_shape) != 3:
+            raise TfxaiError(f"input_shape must be (height, width, channels), got {input_shape}")
+        self.backbone = spec.name
+        self.num_classes = int(num_classes)
+        self.image_shape = input_shape
+        self.attention_convs = int(attention_convs)
+        self.mechanism = mechanism
+        self.use_mining = bool(use_mining)
+        self.use_pc = bool(use_pc)
+        self.use_cot = bool(use_cot)
+        self.pretrain_steps = int(pretrain_steps)
+        self.dropout = float(dropout)
+        self.backbone_filters = tuple(int(f) for f in backbone_filters) if backbone_filters else None
+
+        # === Layers ===
+        self.feature_extractor, self.perception_trunk = _split_backbone(spec, input_shape, weights, self.backbone_filters)
+        feature_shape = tuple(self.feature_extractor.outputs[0].shape)
+        self.attention_filters = int(attention_filters or feature_shape[-1])
+        self.attention_branch = AttentionBranch(num_classes, self.attention_filters, self.attention_convs, name="attention_branch")
+        self.attention_mechanism = AttentionMechanism(mechanism, name="attention_mechanism")
+        self.perception_pool = keras.layers.GlobalAveragePooling2D(name="perception_pool")
+        self.perception_dropout = keras.layers.Dropout(self.dropout, name="perception_dropout")
+        self.perception_head = keras.layers.Dense(num_classes, name="perception_logits")
+        self.attention_pool = keras.layers.GlobalAveragePooling2D(name="attention_pool")
+        if self.use_pc:
+            self.perception_prototypes = PrototypeConformityPair(num_classes, name="prototypes")
+
+        # === Hyperparameters (tf.Variables: assign from callbacks to schedule them) ===
+        self.threshold = self.add_hyperparameter("threshold", threshold)
+        self.omega = self.add_hyperparameter("omega", omega)
+
+        # === Loss terms ===
+        start = self.pretrain_steps
+        self.add_loss_term("attention", attention_weight)
+        self.add_loss_term("perception", perception_weight)
+        if self.use_mining and not self.use_cot:
+            self.add_loss_term("mining", mining_weight, reduction="sum", start_step=start)
+        if self.use_pc:
+            self.add_loss_term("pc", pc_weight, start_step=start)
+        if self.use_cot:
+            self.add_loss_term("cot", cot_weight, update=COMPLEMENT, start_step=start)
+        if human_weight:
+            self.add_loss_term("human", human_weight)
+
+        self.build((None,) + input_shape)
+
+    # === Building ===
+
+    def build(self, input_shape):
+        if isinstance(input_shape, dict):
+            input_shape = input_shape["images"]
+        feature_shape = tuple(self.feature_extractor.outputs[0].shape)
+        self.attention_branch.build(feature_shape)
+        self.perception_head.build((None, int(self.perception_trunk.outputs[0].shape[-1])))
+        if self.use_pc:
+            self.perception_prototypes.build(
+                (None, int(self.perception_trunk.outputs[0].shape[-1])), (None, int(feature_shape[-1]))
+            )
+
+    @property
+    def inputs(self):
+        """One symbolic input (the images), as functional models have; used by exporters."""
+        return [keras.KerasTensor((None,) + self.image_shape, dtype="float32", name="images")]
+
+    # === Forward passes ===
+
+    def features_and_attention(self, images, training=None):
+        """F (the feature extractor's output), attention-branch logits and the attention map M (batch, h, w, 1)."""
+        features = self.feature_extractor(tf.cast(images, tf.float32), training=training)
+        attention_logits, attention = self.attention_branch(features, training=training)
+        return features, attention_logits, attention
+
+    def perceive(self, features, training=None):
+        """The perception branch (shared by the mining branch): (pooled features, logits)."""
+        x = self.perception_trunk(features, training=training)
+        pooled = self.perception_pool(x)
+        logits = self.perception_head(self.perception_dropout(pooled, training=training))
+        return pooled, logits
+
+    def masked_features(self, features, attention):
+        """F* = F - T(M) * F, with T the shared soft threshold of :mod:`tfxai.attention.masking`."""
+        return mask_out(features, attention, self.threshold, self.omega)
+
+    def forward(self, images, training=None):
+        """Every output of one pass, as a dict.
+
+        Keys: ``probabilities``, ``logits`` (perception), ``attention_logits``,
+        ``attention_probabilities``, ``attention`` (M, (batch, h, w, 1)),
+        ``features`` (F), ``attended`` (g(F)), ``perception_features`` and
+        ``attention_features`` (pooled, for the PC loss).
+        """
+        features, attention_logits, attention = self.features_and_attention(images, training)
+        attended = self.attention_mechanism(features, attention)
+        pooled, logits = self.perceive(attended, training)
+        return {
+            "probabilities": tf.nn.softmax(logits),
+            "logits": logits,
+            "attention_logits": attention_logits,
+            "attention_probabilities": tf.nn.softmax(attention_logits),
+            "attention": attention,
+            "features": features,
+            "attended": attended,
+            "perception_features": pooled,
+            "attention_features": self.attention_pool(attended),
+        }
+
+    def mining(self, features, attention, training=None):
+        """Logits of the mining branch on F* (the perception branch's weights)."""
+        return self.perceive(self.masked_features(features, attention), training)[1]
+
+    def call(self, inputs, training=None):
+        images, _ = unpack_inputs(inputs)
+        return self.forward(images, training)["probabilities"]
+
+    def attention_maps(self, images, size=None):
+        """Attention maps (batch, H, W) in [0, 1], resized to the images (or ``size``) bilinearly."""
+        images = tf.convert_to_tensor(images)
+        _, _, attention = self.features_and_attention(images, training=False)
+        size = size or tuple(images.shape[1:3])
+        return tf.image.resize(attention, size, method="bilinear")[..., 0]
+
+    def explain(self, images):
+        """``(attention maps (batch, H, W), probabilities (batch, K))`` -- the export callable."""
+        images = tf.cast(tf.convert_to_tensor(images), tf.float32)
+        outputs = self.forward(images, training=False)
+        maps = tf.image.resize(outputs["attention"], tf.shape(images)[1:3], method="bilinear")[..., 0]
+        return tf.clip_by_value(maps, 0.0, 1.0), outputs["probabilities"]
+
+    # === Losses (the AttentionModel hook) ===
+
+    def loss_terms(self, x, y, update=MAIN, training=False):
+        images, extras = unpack_inputs(x)
+        labels = losses_lib._labels(y)
+        if update == COMPLEMENT:
+            features, _, attention = self.features_and_attention(images, training)
+            mining_logits = self.mining(features, attention, training)
+            terms = {"cot": losses_lib.complement_entropy_gap(labels, logits=mining_logits, reduction="none")}
+            return terms, tf.nn.softmax(mining_logits)
+        out = self.forward(images, training)
+        terms = {
+            "attention": keras.losses.sparse_categorical_crossentropy(labels, out["attention_logits"], from_logits=True),
+            "perception": keras.losses.sparse_categorical_crossentropy(labels, out["logits"], from_logits=True),
+        }
+        if "mining" in self._terms:
+            mining_logits = self.mining(out["features"], out["attention"], training)
+            terms["mining"] = losses_lib.attention_mining_loss(labels, tf.nn.softmax(mining_logits), reduction="none")
+        if self.use_pc:
+            terms["pc"] = self.perception_prototypes(out["perception_features"], out["attention_features"], labels)
+        if "human" in self._terms:
+            terms["human"] = self._human_term(extras, out["attention"])
+        return terms, out["probabilities"]
+
+    def _human_term(self, extras, attention):
+        if "attention_map" not in extras:
+            return tf.zeros(tf.shape(attention)[:1], tf.float32)
+        flags = extras.get("has_attention_map")
+        if flags is None:
+            flags = tf.ones(tf.shape(attention)[:1], tf.float32)
+        return losses_lib.attention_map_loss(extras["attention_map"], attention, flags, reduction="none")
+
+    # === Config ===
+
+    def get_config(self):
+        values = self.hyperparameter_values()
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "backbone": self.backbone,
+            "num_classes": self.num_classes,
+            "input_shape": list(self.image_shape),
+            "attention_filters": self.attention_filters,
+            "attention_convs": self.attention_convs,
+            "mechanism": self.mechanism,
+            "use_mining": self.use_mining,
+            "use_pc": self.use_pc,
+            "use_cot": self.use_cot,
+            "threshold": values["threshold"],
+            "omega": values["omega"],
+            "attention_weight": values["attention_weight"],
+            "perception_weight": values["perception_weight"],
+            "mining_weight": values.get("mining_weight", 1e-4),
+            "pc_weight": values.get("pc_weight", 1.0),
+            "cot_weight": values.get("cot_weight", 1.0),
+            "human_weight": values.get("human_weight", 0.0),
+            "pretrain_steps": self.pretrain_steps,
+            "dropout": self.dropout,
+            "backbone_filters": list(self.backbone_filters) if self.backbone_filters else None,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+@keras.saving.register_keras_serializable(package="tfxai")
+class PrototypeConformityPair(keras.layers.Layer):
+    """PC loss on two feature vectors (perception branch and attention module), each with its own centroids.
+
+    Iwayoshi et al.: L_PC is applied to the perception branch's features and
+    to the attention module's features; ``layer(perception, attention, labels)``
+    returns the per-sample sum of both (batch,).
+    """
+
+    def __init__(self, num_classes, **kwargs):
+        super().__init__(**kwargs)
+        self.num_classes = num_classes
+        self.perception = losses_lib.PrototypeConformity(num_classes, name="perception")
+        self.attention = losses_lib.PrototypeConformity(num_classes, name="attention")
+
+    def build(self, perception_shape, attention_shape=None, labels_shape=None):
+        self.perception.build(perception_shape)
+        self.attention.build(attention_shape)
+
+    def call(self, perception_features, attention_features, labels):
+        return self.perception(perception_features, labels) + self.attention(attention_features, labels)
+
+    def get_config(self):
+        return {**super().get_config(), "num_classes": self.num_classes}
+
+
+def _split_backbone(spec, input_shape, weights, filters=None):
+    """(feature extractor: images -> F, perception trunk: F -> last feature map) sharing the backbone's layers."""
+    height, width, channels = input_shape
+    inputs = keras.Input(input_shape, name="images")
+    x = spec.preprocessing()(inputs)
+    base_channels = channels
+    if spec.imagenet and channels == 1:
+        x = GrayToRGB(name="gray_to_rgb")(x)
+        base_channels = 3
+    elif spec.imagenet and channels != 3:
+        raise TfxaiError(f"{spec.name} takes 1 or 3 channels, got {channels}: convert the images to RGB")
+    if filters:
+        if spec.name != "small_cnn":
+            raise TfxaiError(f"backbone_filters only applies to the small_cnn backbone, not {spec.name}: leave it unset")
+        if len(filters) < 3:
+            raise TfxaiError(f"small_cnn splits after its second block, so it needs at least 3 block widths, got {list(filters)}")
+        base = small_cnn((height, width, base_channels), filters=tuple(filters))
+    else:
+        base = build_backbone(spec.name, (height, width, base_channels), weights)
+    try:
+        split = base.get_layer(spec.split_layer).output
+    except ValueError as error:
+        raise TfxaiError(f"backbone {spec.name} has no layer {spec.split_layer!r} to split at: fix its split_layer") from error
+    if min(split.shape[1:3]) < 2:
+        raise TfxaiError(
+            f"{spec.name} at {height}x{width} gives a {split.shape[1]}x{split.shape[2]} feature map at {spec.split_layer}: "
+            "use larger images for an attention map"
+        )
+    early = keras.Model(base.inputs, split, name="early_stages")
+    feature_extractor = keras.Model(inputs, early(x), name="feature_extractor")
+    trunk = keras.Model(split, base.outputs, name="perception_trunk")
+    return feature_extractor, trunk
+

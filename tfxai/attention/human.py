@@ -1,0 +1,555 @@
+"""Human knowledge in the loop: export attention maps, edit them, fine-tune ABN on the edits.
+
+Mitsuhara et al., "Embedding Human Knowledge into Deep Neural Network via
+Attention Map", VISAPP 2021: a person corrects ABN's attention maps of chosen
+images (for example the misclassified ones) and ABN is fine-tuned with an
+added L2 loss between the corrected map and its own map.
+
+The workflow, each step a function here and an app in ``tfxai``:
+
+1. :func:`export_attention_maps` (``tfxai attention export-maps``) writes a
+   folder: ``images/0000.png`` (the image), ``maps/0000.png`` (its attention
+   map, grayscale, image size), ``overlays/``, ``contact_sheet.png``,
+   ``manifest.json`` and an empty ``edited/``.
+2. A person edits maps: with any paint program (save the edited map as
+   ``edited/0000.png``: white = attend, black = ignore) or with
+   :func:`run_editor` (``tfxai attention edit``), whose painting and undo
+   logic is the display-free :class:`AttentionEditor`.
+3. :func:`load_edited_maps` reads them back (keyed by each image's source),
+   :func:`attach_attention_maps` builds the model inputs
+   ``{"images", "attention_map", "has_attention_map"}`` in which images
+   without an edited map carry a zero map and flag 0, so mixed batches
+   train as usual for them.
+"""
+
+import json
+import os
+import sys
+
+import cv2
+import numpy as np
+
+from tfxai.errors import TfxaiError
+from tfxai.io import atomic_path, staged_directory, write_json, write_text
+
+__all__ = [
+    "SELECTIONS",
+    "AttentionEditor",
+    "EditorSession",
+    "attach_attention_maps",
+    "check_gui",
+    "export_attention_maps",
+    "load_edited_maps",
+    "load_manifest",
+    "render_editor",
+    "run_editor",
+]
+
+SELECTIONS = ("misclassified", "all", "correct")
+MANIFEST = "manifest.json"
+
+_README = """Attention maps exported by tfxai for editing (Mitsuhara et al., VISAPP 2021).
+
+images/NNNN.png    the image
+maps/NNNN.png      the network's attention map (grayscale, white = high attention)
+overlays/NNNN.png  the map over the image, with true and predicted class
+edited/            put your edited maps here, same name and size as in maps/
+
+Edit with any paint program (white adds attention, black removes it) or run
+  tfxai attention edit --maps THIS_FOLDER
+then fine-tune with
+  tfxai train abn --init MODEL --human-maps THIS_FOLDER --data DATA ...
+Images without a file in edited/ train as usual.
+"""
+
+
+# === 1. Export ===
+
+
+def export_attention_maps(model, images, labels, sources, out, class_names, select="misclassified", limit=None, batch_size=32, overwrite=False):
+    """Write the attention maps of chosen images as grayscale PNGs for editing.
+
+    Parameters
+    ----------
+    model : ABN (or any model with ``explain(images) -> (maps, probabilities)``)
+    images : uint8 array (N, H, W, C)
+    labels : int array (N,)
+    sources : list of str
+        Where each image came from (relative path in its data folder); the key
+        that links an edited map back to its training image.
+    out : str
+        Output folder (written only when complete).
+    class_names : list of str
+    select : {"misclassified", "all", "correct"}
+    limit : int, optional
+        Keep at most this many images (the least confident first for "misclassified").
+
+    Returns
+    -------
+    list of dict
+        The manifest entries written.
+    """
+    from tfxai.explain.overlay import caption, contact_sheet, overlay
+
+    if select not in SELECTIONS:
+        raise TfxaiError(f"unknown selection {select!r}: choose one of {list(SELECTIONS)}")
+    images = np.asarray(images)
+    labels = np.asarray(labels).astype(np.int64)
+    if not (len(images) == len(labels) == len(sources)):
+        raise TfxaiError(f"got {len(images)} images, {len(labels)} labels and {len(sources)} sources: pass one of each per image")
+    maps, probabilities = explain_images(model, images, batch_size)
+    predicted = probabilities.argmax(axis=-1)
+    confidence = probabilities[np.arange(len(labels)), labels]
+    if select == "misclassified":
+        chosen = np.flatnonzero(predicted != labels)
+        chosen = chosen[np.argsort(confidence[chosen], kind="stable")]
+    elif select == "correct":
+        chosen = np.flatnonzero(predicted == labels)
+    else:
+        chosen = np.arange(len(labels))
+    if limit is not None:
+        chosen = chosen[: int(limit)]
+    if len(chosen) == 0:
+        raise TfxaiError(f"no {select} images to export (of {len(labels)}): choose another --select")
+    entries, tiles = [], []
+    with staged_directory(out, overwrite=overwrite) as staging:
+        for folder in ("images", "maps", "overlays", "edited"):
+            os.makedirs(os.path.join(staging, folder))
+        for rank, index in enumerate(chosen):
+            name = f"{rank:04d}.png"
+            image = images[index]
+            _write_png(os.path.join(staging, "images", name), _to_bgr(image))
+            _write_png(os.path.join(staging, "maps", name), _map_to_uint8(maps[index]))
+            lines = [
+                f"true: {class_names[labels[index]]}",
+                f"pred: {class_names[predicted[index]]} {probabilities[index, predicted[index]]:.2f}",
+            ]
+            tile = caption(overlay(image, maps[index]), lines)
+            tiles.append(tile)
+            _write_png(os.path.join(staging, "overlays", name), cv2.cvtColor(tile, cv2.COLOR_RGB2BGR))
+            entries.append(
+                {
+                    "name": name,
+                    "source": str(sources[index]),
+                    "label": int(labels[index]),
+                    "class_name": str(class_names[labels[index]]),
+                    "predicted": int(predicted[index]),
+                    "probability": float(probabilities[index, predicted[index]]),
+                    "image": f"images/{name}",
+                    "map": f"maps/{name}",
+                    "edited": f"edited/{name}",
+                }
+            )
+        sheet = contact_sheet(tiles[:64], columns=8)
+        _write_png(os.path.join(staging, "contact_sheet.png"), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
+        write_json(os.path.join(staging, MANIFEST), {"class_names": list(class_names), "entries": entries})
+        write_text(os.path.join(staging, "README.txt"), _README)
+    return entries
+
+
+def explain_images(model, images, batch_size=32):
+    """``(maps (N, H, W) in [0, 1], probabilities (N, K))`` as numpy, batched, from ``model.explain``."""
+    if not hasattr(model, "explain"):
+        raise TfxaiError(f"{type(model).__name__} has no attention maps (no explain method): pass an ABN model")
+    maps, probabilities = [], []
+    for start in range(0, len(images), batch_size):
+        m, p = model.explain(np.asarray(images[start : start + batch_size], np.float32))
+        maps.append(np.asarray(m))
+        probabilities.append(np.asarray(p))
+    if not maps:
+        raise TfxaiError("no images: pass at least one image")
+    return np.concatenate(maps), np.concatenate(probabilities)
+
+
+# === 3. Import ===
+
+
+def load_manifest(folder):
+    """The ``manifest.json`` of an export folder: ``{"class_names": [...], "entries": [...]}``."""
+    path = os.path.join(os.fspath(folder), MANIFEST)
+    if not os.path.isfile(path):
+        raise TfxaiError(f"{folder} has no {MANIFEST}: pass a folder written by 'tfxai attention export-maps'")
+    try:
+        with open(path, encoding="utf-8") as handle:
+            manifest = json.load(handle)
+        entries = manifest["entries"]
+        for entry in entries:
+            entry["source"], entry["name"]
+    except (ValueError, KeyError, TypeError) as error:
+        raise TfxaiError(f"{path} is not a valid attention-map manifest ({error}): export the maps again") from error
+    return manifest
+
+
+def load_edited_maps(folder, image_size=None):
+    """Edited maps of an export folder as ``{source: float32 map (H, W) in [0, 1]}``.
+
+    Only entries with a file in ``edited/`` are returned. ``image_size``
+    (H, W) resizes the maps (area interpolation) to the training images.
+    """
+    manifest = load_manifest(folder)
+    edited = {}
+    for entry in manifest["entries"]:
+        path = os.path.join(os.fspath(folder), "edited", entry["name"])
+        if not os.path.isfile(path):
+            continue
+        data = np.fromfile(path, np.uint8)
+        image = cv2.imdecode(data, cv2.IMREAD_GRAYSCALE) if data.size else None
+        if image is None:
+            raise TfxaiError(f"cannot read edited map {path} (corrupt or not an image): save it again as PNG")
+        if image_size is not None and tuple(image.shape) != tuple(image_size):
+            image = cv2.resize(image, (image_size[1], image_size[0]), interpolation=cv2.INTER_AREA)
+        edited[entry["source"]] = image.astype(np.float32) / 255.0
+    if not edited:
+        raise TfxaiError(f"no edited maps in {os.path.join(os.fspath(folder), 'edited')}: edit some with 'tfxai attention edit' or a paint program")
+    return edited
+
+
+def attach_attention_maps(images, sources, edited, strict=True):
+    """Model inputs with optional human maps: ``{"images", "attention_map", "has_attention_map"}``.
+
+    ``attention_map`` is (N, H, W) float32 (zeros where there is no edit) and
+    ``has_attention_map`` (N,) float32 is 1 where ``edited`` holds the image's
+    source. With ``strict``, an edited map whose source is not among
+    ``sources`` raises :class:`TfxaiError` (the maps belong to other data).
+    """
+    images = np.asarray(images)
+    height, width = images.shape[1:3]
+    index = {str(source): i for i, source in enumerate(sources)}
+    missing = sorted(set(edited) - set(index))
+    if strict and missing:
+        raise TfxaiError(
+            f"{len(missing)} edited maps belong to images not in the training data (e.g. {missing[0]}): "
+            "use the same --data as for export-maps"
+        )
+    maps = np.zeros((len(images), height, width), np.float32)
+    flags = np.zeros((len(images),), np.float32)
+    for source, edit in edited.items():
+        if source not in index:
+            continue
+        if edit.shape != (height, width):
+            edit = cv2.resize(edit, (width, height), interpolation=cv2.INTER_AREA)
+        maps[index[source]] = edit
+        flags[index[source]] = 1.0
+    return {"images": images, "attention_map": maps, "has_attention_map": flags}
+
+
+# === 2. Editing (pure logic, no window) ===
+
+
+class AttentionEditor:
+    """Paint / erase / undo on one attention map, without any window (testable headless).
+
+    The map is uint8 (H, W), 255 = full attention. Strokes draw filled
+    circles of ``radius`` pixels joined by lines; painting sets the covered
+    pixels to ``value`` (default 255), erasing sets them to 0. Each stroke is
+    one undo step.
+
+    Parameters
+    ----------
+    attention : array (H, W)
+        uint8 in [0, 255] or float in [0, 1].
+    radius : int
+        Brush radius in map pixels.
+    max_undo : int
+        Undo steps kept.
+    """
+
+    MIN_RADIUS, MAX_RADIUS = 0, 64
+
+    def __init__(self, attention, radius=2, value=255, max_undo=100):
+        attention = np.asarray(attention)
+        if attention.ndim == 3 and attention.shape[-1] == 1:
+            attention = attention[..., 0]
+        if attention.ndim != 2:
+            raise TfxaiError(f"an attention map must be 2-D (H, W), got shape {attention.shape}")
+        if attention.dtype != np.uint8:
+            attention = np.clip(np.round(np.asarray(attention, np.float32) * 255.0), 0, 255).astype(np.uint8)
+        self.original = attention.copy()
+        self.map = attention.copy()
+        self.radius = int(radius)
+        self.value = int(value)
+        self.erasing = False
+        self.max_undo = int(max_undo)
+        self._undo = []
+        self._last = None
+
+    @property
+    def modified(self):
+        """True when the map differs from the one the editor started with."""
+        return not np.array_equal(self.map, self.original)
+
+    def begin_stroke(self, x, y):
+        """Start a stroke at (x, y) (map pixels) and draw its first dab."""
+        self._undo.append(self.map.copy())
+        del self._undo[: -self.max_undo]
+        self._last = (int(x), int(y))
+        self._draw(self._last, self._last)
+
+    def stroke_to(self, x, y):
+        """Continue the stroke to (x, y); ignored when no stroke is active."""
+        if self._last is None:
+            return
+        point = (int(x), int(y))
+        self._draw(self._last, point)
+        self._last = point
+
+    def end_stroke(self):
+        """Finish the stroke."""
+        self._last = None
+
+    def _draw(self, start, end):
+        color = 0 if self.erasing else self.value
+        cv2.line(self.map, start, end, color, thickness=max(1, 2 * self.radius + 1), lineType=cv2.LINE_8)
+        cv2.circle(self.map, end, self.radius, color, thickness=-1, lineType=cv2.LINE_8)
+
+    def undo(self):
+        """Revert the last stroke (or reset); returns False when there is nothing to undo."""
+        if not self._undo:
+            return False
+        self.map = self._undo.pop()
+        self._last = None
+        return True
+
+    def reset(self):
+        """Back to the original map (undoable)."""
+        self._undo.append(self.map.copy())
+        self.map = self.original.copy()
+
+    def toggle_erase(self):
+        """Switch between painting and erasing; returns True when erasing."""
+        self.erasing = not self.erasing
+        return self.erasing
+
+    def resize_brush(self, delta):
+        """Grow or shrink the brush by ``delta`` pixels (clamped); returns the new radius."""
+        self.radius = int(np.clip(self.radius + delta, self.MIN_RADIUS, self.MAX_RADIUS))
+        return self.radius
+
+    def result(self):
+        """The edited map, uint8 (H, W)."""
+        return self.map.copy()
+
+
+class EditorSession:
+    """Walk through an export folder's maps with one :class:`AttentionEditor` each; keys and mouse in, files out.
+
+    Keys: ``n``/space next, ``p`` previous, ``s`` save, ``u``/``z`` undo,
+    ``e`` paint/erase, ``+``/``-`` brush size, ``r`` reset, ``q``/Esc quit
+    (unsaved edits are saved on next/previous/quit). Mouse: left button paints
+    (or erases), right button erases. Everything but the window lives here so
+    it runs without a display.
+
+    Parameters
+    ----------
+    folder : str
+        A folder written by :func:`export_attention_maps`.
+    scale : int
+        Display pixels per map pixel (for converting mouse coordinates).
+    radius : int
+        Initial brush radius in map pixels.
+    """
+
+    KEYS = {
+        ord("n"): "next",
+        ord(" "): "next",
+        ord("p"): "previous",
+        ord("s"): "save",
+        ord("u"): "undo",
+        ord("z"): "undo",
+        ord("e"): "toggle",
+        ord("+"): "bigger",
+        ord("="): "bigger",
+        ord("-"): "smaller",
+        ord("r"): "reset",
+        ord("q"): "quit",
+        27: "quit",
+    }
+
+    def __init__(self, folder, scale=8, radius=2):
+        self.folder = os.fspath(folder)
+        self.manifest = load_manifest(self.folder)
+        self.entries = self.manifest["entries"]
+        if not self.entries:
+            raise TfxaiError(f"{self.folder} lists no images: export some maps first")
+        self.scale = int(scale)
+        self.radius = int(radius)
+        self.position = 0
+        self.saved = set()
+        self._editors = {}
+        self._right_button = False
+        self.done = False
+
+    # --- state ---
+
+    def entry(self):
+        """The manifest entry being edited."""
+        return self.entries[self.position]
+
+    def editor(self):
+        """The :class:`AttentionEditor` of the current image (an edited map if one was saved before)."""
+        name = self.entry()["name"]
+        if name not in self._editors:
+            edited = os.path.join(self.folder, "edited", name)
+            start = edited if os.path.isfile(edited) else os.path.join(self.folder, "maps", name)
+            self._editors[name] = AttentionEditor(_read_gray(start), radius=self.radius)
+        return self._editors[name]
+
+    def image(self):
+        """The current image (uint8 RGB)."""
+        path = os.path.join(self.folder, "images", self.entry()["name"])
+        data = np.fromfile(path, np.uint8) if os.path.isfile(path) else np.zeros(0, np.uint8)
+        image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+        if image is None:
+            raise TfxaiError(f"cannot read {path}: export the maps again")
+        return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+    # --- input ---
+
+    def handle_key(self, key):
+        """Apply one key code; returns the action name (or None for unknown keys)."""
+        action = self.KEYS.get(key & 0xFF if key >= 0 else key)
+        editor = self.editor()
+        if action == "next":
+            self.save_if_modified()
+            self.position = min(self.position + 1, len(self.entries) - 1)
+        elif action == "previous":
+            self.save_if_modified()
+            self.position = max(self.position - 1, 0)
+        elif action == "save":
+            self.save()
+        elif action == "undo":
+            editor.undo()
+        elif action == "toggle":
+            editor.toggle_erase()
+        elif action in ("bigger", "smaller"):
+            self.radius = editor.resize_brush(1 if action == "bigger" else -1)
+        elif action == "reset":
+            editor.reset()
+        elif action == "quit":
+            self.save_if_modified()
+            self.done = True
+        return action
+
+    def handle_mouse(self, event, x, y, flags=0):
+        """Apply an OpenCV mouse event at display coordinates (x, y)."""
+        editor = self.editor()
+        mx, my = int(x) // self.scale, int(y) // self.scale
+        if event in (cv2.EVENT_LBUTTONDOWN, cv2.EVENT_RBUTTONDOWN):
+            # the right button erases for one stroke, whatever the mode
+            self._right_button = event == cv2.EVENT_RBUTTONDOWN and not editor.erasing
+            if self._right_button:
+                editor.toggle_erase()
+            editor.begin_stroke(mx, my)
+        elif event == cv2.EVENT_MOUSEMOVE:
+            editor.stroke_to(mx, my)
+        elif event in (cv2.EVENT_LBUTTONUP, cv2.EVENT_RBUTTONUP):
+            editor.end_stroke()
+            if self._right_button:
+                editor.toggle_erase()
+                self._right_button = False
+
+    # --- output ---
+
+    def save(self):
+        """Write the current map to ``edited/<name>`` (atomically); returns the path."""
+        path = os.path.join(self.folder, "edited", self.entry()["name"])
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        _write_png(path, self.editor().result())
+        self.saved.add(self.entry()["name"])
+        return path
+
+    def save_if_modified(self):
+        """Save when the current map was changed in this session."""
+        name = self.entry()["name"]
+        if name in self._editors and self._editors[name].modified:
+            self.save()
+
+    def status(self):
+        """One line for the window title / status bar."""
+        editor = self.editor()
+        entry = self.entry()
+        mode = "ERASE" if editor.erasing else "paint"
+        return (
+            f"{self.position + 1}/{len(self.entries)} {entry.get('class_name', '')} | {mode} r={editor.radius} | "
+            "n next p prev s save u undo e erase +/- brush r reset q quit"
+        )
+
+
+def render_editor(image, attention, scale=8, alpha=0.5):
+    """The editor's view: the image with the map in JET, upscaled ``scale`` times (uint8 BGR)."""
+    from tfxai.explain.overlay import overlay
+
+    blended = overlay(image, np.asarray(attention, np.float32) / 255.0, alpha)
+    height, width = blended.shape[:2]
+    large = cv2.resize(blended, (width * scale, height * scale), interpolation=cv2.INTER_NEAREST)
+    return cv2.cvtColor(large, cv2.COLOR_RGB2BGR)
+
+
+# === The window (the only part that needs a display) ===
+
+
+def check_gui():
+    """Raise :class:`TfxaiError` unless OpenCV can open windows here."""
+    info = cv2.getBuildInformation()
+    gui_line = next((line for line in info.splitlines() if line.strip().startswith("GUI:")), "")
+    if "NONE" in gui_line.upper() or not gui_line:
+        raise TfxaiError(
+            "this OpenCV has no GUI support (opencv-python-headless): install opencv-python "
+            "(pip install opencv-python) to use the editor, or edit the PNGs in edited/ with any paint program"
+        )
+    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        raise TfxaiError("no display (DISPLAY is not set): run the editor on a desktop, or edit the PNGs in edited/ with any paint program")
+
+
+def run_editor(folder, scale=None, radius=2, window="tfxai attention edit"):
+    """Open the OpenCV editor window over an export folder; returns the names saved."""
+    check_gui()
+    session = EditorSession(folder, scale=1, radius=radius)
+    height, width = session.image().shape[:2]
+    session.scale = int(scale or max(1, 512 // max(height, width)))
+    try:
+        cv2.namedWindow(window, cv2.WINDOW_AUTOSIZE)
+    except cv2.error as error:
+        raise TfxaiError(f"OpenCV cannot open a window ({str(error).strip().splitlines()[-1]}): install opencv-python") from error
+    cv2.setMouseCallback(window, lambda event, x, y, flags, param: session.handle_mouse(event, x, y, flags))
+    try:
+        while not session.done:
+            cv2.imshow(window, render_editor(session.image(), session.editor().map, session.scale))
+            cv2.setWindowTitle(window, session.status())
+            key = cv2.waitKey(30)
+            if key != -1:
+                session.handle_key(key)
+            if cv2.getWindowProperty(window, cv2.WND_PROP_VISIBLE) < 1:
+                session.save_if_modified()
+                break
+    finally:
+        cv2.destroyAllWindows()
+    return sorted(session.saved)
+
+
+# === Helpers ===
+
+
+def _map_to_uint8(attention):
+    return np.clip(np.round(np.asarray(attention, np.float32) * 255.0), 0, 255).astype(np.uint8)
+
+
+def _to_bgr(image):
+    image = np.asarray(image)
+    if image.ndim == 3 and image.shape[-1] == 3:
+        return cv2.cvtColor(image.astype(np.uint8), cv2.COLOR_RGB2BGR)
+    return image.astype(np.uint8)
+
+
+def _read_gray(path):
+    data = np.fromfile(path, np.uint8) if os.path.isfile(path) else np.zeros(0, np.uint8)
+    image = cv2.imdecode(data, cv2.IMREAD_GRAYSCALE) if data.size else None
+    if image is None:
+        raise TfxaiError(f"cannot read attention map {path}: export the maps again")
+    return image
+
+
+def _write_png(path, image):
+    with atomic_path(path) as tmp:
+        if not cv2.imwrite(tmp, image):
+            raise TfxaiError(f"could not write {path}: check the output folder")
