@@ -6,6 +6,7 @@ click command named ``command`` and add one line to the table below.
 """
 
 import importlib
+import importlib.util
 
 import click
 
