@@ -4,6 +4,19 @@ from tfxai.attention.masking import mask_out, soft_mask
 
 __all__ = ["mask_out", "soft_mask"]
 
+# --- GAIN (Li et al., CVPR 2018) ---
+from tfxai.attention.gain import (  # noqa: E402
+    GAIN,
+    GAINConfig,
+    build_gain_classifier,
+    export_gain,
+    load_gain,
+    target_probabilities,
+    train_gain,
+)
+
+__all__ += ["GAIN", "GAINConfig", "build_gain_classifier", "export_gain", "load_gain", "target_probabilities", "train_gain"]
+
 # --- ABN, Attention Mining Branch, PC loss, COT, human-edited maps (Fukui 2019; Iwayoshi et al.; Mitsuhara 2021) ---
 from tfxai.attention.abn import ABN, AttentionBranch, AttentionMechanism  # noqa: E402
 from tfxai.attention.base import AttentionModel  # noqa: E402

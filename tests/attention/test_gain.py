@@ -1,0 +1,338 @@
+"""GAIN and GAIN_ext (Li et al., CVPR 2018): streams, losses, second-order attention gradients, training, saving, export."""
+
+import tfxai  # noqa: F401  (before tensorflow)
+
+import json
+import os
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfxai.attention import GAIN, GAINConfig, build_gain_classifier, export_gain, soft_mask, target_probabilities
+from tfxai.errors import TfxaiError
+from tfxai.testing import assert_config_round_trip, assert_keras_round_trip, run_without_tfxai
+
+SIZE = 16
+
+
+# === Fixtures: a tiny classifier and toy data with known evidence regions ===
+
+
+def tiny_classifier(outputs=1, channels=1, filters=16, size=SIZE):
+    inputs = keras.Input((size, size, channels))
+    x = keras.layers.Conv2D(filters, 3, padding="same", activation="relu", name="conv1")(inputs)
+    x = keras.layers.Conv2D(filters, 3, padding="same", activation="relu", name="features")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    activation = "sigmoid" if outputs == 1 else "softmax"
+    return keras.Model(inputs, keras.layers.Dense(outputs, activation=activation, name="predictions")(x))
+
+
+def square_data(n=64, cue=False, seed=0):
+    """Positives hold a bright 4x4 square in the top-left 8x8 quadrant (the evidence, also the mask);
+    with ``cue`` they also hold a small cross in the bottom-right corner (a second, redundant cue)."""
+    rng = np.random.default_rng(seed)
+    images = rng.uniform(0, 0.3, (n, SIZE, SIZE, 1)).astype(np.float32)
+    labels = (np.arange(n) % 2).astype(np.float32)
+    masks = np.zeros((n, SIZE, SIZE), np.float32)
+    for i in np.flatnonzero(labels):
+        r, c = rng.integers(0, 5, 2)
+        images[i, r : r + 4, c : c + 4] = 1.0
+        masks[i, r : r + 4, c : c + 4] = 1.0
+        if cue:
+            r, c = rng.integers(9, 13, 2)
+            images[i, r : r + 3, c + 1] = 0.8
+            images[i, r + 1, c : c + 3] = 0.8
+    return images, labels, masks
+
+
+def attention_fraction(gain, images, region):
+    """Share of the attention mass (class 1) that falls inside ``region``."""
+    _, attention = gain.predict_with_attention(images, class_ids=1)
+    return float((attention * region).sum() / attention.sum())
+
+
+# === The binary score rule and the losses ===
+
+
+def test_target_probability_of_a_sigmoid_output_is_p_for_positives_and_its_complement_for_negatives():
+    logits = tf.constant([[2.0], [2.0], [-1.0]])
+    got = target_probabilities(logits, tf.constant([1, 0, 0])).numpy()
+    p = 1 / (1 + np.exp(-np.array([2.0, 2.0, -1.0])))
+    np.testing.assert_allclose(got, [p[0], 1 - p[1], 1 - p[2]], rtol=1e-6)
+
+
+def test_target_probability_of_a_softmax_output_is_the_class_probability():
+    logits = tf.constant([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0]])
+    got = target_probabilities(logits, tf.constant([2, 1])).numpy()
+    expected = tf.nn.softmax(logits).numpy()
+    np.testing.assert_allclose(got, [expected[0, 2], 1 / 3], rtol=1e-6)
+
+
+def batch_losses(gain, streams, labels, masks=None, has_mask=None):
+    """Batch means of GAIN's per-sample terms ``cl``, ``am``, ``e`` (no sample weights, one replica)."""
+    terms = gain.sample_losses(streams, labels, gain.class_ids(labels), masks, has_mask)
+    return {name: float(tf.reduce_mean(values)) for name, values in terms.items()}
+
+
+def _streams(masked_logits, attention):
+    masked_logits = tf.constant(masked_logits, tf.float32)
+    return {"logits": tf.zeros_like(masked_logits), "masked_logits": masked_logits, "attention": tf.constant(attention, tf.float32)}
+
+
+@pytest.mark.parametrize("negatives", ["complement", "ignore"])
+def test_attention_mining_loss_follows_the_binary_rule(negatives):
+    gain = GAIN(tiny_classifier(), binary_negatives=negatives)
+    labels = tf.constant([1.0, 0.0])
+    streams = _streams([[1.5], [1.5]], np.zeros((2, 4, 4)))
+    losses = batch_losses(gain, streams, labels)
+    p = 1 / (1 + np.exp(-1.5))
+    expected = (p + (1 - p)) / 2 if negatives == "complement" else p / 2  # negatives count as 0 with "ignore"
+    np.testing.assert_allclose(losses["am"], expected, rtol=1e-6)
+    np.testing.assert_allclose(losses["cl"], np.log(2.0), rtol=1e-6)  # zero logits
+    assert losses["e"] == 0.0  # no masks given
+
+
+def test_samples_without_masks_add_nothing_to_the_external_loss():
+    gain = GAIN(tiny_classifier())
+    labels = tf.constant([1.0, 1.0])
+    attention = np.random.default_rng(0).random((2, 4, 4))
+    masks = np.ones((2, 4, 4), np.float32)
+    streams = _streams([[0.0], [0.0]], attention)
+    assert batch_losses(gain, streams, labels)["e"] == 0.0
+    assert batch_losses(gain, streams, labels, masks, has_mask=tf.constant([0.0, 0.0]))["e"] == 0.0
+    per_sample = gain.sample_losses(streams, labels, gain.class_ids(labels), masks, tf.constant([1.0, 0.0]))["e"].numpy()
+    np.testing.assert_allclose(per_sample, [np.mean((attention[0] - 1.0) ** 2), 0.0], rtol=1e-5)
+    mixed = batch_losses(gain, streams, labels, masks, has_mask=tf.constant([1.0, 0.0]))["e"]
+    np.testing.assert_allclose(mixed, np.mean((attention[0] - 1.0) ** 2) / 2, rtol=1e-5)  # over the global batch
+    resized = batch_losses(gain, streams, labels, np.ones((2, 8, 8, 1), np.float32), tf.constant([1.0, 0.0]))
+    np.testing.assert_allclose(resized["e"], mixed, rtol=1e-5)
+
+
+def test_fit_on_batches_without_masks_reports_zero_external_loss():
+    images, labels, masks = square_data(16)
+    gain = GAIN(tiny_classifier(filters=4), layer="features")
+    gain.compile(keras.optimizers.Adam(1e-3))
+    x = {"images": images, "masks": masks, "has_mask": np.zeros(16, np.float32)}
+    history = gain.fit(x, labels, batch_size=8, epochs=1, verbose=0).history
+    assert history["e_loss"] == [0.0]
+    assert history["am_loss"][0] > 0.0
+
+
+# === The streams ===
+
+
+def test_masked_stream_sees_image_minus_soft_mask_times_image():
+    images, labels, _ = square_data(4)
+    gain = GAIN(tiny_classifier(), layer="features", sigma=0.4, omega=12.0)
+    streams = gain.compute_streams(tf.constant(images), gain.class_ids(labels))
+    attention = streams["attention"].numpy()
+    assert attention.shape == (4, SIZE, SIZE) and attention.min() >= 0.0 and attention.max() <= 1.0
+    expected = images - soft_mask(attention, 0.4, 12.0).numpy()[..., None] * images
+    np.testing.assert_allclose(streams["masked_images"].numpy(), expected, rtol=1e-5, atol=1e-6)
+    _, masked_logits = gain._cam.view(expected)
+    np.testing.assert_allclose(streams["masked_logits"].numpy(), masked_logits.numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_attention_is_gradcam_of_the_target_class():
+    from tfxai.explain import GradCAM
+
+    images, labels, _ = square_data(4)
+    classifier = tiny_classifier()
+    gain = GAIN(classifier, layer="features")
+    ids = gain.class_ids(labels)
+    expected = GradCAM(classifier, "features").explain(images, ids.numpy())[0].numpy()
+    np.testing.assert_allclose(gain.compute_streams(tf.constant(images), ids)["attention"].numpy(), expected, atol=1e-5)
+
+
+def test_second_order_gradients_reach_the_output_layer_through_the_attention():
+    """For GAP + Dense, A depends on the Dense kernel only through dz/df: L_e's gradient there is second order."""
+    images, labels, masks = square_data(8)
+    gain = GAIN(tiny_classifier(), layer="features")
+    ids = gain.class_ids(labels)
+    with tf.GradientTape() as tape:
+        streams = gain.compute_streams(tf.constant(images), ids, training=True)
+        loss_e = tf.reduce_mean(gain.sample_losses(streams, labels, ids, masks)["e"])
+    kernel = gain.classifier.get_layer("predictions").kernel
+    gradients = tape.gradient(loss_e, [kernel, gain.classifier.get_layer("conv1").kernel])
+    assert all(g is not None for g in gradients)
+    assert all(float(tf.norm(g)) > 0.0 for g in gradients)
+
+
+# === Training ===
+
+
+def test_attention_mining_loss_decreases_when_the_evidence_sits_in_a_known_region():
+    """Positives carry a square (top-left) and a redundant cross (bottom-right): L_am falls, faster with alpha = 1."""
+    images, labels, _ = square_data(64, cue=True)
+    keras.utils.set_random_seed(0)
+    classifier = tiny_classifier()
+    classifier.compile(keras.optimizers.Adam(1e-2), "binary_crossentropy")
+    classifier.fit(images, labels, batch_size=16, epochs=4, verbose=0, shuffle=False)
+    weights = classifier.get_weights()
+
+    def l_am_after(alpha):
+        classifier.set_weights(weights)
+        gain = GAIN(classifier, layer="features", alpha=alpha, binary_negatives="ignore")
+        gain.compile(keras.optimizers.Adam(1e-2))
+        before = gain.evaluate(images, labels, verbose=0, return_dict=True)["am_loss"]
+        gain.fit(images, labels, batch_size=16, epochs=4, verbose=0, shuffle=False)
+        return before, gain.evaluate(images, labels, verbose=0, return_dict=True)
+
+    before, with_gain = l_am_after(1.0)
+    _, without = l_am_after(0.0)
+    assert with_gain["am_loss"] < 0.5 * before, (before, with_gain)
+    assert with_gain["am_loss"] < 0.8 * without["am_loss"], (with_gain, without)  # measured 0.04 vs 0.07
+    assert with_gain["cl_loss"] < 0.2  # still classifies
+
+
+def test_external_masks_move_the_attention_into_the_mask_region():
+    """Positives carry two cues (square = masked, cross = not); GAIN_ext shifts attention onto the square."""
+    images, labels, masks = square_data(64, cue=True)
+    corner = np.zeros_like(masks)
+    corner[:, 9:, 9:] = 1.0
+    positives = labels == 1
+    classifier = tiny_classifier()
+    classifier.compile(keras.optimizers.Adam(1e-2), "binary_crossentropy")
+    classifier.fit(images, labels, batch_size=16, epochs=10, verbose=0)
+    weights = classifier.get_weights()
+    x = {"images": images, "masks": masks, "has_mask": labels}  # negatives come without masks
+
+    def fractions(ext_weight):
+        classifier.set_weights(weights)
+        gain = GAIN(classifier, layer="features", alpha=0.0, ext_weight=ext_weight)
+        gain.compile(keras.optimizers.Adam(3e-3), metrics=[keras.metrics.BinaryAccuracy(name="accuracy")])
+        gain.fit(x, labels, batch_size=16, epochs=12, verbose=0)
+        accuracy = gain.evaluate(x, labels, verbose=0, return_dict=True)["accuracy"]
+        on_mask = attention_fraction(gain, images[positives], masks[positives])
+        on_cue = attention_fraction(gain, images[positives], corner[positives])
+        return on_mask, on_cue, accuracy
+
+    plain_mask, plain_cue, _ = fractions(0.0)
+    ext_mask, ext_cue, ext_accuracy = fractions(30.0)
+    assert ext_mask > plain_mask + 0.05, (plain_mask, ext_mask)
+    assert ext_cue < plain_cue, (plain_cue, ext_cue)
+    assert ext_accuracy == 1.0
+
+
+def test_mixed_batches_from_tf_data_with_sample_weights_and_accuracy_metric():
+    images, labels, masks = square_data(16)
+    has_mask = (np.arange(16) % 4 == 1).astype(np.float32)
+    weights = np.linspace(0.5, 1.5, 16).astype(np.float32)
+    data = tf.data.Dataset.from_tensor_slices(({"images": images, "masks": masks[..., None], "has_mask": has_mask}, labels, weights))
+    gain = GAIN(tiny_classifier(filters=4), layer="features", alpha=tf.constant(0.5).numpy(), ext_weight=2.0)
+    gain.compile(keras.optimizers.Adam(1e-3), metrics=[keras.metrics.BinaryAccuracy(name="accuracy")])
+    history = gain.fit(data.batch(8), epochs=2, validation_data=data.batch(8), verbose=0).history
+    assert set(history) == {f"{p}{k}" for p in ("", "val_") for k in ("loss", "cl_loss", "am_loss", "e_loss", "accuracy")}
+    assert all(np.isfinite(v).all() for v in history.values())
+    assert history["e_loss"][0] > 0.0
+    predictions = gain.predict(data.batch(8), verbose=0)
+    assert predictions.shape == (16, 1)
+
+
+@pytest.mark.parametrize("one_hot", [False, True])
+def test_softmax_classifiers_train_with_sparse_or_one_hot_labels(one_hot):
+    rng = np.random.default_rng(0)
+    images = rng.random((12, SIZE, SIZE, 3)).astype(np.float32)
+    labels = np.arange(12) % 3
+    y = np.eye(3, dtype=np.float32)[labels] if one_hot else labels
+    gain = GAIN(tiny_classifier(outputs=3, channels=3, filters=4))
+    gain.compile(keras.optimizers.Adam(1e-3))
+    history = gain.fit(images, y, batch_size=6, epochs=1, verbose=0).history
+    assert np.isfinite(history["loss"][0]) and history["cl_loss"][0] > 0.5
+    probabilities, attention = gain.predict_with_attention(images[:5])
+    np.testing.assert_allclose(probabilities, gain.classifier.predict(images[:5], verbose=0), atol=1e-5)
+    assert attention.shape == (5, SIZE, SIZE)
+
+
+def test_loss_weights_are_variables_that_a_callback_can_schedule():
+    images, labels, _ = square_data(16)
+    gain = GAIN(tiny_classifier(filters=4), layer="features", alpha=1.0)
+    gain.compile(keras.optimizers.Adam(1e-3))
+
+    class ZeroAlpha(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.model.alpha.assign(0.0 if epoch == 1 else 1.0)
+
+    history = gain.fit(images, labels, batch_size=16, epochs=2, verbose=0, callbacks=[ZeroAlpha()]).history
+    np.testing.assert_allclose(history["loss"][1], history["cl_loss"][1], rtol=1e-5)  # alpha = 0 took effect in the traced step
+    assert history["loss"][0] > history["cl_loss"][0]
+
+
+# === Construction, saving, export ===
+
+
+def test_rejects_heads_and_inputs_it_cannot_use():
+    inputs = keras.Input((SIZE, SIZE, 1))
+    x = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(4, 3)(inputs))
+    with pytest.raises(TfxaiError, match="sigmoid unit or a softmax"):
+        GAIN(keras.Model(inputs, keras.layers.Dense(2)(x)))
+    with pytest.raises(TfxaiError, match="binary_negatives"):
+        GAIN(tiny_classifier(), binary_negatives="drop")
+    gain = GAIN(tiny_classifier())
+    with pytest.raises(TfxaiError, match="'images'"):
+        gain({"pixels": np.zeros((1, SIZE, SIZE, 1), np.float32)})
+
+
+def test_config_and_keras_round_trip(tmp_path):
+    images, labels, _ = square_data(8)
+    gain = GAIN(tiny_classifier(filters=4), layer="features", sigma=0.4, omega=8.0, alpha=0.7, ext_weight=3.0, binary_negatives="ignore")
+    gain.compile(keras.optimizers.Adam(1e-3), metrics=[keras.metrics.BinaryAccuracy(name="accuracy")])
+    gain.fit(images, labels, batch_size=8, epochs=1, verbose=0)
+    gain.alpha.assign(0.25)
+    clone = assert_config_round_trip(gain, images)
+    assert (clone.layer, clone.sigma, clone.omega, clone.binary_negatives) == ("features", 0.4, 8.0, "ignore")
+    loaded = assert_keras_round_trip(gain, images, str(tmp_path))
+    assert float(loaded.alpha.numpy()) == 0.25 and float(loaded.ext_weight.numpy()) == 3.0
+    np.testing.assert_allclose(loaded.predict_with_attention(images)[1], gain.predict_with_attention(images)[1], atol=1e-5)
+    history = loaded.fit(images, labels, batch_size=8, epochs=1, verbose=0).history  # reloaded model keeps training
+    assert "accuracy" in history and np.isfinite(history["loss"][0])
+
+
+def test_export_serves_probabilities_and_attention_without_tfxai(tmp_path):
+    images, labels, _ = square_data(6)
+    gain = GAIN(tiny_classifier(filters=4), layer="features")
+    path = export_gain(gain, str(tmp_path / "saved_model"))
+    probabilities, attention = gain.predict_with_attention(images)
+    np.savez(tmp_path / "expected.npz", images=images, probabilities=probabilities, attention=attention)
+    out = run_without_tfxai(
+        f"""
+        import json, numpy as np, tensorflow as tf
+        data = np.load({str(tmp_path / "expected.npz")!r})
+        served = tf.saved_model.load({path!r}).signatures["serving_default"](images=tf.constant(data["images"]))
+        print(json.dumps({{
+            "probabilities": float(np.abs(served["probabilities"].numpy() - data["probabilities"]).max()),
+            "heatmap": float(np.abs(served["heatmap"].numpy() - data["attention"]).max()),
+            "class_id": served["class_id"].numpy().tolist(),
+        }}))
+        """
+    )
+    result = json.loads(out.strip().splitlines()[-1])
+    assert result["probabilities"] < 1e-5 and result["heatmap"] < 1e-4
+    assert result["class_id"] == (probabilities[:, 0] > 0.5).astype(int).tolist()
+
+
+def test_paper_classifier_freezes_the_first_seven_convolutions():
+    model = build_gain_classifier("vgg16", (32, 32, 3), num_classes=2, weights=None)
+    convs = [layer for layer in model.get_layer("vgg16").layers if isinstance(layer, keras.layers.Conv2D)]
+    assert [layer.trainable for layer in convs] == [False] * 7 + [True] * 6
+    assert [model.get_layer(name).units for name in ("fc1", "fc2", "predictions")] == [512, 256, 1]
+    assert model.get_layer("predictions").activation.__name__ == "sigmoid"
+    gain = GAIN(model, layer=GAINConfig.from_preset("paper").layer_name())
+    assert gain.layer == "block5_conv3"
+    three = build_gain_classifier("small_cnn", (16, 16, 3), num_classes=3, hidden=(8,), frozen_convs=2, weights=None)
+    assert three.get_layer("predictions").units == 3
+    with pytest.raises(TfxaiError, match="cannot freeze"):
+        build_gain_classifier("small_cnn", (16, 16, 3), frozen_convs=7, weights=None)
+
+
+def test_presets():
+    paper = GAINConfig.from_preset("paper")
+    assert (paper.backbone, paper.image_size, paper.hidden, paper.frozen_convs, paper.batch_size, paper.alpha) == (
+        "vgg16", 224, (512, 256), 7, 32, 1.0)
+    small = GAINConfig.from_preset("small", epochs=3, hidden="16,8")
+    assert (small.backbone, small.epochs, small.hidden) == ("small_cnn", 3, (16, 8))
+    with pytest.raises(TfxaiError, match="unknown preset"):
+        GAINConfig.from_preset("huge")
+    assert os.path.basename(paper.output) == "gain"
