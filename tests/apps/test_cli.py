@@ -1,0 +1,32 @@
+"""The console command: every registered app answers --help, also in a fresh interpreter."""
+
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from tfxai.apps.cli import COMMANDS, main
+
+
+def test_console_command_lists_groups_in_a_fresh_process():
+    # A fresh interpreter imports nothing the test session has already imported
+    # (this caught a missing ``import importlib.util``).
+    code = "import sys; from tfxai.apps.cli import main; sys.argv = ['tfxai'] + sys.argv[1:]; main()"
+    for args in (["--help"], ["train", "--help"]):
+        done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert "Usage" in done.stdout
+    assert "classifier" in done.stdout and "signal" in done.stdout
+
+
+@pytest.mark.parametrize("path", sorted(COMMANDS), ids=lambda p: " ".join(p))
+def test_every_registered_command_has_help(path):
+    result = CliRunner().invoke(main, [*path, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage" in result.output and "--help" in result.output
+
+
+def test_unknown_command_is_a_usage_error():
+    result = CliRunner().invoke(main, ["train", "nonsense"])
+    assert result.exit_code == 2
