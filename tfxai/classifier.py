@@ -112,7 +112,7 @@ def fit_classifier(model, train, validation, epochs, callbacks=(), verbose="auto
     """``model.fit`` with a NaN guard; raises :class:`TfxaiError` if the loss becomes NaN."""
     verbose = progress_verbosity(verbose)
     nan_guard = keras.callbacks.TerminateOnNaN()
-    history = model.fit(train, validation_data=validation, epochs=epochs, callbacks=[nan_guard, *callbacks], verbose=verbose)
+    history = model.fit(train, validation_data=validation, epochs=epochs, callbacks=[nan_guard, *callbacks], verbose=verbose, shuffle=False)  # datasets are shuffled upstream
     losses = history.history.get("loss", [])
     if losses and not np.isfinite(losses[-1]):
         raise TfxaiError("training stopped: the loss became NaN; lower --learning-rate or check the data for bad values")
