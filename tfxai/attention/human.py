@@ -298,9 +298,13 @@ class AttentionEditor:
         self._last = None
 
     def _draw(self, start, end):
+        # a dab of the brush (a filled circle of ``radius``) at every pixel step from start to end, so the
+        # stroke is exactly ``radius`` wide everywhere (a thick cv2.line would be wider than the dab)
         color = 0 if self.erasing else self.value
-        cv2.line(self.map, start, end, color, thickness=max(1, 2 * self.radius + 1), lineType=cv2.LINE_8)
-        cv2.circle(self.map, end, self.radius, color, thickness=-1, lineType=cv2.LINE_8)
+        steps = max(abs(end[0] - start[0]), abs(end[1] - start[1]), 1)
+        for t in np.linspace(0.0, 1.0, steps + 1):
+            point = (int(round(start[0] + t * (end[0] - start[0]))), int(round(start[1] + t * (end[1] - start[1]))))
+            cv2.circle(self.map, point, self.radius, color, thickness=-1, lineType=cv2.LINE_8)
 
     def undo(self):
         """Revert the last stroke (or reset); returns False when there is nothing to undo."""

@@ -1,0 +1,201 @@
+"""ABN (+ mining branch, PC, COT): structure, weight sharing, gradients, training, saving, export."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfxai.attention import ABN, AttentionMechanism
+from tfxai.attention.abn import COMPLEMENT
+from tfxai.attention.masking import mask_out
+from tfxai.errors import TfxaiError
+
+SHAPE = (16, 16, 1)
+CLASSES = 4
+
+
+def tiny(**kwargs):
+    options = dict(backbone_filters=(4, 8, 8), attention_filters=4, attention_convs=1)
+    options.update(kwargs)
+    return ABN("small_cnn", CLASSES, SHAPE, **options)
+
+
+def quadrant_data(count=32, seed=0):
+    """Class c has a bright 8x8 quadrant c on a dark noisy background (easy, spatially localised)."""
+    rng = np.random.default_rng(seed)
+    labels = np.arange(count) % CLASSES
+    images = rng.uniform(0, 40, (count,) + SHAPE).astype(np.float32)
+    for i, label in enumerate(labels):
+        row, column = divmod(int(label), 2)
+        images[i, 8 * row : 8 * row + 8, 8 * column : 8 * column + 8] += 200
+    return images, labels.astype(np.int32)
+
+
+def compiled(model, learning_rate=1e-2):
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
+    return model
+
+
+def test_forward_outputs_shapes_and_ranges():
+    model = tiny(use_mining=True, use_pc=True)
+    images, _ = quadrant_data(4)
+    out = model.forward(images)
+    assert out["attention"].shape == (4, 4, 4, 1)  # split after block 2: 16 -> 4
+    assert out["attention_logits"].shape == out["logits"].shape == (4, CLASSES)
+    assert float(tf.reduce_min(out["attention"])) >= 0.0 and float(tf.reduce_max(out["attention"])) <= 1.0
+    np.testing.assert_allclose(np.sum(model(images), axis=-1), 1.0, rtol=1e-5)
+    maps, probabilities = model.explain(images)
+    assert maps.shape == (4, 16, 16) and probabilities.shape == (4, CLASSES)
+    np.testing.assert_allclose(probabilities, model(images), rtol=1e-5)
+    assert model.mechanism == "multiply" and tiny().mechanism == "residual"
+
+
+def test_attention_mechanisms():
+    features = tf.constant(np.arange(8, dtype=np.float32).reshape(1, 2, 2, 2))
+    attention = tf.constant([[[[0.0], [0.5]], [[1.0], [0.25]]]])
+    np.testing.assert_allclose(AttentionMechanism("residual")(features, attention), features * (1 + attention))
+    np.testing.assert_allclose(AttentionMechanism("multiply")(features, attention), features * attention)
+    with pytest.raises(TfxaiError, match="unknown attention mechanism"):
+        AttentionMechanism("add")
+
+
+def test_mining_branch_shares_the_perception_branch_variables():
+    model = tiny(use_mining=True)
+    images, _ = quadrant_data(2)
+    features, _, attention = model.features_and_attention(images)
+    with tf.GradientTape() as tape:
+        mining_logits = model.mining(features, attention)
+    with tf.GradientTape() as perception_tape:
+        _, perception_logits = model.perceive(features)
+    mining_variables = {id(v) for v in tape.watched_variables()}
+    perception_variables = {id(v) for v in perception_tape.watched_variables()}
+    assert mining_variables == perception_variables and len(mining_variables) > 0
+    # the mining branch is the perception branch applied to F* = F - T(M) F
+    _, expected = model.perceive(mask_out(features, attention, model.threshold, model.omega))
+    np.testing.assert_allclose(mining_logits, expected, rtol=1e-5, atol=1e-6)
+    # no extra weights: ABN with the mining branch has exactly as many variables as plain ABN
+    assert len(model.trainable_variables) == len(tiny().trainable_variables)
+    assert perception_logits.shape == mining_logits.shape
+
+
+def test_mining_loss_gradient_reaches_the_attention_branch():
+    model = tiny(use_mining=True, use_pc=True)
+    images, labels = quadrant_data(8)
+    branch = model.attention_branch
+    with tf.GradientTape() as tape:
+        terms, _ = model.loss_terms(images, labels, training=True)
+        mining = tf.reduce_sum(terms["mining"])
+    gradients = tape.gradient(mining, [branch.map_conv.kernel, branch.class_maps.kernel, model.perception_head.kernel])
+    for gradient in gradients:
+        assert gradient is not None and float(tf.reduce_max(tf.abs(gradient))) > 0.0
+    # and the attention-branch cross-entropy never reaches the perception head (sanity of the graph)
+    with tf.GradientTape() as tape:
+        terms, _ = model.loss_terms(images, labels, training=True)
+        attention_only = tf.reduce_mean(terms["attention"])
+    assert tape.gradient(attention_only, model.perception_head.kernel) is None
+
+
+def test_loss_terms_per_update():
+    model = tiny(use_mining=True, use_pc=True, use_cot=True)
+    assert model.updates == ("main", COMPLEMENT)
+    assert model.loss_term_names == ["attention", "perception", "pc", "cot"]  # no L_am with COT, as in the paper
+    assert tiny(use_mining=True).loss_term_names == ["attention", "perception", "mining"]
+    images, labels = quadrant_data(4)
+    terms, probabilities = model.loss_terms(images, labels, update=COMPLEMENT)
+    assert set(terms) == {"cot"} and terms["cot"].shape == (4,) and probabilities.shape == (4, CLASSES)
+    assert float(tf.reduce_min(terms["cot"])) >= -1e-6  # log(K-1) - C >= 0
+
+
+def test_pretraining_gate_switches_mining_terms_on_at_the_given_step():
+    model = compiled(tiny(use_mining=True, pretrain_steps=5, mining_weight=10.0))
+    images, labels = quadrant_data(4)
+    terms, _ = model.loss_terms(images, labels)
+    plain = float(np.mean(terms["attention"]) + np.mean(terms["perception"]))
+    assert float(model._objective(terms, "main", None)) == pytest.approx(plain, rel=1e-5)
+    model.optimizer.iterations.assign(5)
+    with_mining = plain + 10.0 * float(np.sum(terms["mining"]))
+    assert float(model._objective(terms, "main", None)) == pytest.approx(with_mining, rel=1e-5)
+
+
+def test_training_on_tiny_data_lowers_the_losses():
+    images, labels = quadrant_data(32)
+    model = compiled(tiny(use_mining=True, use_pc=True, use_cot=True))
+    history = model.fit(images, labels, epochs=6, batch_size=8, verbose=0, shuffle=False)
+    h = history.history
+    assert h["perception_loss"][-1] < h["perception_loss"][0]
+    assert h["attention_loss"][-1] < h["attention_loss"][0]
+    assert h["cot_loss"][-1] < h["cot_loss"][0]
+    # two gradient updates per step: the COT optimizer ran as often as the main one
+    assert int(model.optimizer.iterations) == int(model.update_optimizers[COMPLEMENT].iterations) == 6 * 4
+    plain = compiled(tiny())
+    h = plain.fit(images, labels, epochs=6, batch_size=8, verbose=0, shuffle=False).history
+    assert h["loss"][-1] < h["loss"][0] and h["accuracy"][-1] > 0.5
+
+
+def test_fit_under_a_distribution_strategy():
+    images, labels = quadrant_data(16)
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0"])
+    with strategy.scope():
+        model = compiled(tiny(use_mining=True, use_cot=True))
+    history = model.fit(images, labels, epochs=1, batch_size=8, verbose=0)
+    assert np.isfinite(history.history["loss"][-1])
+
+
+def test_keras_round_trip_keeps_outputs_config_and_hyperparameters(tmp_path):
+    images, labels = quadrant_data(16)
+    model = compiled(tiny(use_mining=True, use_pc=True, use_cot=True, threshold=0.3, omega=7.0, pc_weight=0.5))
+    model.threshold.assign(0.35)  # scheduled hyperparameters are saved with their current value
+    path = str(tmp_path / "abn.keras")
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    assert isinstance(loaded, ABN) and loaded.updates == model.updates
+    assert loaded.get_config() == model.get_config()
+    assert loaded.get_config()["threshold"] == pytest.approx(0.35)
+    np.testing.assert_allclose(loaded(images), model(images), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(loaded.explain(images)[0], model.explain(images)[0], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(loaded.perception_prototypes.perception.centroids, model.perception_prototypes.perception.centroids)
+    # the compiled state came back (both optimizers): training continues
+    assert set(loaded.update_optimizers) == {COMPLEMENT}
+    loaded.fit(images[:8], labels[:8], epochs=1, batch_size=8, verbose=0)
+    assert int(loaded.update_optimizers[COMPLEMENT].iterations) == 1
+
+
+def test_savedmodel_serves_probabilities_and_attention_maps(tmp_path):
+    from tfxai.export import export_saved_model
+
+    images, _ = quadrant_data(3)
+    model = tiny(use_mining=True)
+    path = export_saved_model(model, str(tmp_path / "saved"), explain=model.explain)
+    reloaded = tf.saved_model.load(path)
+    outputs = reloaded.signatures["serving_default"](images=tf.constant(images))
+    maps, probabilities = model.explain(images)
+    np.testing.assert_allclose(outputs["probabilities"], probabilities, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(outputs["heatmap"], maps, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(outputs["class_id"], np.argmax(probabilities, axis=-1))
+    as_uint8 = reloaded.signatures["serve_uint8"](images=tf.constant(images.astype(np.uint8)))
+    assert as_uint8["heatmap"].shape == (3, 16, 16)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(use_cot=True), "turn on use_mining"),
+        (dict(num_classes=2, use_mining=True, use_cot=True), "at least 3 classes"),
+        (dict(num_classes=1), "at least 2 classes"),
+        (dict(mechanism="add"), "unknown attention mechanism"),
+        (dict(backbone="nope"), "nope"),
+    ],
+)
+def test_bad_options_raise(kwargs, message):
+    options = dict(backbone="small_cnn", num_classes=CLASSES, input_shape=SHAPE, backbone_filters=(4, 8, 8), attention_filters=4)
+    options.update(kwargs)
+    with pytest.raises(TfxaiError, match=message):
+        ABN(**options)
+
+
+def test_compile_rejects_a_loss_and_dict_inputs_need_images():
+    model = tiny()
+    with pytest.raises(TfxaiError, match="computes its own losses"):
+        model.compile(optimizer="adam", loss="mse")
+    with pytest.raises(TfxaiError, match="no 'images'"):
+        model({"pixels": np.zeros((1,) + SHAPE, np.float32)})

@@ -1,0 +1,182 @@
+"""Human-edited attention maps: export PNGs, edit headless, re-import, fine-tune with the map loss."""
+
+import json
+import os
+
+import cv2
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfxai.attention import ABN, AttentionEditor, attach_attention_maps, export_attention_maps, load_edited_maps
+from tfxai.attention.human import EditorSession, check_gui, load_manifest
+from tfxai.errors import TfxaiError
+
+SHAPE = (16, 16, 1)
+NAMES = ["a", "b", "c"]
+
+
+def tiny(**kwargs):
+    return ABN("small_cnn", 3, SHAPE, backbone_filters=(4, 8, 8), attention_filters=4, attention_convs=1, **kwargs)
+
+
+def data(count=6, seed=0):
+    rng = np.random.default_rng(seed)
+    images = rng.integers(0, 255, (count,) + SHAPE).astype(np.uint8)
+    labels = (np.arange(count) % 3).astype(np.int64)
+    sources = [f"{NAMES[label]}/{i}.png" for i, label in enumerate(labels)]
+    return images, labels, sources
+
+
+@pytest.fixture
+def exported(tmp_path):
+    model = tiny()
+    images, labels, sources = data()
+    out = tmp_path / "maps"
+    entries = export_attention_maps(model, images, labels, sources, str(out), NAMES, select="all", limit=4)
+    return model, images, labels, sources, out, entries
+
+
+def test_export_writes_grayscale_maps_of_the_model(exported):
+    model, images, labels, sources, out, entries = exported
+    assert [e["source"] for e in entries] == sources[:4]
+    manifest = load_manifest(out)
+    assert manifest["class_names"] == NAMES and len(manifest["entries"]) == 4
+    maps, _ = model.explain(images[:4].astype(np.float32))
+    for index, entry in enumerate(entries):
+        written = cv2.imread(str(out / entry["map"]), cv2.IMREAD_UNCHANGED)
+        assert written.dtype == np.uint8 and written.shape == (16, 16)  # grayscale, image size
+        np.testing.assert_allclose(written / 255.0, maps[index], atol=1 / 255 + 1e-6)
+        image = cv2.imread(str(out / entry["image"]), cv2.IMREAD_UNCHANGED)
+        np.testing.assert_array_equal(image, images[index][..., 0])
+    assert os.listdir(out / "edited") == []
+    assert cv2.imread(str(out / "contact_sheet.png")) is not None
+
+
+def test_export_selects_misclassified_least_confident_first(tmp_path):
+    model = tiny()
+    images, labels, sources = data(9)
+    _, probabilities = model.explain(images.astype(np.float32))
+    wrong = np.flatnonzero(np.argmax(probabilities, -1) != labels)
+    entries = export_attention_maps(model, images, labels, sources, str(tmp_path / "m"), NAMES)
+    confidences = [probabilities[sources.index(e["source"]), e["label"]] for e in entries]
+    assert len(entries) == len(wrong) and confidences == sorted(confidences)
+    with pytest.raises(TfxaiError, match="already exists"):
+        export_attention_maps(model, images, labels, sources, str(tmp_path / "m"), NAMES)
+
+
+def test_edited_maps_reimport_and_attach_with_flags(exported):
+    _, images, _, sources, out, entries = exported
+    edit = np.zeros((16, 16), np.uint8)
+    edit[4:12, 4:12] = 255
+    cv2.imwrite(str(out / entries[1]["edited"]), edit)  # edited "in a paint program"
+    edited = load_edited_maps(out)
+    assert list(edited) == [sources[1]]
+    np.testing.assert_allclose(edited[sources[1]], edit / 255.0)
+    inputs = attach_attention_maps(images, sources, edited)
+    np.testing.assert_array_equal(inputs["has_attention_map"], [0, 1, 0, 0, 0, 0])
+    np.testing.assert_allclose(inputs["attention_map"][1], edit / 255.0)
+    assert float(np.abs(inputs["attention_map"][[0, 2, 3, 4, 5]]).sum()) == 0.0
+    with pytest.raises(TfxaiError, match="not in the training data"):
+        attach_attention_maps(images[:1], sources[:1], edited)
+    resized = load_edited_maps(out, image_size=(8, 8))
+    assert resized[sources[1]].shape == (8, 8)
+
+
+def test_missing_or_corrupt_edits_are_clear_errors(exported, tmp_path):
+    *_, out, entries = exported
+    with pytest.raises(TfxaiError, match="no edited maps"):
+        load_edited_maps(out)
+    (out / entries[0]["edited"]).write_bytes(b"not a png")
+    with pytest.raises(TfxaiError, match="cannot read edited map"):
+        load_edited_maps(out)
+    with pytest.raises(TfxaiError, match="manifest"):
+        load_edited_maps(tmp_path)
+
+
+def test_images_without_maps_contribute_zero_and_fine_tuning_follows_the_edits():
+    images, labels, sources = data(12)
+    model = tiny(human_weight=1.0)
+    target = np.zeros((16, 16), np.float32)
+    target[:8, :8] = 1.0  # "look at the top-left corner"
+    edited = {sources[i]: target for i in range(0, 12, 2)}
+    inputs = attach_attention_maps(images.astype(np.float32), sources, edited)
+    terms, _ = model.loss_terms(inputs, labels)
+    human = terms["human"].numpy()
+    assert np.all(human[1::2] == 0.0) and np.all(human[0::2] > 0.0)
+    # the same images without any maps: a zero human term, the other terms unchanged
+    plain_terms, _ = model.loss_terms(images.astype(np.float32), labels)
+    np.testing.assert_array_equal(plain_terms["human"], np.zeros(12))
+    np.testing.assert_allclose(plain_terms["perception"], terms["perception"], rtol=1e-5)
+
+    model.compile(optimizer=keras.optimizers.Adam(2e-2))
+    dataset = tf.data.Dataset.from_tensor_slices((inputs, labels)).batch(6)
+    before = model.attention_maps(images[0::2].astype(np.float32)).numpy()
+    history = model.fit(dataset, epochs=30, verbose=0)
+    after = model.attention_maps(images[0::2].astype(np.float32)).numpy()
+    error = lambda maps: float(np.mean((maps - target) ** 2))  # noqa: E731
+    assert history.history["human_loss"][-1] < 0.7 * history.history["human_loss"][0]
+    assert error(after) < error(before)
+
+
+def test_editor_paints_erases_undoes_headless():
+    editor = AttentionEditor(np.zeros((10, 10), np.float32), radius=1)
+    editor.begin_stroke(2, 2)
+    editor.stroke_to(6, 2)
+    editor.end_stroke()
+    painted = editor.result()
+    assert painted[2, 2:7].min() == 255 and painted[1:4, 4].min() == 255 and painted[8, 8] == 0
+    assert editor.modified
+    assert editor.toggle_erase() is True
+    editor.begin_stroke(4, 2)
+    editor.end_stroke()
+    erased = editor.result()
+    assert erased[2, 4] == 0 and erased[2, 2] == 255
+    assert editor.undo() and np.array_equal(editor.result(), painted)
+    assert editor.undo() and not editor.modified
+    assert editor.undo() is False
+    assert editor.resize_brush(+100) == AttentionEditor.MAX_RADIUS
+
+
+def test_editor_session_keys_mouse_and_save(exported):
+    *_, out, entries = exported
+    session = EditorSession(out, scale=4, radius=1)
+    original = session.editor().result()
+    # paint with the left button at display (20, 20) -> map pixel (5, 5)
+    session.handle_mouse(cv2.EVENT_LBUTTONDOWN, 20, 20)
+    session.handle_mouse(cv2.EVENT_MOUSEMOVE, 40, 20)
+    session.handle_mouse(cv2.EVENT_LBUTTONUP, 40, 20)
+    assert session.editor().result()[5, 5:11].min() == 255
+    # right button erases one stroke, then painting is back
+    session.handle_mouse(cv2.EVENT_RBUTTONDOWN, 20, 20)
+    session.handle_mouse(cv2.EVENT_RBUTTONUP, 20, 20)
+    assert session.editor().result()[5, 5] == 0 and not session.editor().erasing
+    assert session.handle_key(ord("u")) == "undo"
+    assert session.editor().result()[5, 5] == 255
+    assert session.handle_key(ord("n")) == "next"  # unsaved edit is saved when moving on
+    assert session.position == 1 and session.saved == {entries[0]["name"]}
+    saved = cv2.imread(str(out / entries[0]["edited"]), cv2.IMREAD_GRAYSCALE)
+    assert saved[5, 5] == 255 and not np.array_equal(saved, original)
+    assert session.handle_key(ord("s")) == "save"  # explicit save of an unchanged map
+    assert session.handle_key(ord("p")) == "previous" and session.position == 0
+    assert session.editor().result()[5, 5] == 255  # the edited map, not the original
+    assert session.handle_key(ord("x")) is None
+    assert session.handle_key(27) == "quit" and session.done
+    assert set(load_edited_maps(out)) == {entries[0]["source"], entries[1]["source"]}
+    assert "1/4" in EditorSession(out).status()
+
+
+def test_editor_needs_a_display_or_says_how_to_edit_instead(monkeypatch):
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    with pytest.raises(TfxaiError, match="paint program") as caught:
+        check_gui()
+    assert "\n" not in str(caught.value)
+
+
+def test_manifest_is_json_with_entries(exported):
+    *_, out, _ = exported
+    with open(out / "manifest.json") as handle:
+        manifest = json.load(handle)
+    assert {"name", "source", "label", "predicted", "probability", "edited"} <= set(manifest["entries"][0])
