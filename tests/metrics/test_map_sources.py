@@ -1,0 +1,54 @@
+"""Insertion/deletion with maps from different sources: ABN's own attention and Grad-CAM of a plain classifier."""
+
+import keras
+import numpy as np
+import pytest
+
+from tfxai.attention import ABN
+from tfxai.attention.evaluation import attention_source, compute_maps, topk_accuracy
+from tfxai.errors import TfxaiError
+from tfxai.metrics import insertion_deletion
+
+
+def classifier():
+    inputs = keras.Input((16, 16, 1))
+    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="conv")(inputs)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    outputs = keras.layers.Dense(3, activation="softmax")(x)
+    return keras.Model(inputs, outputs)
+
+
+def images_and_labels(count=5):
+    rng = np.random.default_rng(0)
+    return rng.uniform(0, 255, (count, 16, 16, 1)).astype(np.float32), np.arange(count) % 3
+
+
+@pytest.mark.parametrize("method", ["gradcam", "gradcam++", "auto"])
+def test_gradcam_maps_of_a_plain_classifier_feed_insertion_deletion(method):
+    model = classifier()
+    images, labels = images_and_labels()
+    maps, probabilities = compute_maps(attention_source(model, method), images, batch_size=2)
+    assert maps.shape == (5, 16, 16) and probabilities.shape == (5, 3)
+    np.testing.assert_allclose(probabilities, model(images), rtol=1e-5)
+    result = insertion_deletion(model.predict_on_batch, images, labels, maps, normalize=True)
+    assert 0.0 <= result.insertion_auc <= 1.0 and 0.0 <= result.deletion_auc <= 1.0
+
+
+def test_abn_uses_its_own_attention_by_default():
+    model = ABN("small_cnn", 3, (16, 16, 1), backbone_filters=(4, 8, 8), attention_filters=4, attention_convs=1)
+    images, _ = images_and_labels(3)
+    maps, probabilities = attention_source(model, "auto")(images)
+    expected_maps, expected_probabilities = model.explain(images)
+    np.testing.assert_allclose(maps, expected_maps, rtol=1e-6)
+    np.testing.assert_allclose(probabilities, expected_probabilities, rtol=1e-6)
+    with pytest.raises(TfxaiError, match="no attention maps of its own"):
+        attention_source(classifier(), "attention")
+    with pytest.raises(TfxaiError, match="unknown map source"):
+        attention_source(model, "lime")
+
+
+def test_topk_accuracy():
+    probabilities = np.array([[0.1, 0.5, 0.4], [0.7, 0.2, 0.1]])
+    assert topk_accuracy(probabilities, [2, 1], 1) == 0.0
+    assert topk_accuracy(probabilities, [2, 1], 2) == 1.0
+    assert topk_accuracy(probabilities, [2, 1], 5) == 1.0
