@@ -36,3 +36,8 @@ def command(**options):
         f"wrote {summary['images']} images to {config.out}: mean KL to target {summary['mean_kl']:.4f}, "
         f"top-2 match {summary['top2_match_rate']:.0%}"
     )
+    if summary["mean_kl"] > 10 * max(config.tolerance or 0.0, 0.01):
+        echo(
+            "some images did not reach the target: try a larger --learning-rate (e.g. 1 or 5 for a model fed [0, 1] "
+            "or [0, 255] pixels) or more --steps; results.csv lists each image's KL"
+        )
