@@ -53,28 +53,33 @@ class AttentionBranch(keras.layers.Layer):
         Width of the conv blocks.
     convs : int
         Number of 3x3 conv blocks.
+    momentum : float
+        Momentum of the batch-norm moving statistics (0.9, PyTorch's default
+        that ABN's public code trains with; Keras' 0.99 leaves the inference
+        statistics of short trainings far from the batch statistics).
 
     Calling it on features (batch, h, w, C) returns ``(logits (batch, K), map (batch, h, w, 1))``.
     """
 
-    def __init__(self, num_classes, filters=64, convs=2, **kwargs):
+    def __init__(self, num_classes, filters=64, convs=2, momentum=0.9, **kwargs):
         super().__init__(**kwargs)
         self.num_classes = num_classes
         self.filters = filters
         self.convs = convs
+        self.momentum = momentum
         # === Layers ===
         self.blocks = []
         for index in range(convs):
             self.blocks.append(keras.layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"conv{index + 1}"))
-            self.blocks.append(keras.layers.BatchNormalization(name=f"bn{index + 1}"))
+            self.blocks.append(keras.layers.BatchNormalization(momentum=momentum, name=f"bn{index + 1}"))
             self.blocks.append(keras.layers.ReLU(name=f"relu{index + 1}"))
-        self.norm = keras.layers.BatchNormalization(name="bn_att")
+        self.norm = keras.layers.BatchNormalization(momentum=momentum, name="bn_att")
         self.class_maps = keras.layers.Conv2D(num_classes, 1, use_bias=False, name="class_maps")
-        self.class_norm = keras.layers.BatchNormalization(name="bn_class_maps")
+        self.class_norm = keras.layers.BatchNormalization(momentum=momentum, name="bn_class_maps")
         self.logit_conv = keras.layers.Conv2D(num_classes, 1, use_bias=False, name="logit_conv")
         self.pool = keras.layers.GlobalAveragePooling2D(name="gap")
         self.map_conv = keras.layers.Conv2D(1, 1, use_bias=False, name="map_conv")
-        self.map_norm = keras.layers.BatchNormalization(name="bn_map")
+        self.map_norm = keras.layers.BatchNormalization(momentum=momentum, name="bn_map")
 
     def build(self, input_shape):
         shape = tuple(input_shape)
@@ -103,7 +108,8 @@ class AttentionBranch(keras.layers.Layer):
         return (input_shape[0], self.num_classes), tuple(input_shape[:3]) + (1,)
 
     def get_config(self):
-        return {**super().get_config(), "num_classes": self.num_classes, "filters": self.filters, "convs": self.convs}
+        return {**super().get_config(), "num_classes": self.num_classes, "filters": self.filters, "convs": self.convs,
+                "momentum": self.momentum}
 
 
 @keras.saving.register_keras_serializable(package="tfxai")
