@@ -13,6 +13,7 @@ Data: Fashion-MNIST IDX files (MIT licence) in /usr/share/datasets/fashion-mnist
 """
 
 import argparse
+import dataclasses
 import gzip
 import json
 import os
@@ -202,7 +203,7 @@ def main():
     log = lambda *a: print(f"[{time.perf_counter() - started:6.0f}s]", *a, file=sys.stderr, flush=True)  # noqa: E731
 
     baseline, results, generation, teachers = {}, {f: {} for f in FRACTIONS}, {}, {}
-    augmented, strong, strong_generation = {}, {}, {}
+    augmented, strong, strong_generation, distilled = {}, {}, {}, {}
     for seed in range(args.seeds):
         empty = build_mixed_dataset(x_train, y_train, None, 0.0, num_classes=10, generator=_NoGenerator())
         teacher, baseline[seed] = train(empty, x_test, y_test, seed, args.epochs)
@@ -226,6 +227,9 @@ def main():
             log(f"seed {seed}: {fraction:.0%} replaced -> {results[fraction][seed]:.2f}%")
         _, augmented[seed] = train(mixed.with_fraction(0.3), x_test, y_test, seed, args.epochs, augment_generated=True)
         log(f"seed {seed}: 30% replaced, generated images augmented too -> {augmented[seed]:.2f}%")
+        _, distilled[seed] = train(soft_label_control(mixed.with_fraction(0.3), teacher), x_test, y_test, seed,
+                                   args.epochs)
+        log(f"seed {seed}: control, the same 30% kept as originals with q = teacher output -> {distilled[seed]:.2f}%")
         tic = time.perf_counter()
         reached = build_mixed_dataset(x_train, y_train, teacher, 0.3, num_classes=10, seed=seed, **STRONG)
         strong_generation[seed] = {"seconds": time.perf_counter() - tic, "mean_kl": float(np.mean(reached.kl)),
@@ -239,7 +243,7 @@ def main():
     rows, examples, targets = closeness(teachers[0], x_test[subset], y_test[subset], [100])
     log("closeness done")
     written = save_examples(examples, x_test[subset], targets, args.images_dir)
-    raw = dict(baseline=baseline, results=results, augmented=augmented, strong=strong,
+    raw = dict(baseline=baseline, results=results, augmented=augmented, strong=strong, distilled=distilled,
                strong_generation=strong_generation, generation=generation, rows=rows, examples=examples,
                targets=targets, written=written, seconds=time.perf_counter() - started)
     with open(args.raw, "wb") as handle:
@@ -255,6 +259,18 @@ def write_report(args, raw):
     os.replace(args.out + ".tmp", args.out)
 
 
+def soft_label_control(mixed, teacher):
+    """The same rows as ``mixed``'s generated ones, but original pixels with q = the teacher's output on them.
+
+    Separates what the generated *images* add from what the teacher's soft
+    labels add (knowledge distillation).
+    """
+    images, soft = mixed.images.copy(), mixed.soft_targets.copy()
+    images[mixed.replaced] = mixed.originals
+    soft[mixed.replaced] = teacher.predict(mixed.originals, batch_size=500, verbose=0)
+    return dataclasses.replace(mixed, images=images, soft_targets=soft)
+
+
 class _NoGenerator:
     """Stands in for a generator when nothing is replaced (fraction 0)."""
 
@@ -268,7 +284,7 @@ def _mean_std(values):
 
 
 def render(args, baseline, results, augmented, strong, strong_generation, generation, rows, examples, targets,
-           written, seconds):
+           written, seconds, distilled=None):
     seeds = sorted(baseline)
     b_mean, b_std = _mean_std(baseline.values())
     lines = [
@@ -301,6 +317,8 @@ def render(args, baseline, results, augmented, strong, strong_generation, genera
     rows_to_show = [(f"{f:.0%} replaced", results[f], PAPER[f]) for f in FRACTIONS]
     rows_to_show.append(("30% replaced, generated also augmented", augmented, None))
     rows_to_show.append(("30% replaced, images that reach their targets (momentum, lr 5)", strong, None))
+    if distilled:
+        rows_to_show.append(("control: same 30% not replaced, q = teacher output on the original", distilled, None))
     for label, values, paper in rows_to_show:
         mean, std = _mean_std(values.values())
         diffs = np.array([values[s] - baseline[s] for s in seeds])
@@ -324,6 +342,18 @@ def render(args, baseline, results, augmented, strong, strong_generation, genera
            "Yes for: " + ", ".join(f"{v[0]} ({v[1]:+.2f} pp)" for v in better) + ".")
         + (" Significantly *worse*: " + ", ".join(f"{v[0]} ({v[1]:+.2f} pp)" for v in beyond if v[1] < 0) + "."
            if any(v[1] < 0 for v in beyond) else ""),
+    ]
+    versus = [("30% replaced, generated also augmented", augmented), ("30% replaced, images that reach their targets", strong)]
+    if distilled:
+        versus.append(("control (originals, teacher soft labels)", distilled))
+    lines += ["", "Paired differences against the '30% replaced' row (same seeds, same replaced images):", ""]
+    for label, values in versus:
+        diffs = np.array([values[s] - results[0.3][s] for s in seeds])
+        d_mean, d_std = _mean_std(diffs)
+        t = d_mean / (d_std / np.sqrt(len(diffs))) if d_std > 0 else float("inf")
+        lines.append(f"- {label}: {d_mean:+.2f} ± {d_std:.2f} pp (t = {t:+.1f}; per seed "
+                     + ", ".join(f"{d:+.2f}" for d in diffs) + ")")
+    lines += [
         "",
         "Generation for training (per seed, 50% of the training set, SGD 100 updates):",
         "",
@@ -368,6 +398,7 @@ def render(args, baseline, results, augmented, strong, strong_generation, genera
               json.dumps({"baseline": baseline, "fractions": {str(k): v for k, v in results.items()},
                           "augmented_generated_30": augmented, "reached_targets_30": strong,
                           "reached_targets_generation": strong_generation, "generation": generation,
+                          "control_soft_labels_30": distilled,
                           "closeness": rows},
                          indent=1, default=float),
               "```", "", "</details>", ""]

@@ -48,7 +48,8 @@ class LowPassFilter(keras.layers.Layer):
         height, width = images.shape[1], images.shape[2]
         mask = tf.constant(low_pass_mask(height, width, self.radius), tf.complex64)
         channels_first = tf.transpose(tf.cast(images, tf.float32), [0, 3, 1, 2])
-        spectrum = tf.signal.fft2d(tf.cast(channels_first, tf.complex64)) * mask
+        # tf.complex (not tf.cast) so the gradient back to the real image is real, without a dtype warning.
+        spectrum = tf.signal.fft2d(tf.complex(channels_first, tf.zeros_like(channels_first))) * mask
         filtered = tf.math.real(tf.signal.ifft2d(spectrum))
         return tf.cast(tf.transpose(filtered, [0, 2, 3, 1]), self.compute_dtype)
 

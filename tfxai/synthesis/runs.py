@@ -41,7 +41,7 @@ class GenerateConfig:
     mean: tuple = None
     std: tuple = None
     from_logits: bool = False
-    batch_size: int = 256
+    batch_size: int = 64
     overwrite: bool = False
 
 
