@@ -70,7 +70,8 @@ def table(results, info):
     backbone, size, batch, params = info
     base = results["plain classifier step"]
     lines = [
-        f"{backbone} classifier ({params:,} parameters), {size}x{size}x3, batch {batch}, CPU ({os.cpu_count()} cores)",
+        f"{backbone} classifier ({params:,} parameters), {size}x{size}x3, batch {batch}, CPU ({os.cpu_count()} cores), "
+        f"TF_ENABLE_ONEDNN_OPTS={os.environ.get('TF_ENABLE_ONEDNN_OPTS', 'unset')}",
         "",
         "| step | median time (ms) | × plain step |",
         "|---|---:|---:|",
