@@ -136,10 +136,18 @@ def evaluate(gain, test, threshold_images, rise_images):
     mass = attention.sum(axis=(1, 2)) + 1e-8
     on_object = (attention * objects).sum(axis=(1, 2)) / mass
     on_cue = (attention * cue_region).sum(axis=(1, 2)) / mass
-    predict = two_columns(gain)
-    n, r = threshold_images, rise_images  # the test split is shuffled: the first n are a random subset
-    threshold = insertion_deletion(predict, images[:n], labels[:n], attention[:n], mode="threshold", batch_size=500)
-    rise = insertion_deletion(predict, images[:r], labels[:r], attention[:r], mode="rise", batch_size=500)
+    scores = {}
+    if threshold_images and rise_images:
+        predict = two_columns(gain)
+        n, r = threshold_images, rise_images  # the test split is shuffled: the first n are a random subset
+        threshold = insertion_deletion(predict, images[:n], labels[:n], attention[:n], mode="threshold", batch_size=500)
+        rise = insertion_deletion(predict, images[:r], labels[:r], attention[:r], mode="rise", batch_size=500)
+        scores = {
+            "insertion_threshold": threshold.insertion_auc,
+            "deletion_threshold": threshold.deletion_auc,
+            "insertion_rise": rise.insertion_auc,
+            "deletion_rise": rise.deletion_auc,
+        }
     return {
         "accuracy": float(correct.mean()),
         "accuracy_conflicting": float(correct[conflicting].mean()),
@@ -151,10 +159,7 @@ def evaluate(gain, test, threshold_images, rise_images):
         "attention_on_object_no_cue": float(on_object[~has_cue].mean()),
         "object_area": float(objects.mean()),
         "cue_area": float(cue_region.mean()),
-        "insertion_threshold": threshold.insertion_auc,
-        "deletion_threshold": threshold.deletion_auc,
-        "insertion_rise": rise.insertion_auc,
-        "deletion_rise": rise.deletion_auc,
+        **scores,
     }, attention
 
 
@@ -188,6 +193,51 @@ def figure(test, maps, path, count=6):
     plt.close(fig)
 
 
+ROWS = [
+    ("unbiased test accuracy", "accuracy"),
+    ("  on cue-conflicting images", "accuracy_conflicting"),
+    ("  on cue-aligned images", "accuracy_aligned"),
+    ("P(predict shirt) with cue", "predicted_positive_with_cue"),
+    ("P(predict shirt) without cue", "predicted_positive_without_cue"),
+    ("attention on garment (images with cue)", "attention_on_object_with_cue"),
+    ("attention on cue corner (images with cue)", "attention_on_cue_with_cue"),
+    ("attention on garment (images without cue)", "attention_on_object_no_cue"),
+    ("insertion, threshold mode (1000 imgs)", "insertion_threshold"),
+    ("deletion, threshold mode (1000 imgs)", "deletion_threshold"),
+    ("insertion, RISE (100 imgs)", "insertion_rise"),
+    ("deletion, RISE (100 imgs)", "deletion_rise"),
+    ("training time (s)", "train_seconds"),
+]
+
+
+def report(results):
+    """Markdown tables (one column per variant, one table per seed) from results.json."""
+    runs = results["runs"]
+    variants = [v for v in ("plain", "GAIN", "GAIN_ext") if any(r["variant"] == v for r in runs)]
+    out = []
+    for seed in sorted({r["seed"] for r in runs}):
+        by = {r["variant"]: r for r in runs if r["seed"] == seed}
+        out += [f"seed {seed}", "", "| | " + " | ".join(variants) + " |", "|---|" + "---:|" * len(variants)]
+        for label, key in ROWS:
+            if all(key in by.get(v, {}) for v in variants):
+                out.append(f"| {label} | " + " | ".join(f"{by[v][key]:.3f}" if key != "train_seconds" else f"{by[v][key]:.0f}" for v in variants) + " |")
+        out.append("")
+    seeds = sorted({r["seed"] for r in runs})
+    if len(seeds) > 1:
+        out += [f"mean ± sd over seeds {seeds}", "", "| | " + " | ".join(variants) + " |", "|---|" + "---:|" * len(variants)]
+        for r in runs:
+            r["cue_reliance"] = r["predicted_positive_with_cue"] - r["predicted_positive_without_cue"]
+        rows = ROWS[:3] + [("cue reliance: P(shirt given cue) − P(shirt, no cue)", "cue_reliance")] + ROWS[5:8]
+        for label, key in rows:
+            cells = []
+            for v in variants:
+                values = np.array([r[key] for r in runs if r["variant"] == v])
+                cells.append(f"{values.mean():.3f} ± {values.std(ddof=1):.3f}")
+            out.append(f"| {label} | " + " | ".join(cells) + " |")
+        out.append("")
+    return "\n".join(out)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
@@ -196,14 +246,17 @@ def main():
     parser.add_argument("--train-per-class", type=int, default=1000)
     parser.add_argument("--mask-fraction", type=float, default=0.25)
     parser.add_argument("--threshold-images", type=int, default=1000, help="Test images for threshold-mode insertion/deletion.")
-    parser.add_argument("--rise-images", type=int, default=100, help="Test images for RISE-mode insertion/deletion.")
+    parser.add_argument("--rise-images", type=int, default=100, help="Test images for RISE-mode insertion/deletion (0 with --threshold-images 0: skip both).")
     parser.add_argument("--variants", nargs="+", default=["plain", "GAIN", "GAIN_ext"])
+    parser.add_argument("--report", action="store_true", help="Only print the tables of results.json.")
     args = parser.parse_args()
     os.makedirs(OUT, exist_ok=True)
     results_path = os.path.join(OUT, "results.json")
+    if args.report:
+        print(report(json.load(open(results_path))))
+        return 0
     results = json.load(open(results_path)) if os.path.exists(results_path) else {"runs": []}
     results["setup"] = {
-        "args": vars(args),
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, shared",
         "tensorflow": __import__("tensorflow").__version__,
         "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS"),
@@ -217,7 +270,7 @@ def main():
             trained = time.time() - start
             metrics, maps[variant] = evaluate(gain, test, args.threshold_images, args.rise_images)
             run = {"seed": seed, "variant": variant, "train_seconds": round(trained, 1), "eval_seconds": round(time.time() - start - trained, 1),
-                   "params": gain.classifier.count_params(), **metrics}
+                   "params": gain.classifier.count_params(), "args": vars(args), **metrics}
             print(json.dumps(run), flush=True)
             results["runs"] = [r for r in results["runs"] if (r["seed"], r["variant"]) != (seed, variant)] + [run]
             tfxai.io.write_json(results_path, results)
