@@ -62,6 +62,8 @@ class SignalTrainingConfig:
         Seed of the split, the initial weights and the batch order.
     filters : int
         Width of the model.
+    jit_compile : bool
+        Compile training and prediction with XLA (faster on CPUs, where Keras would not).
     attention_recording : str or None
         Recording (name or index in the data set) whose attention is plotted;
         default: the first test recording. 1D-SAN only.
@@ -85,6 +87,7 @@ class SignalTrainingConfig:
     test_fraction: float = 0.4
     seed: int = 0
     filters: int = 32
+    jit_compile: bool = True
     attention_recording: Optional[str] = None
     attention_block: int = 0
     overwrite: bool = False
@@ -128,12 +131,19 @@ class TrainedSignalModel:
     seconds: float
 
 
-def compile_thesis(model, learning_rate=1e-3, momentum=0.9):
-    """Compile ``model`` as in the thesis: momentum SGD, sparse cross-entropy, accuracy."""
+def compile_thesis(model, learning_rate=1e-3, momentum=0.9, jit_compile=True):
+    """Compile ``model`` as in the thesis: momentum SGD, sparse cross-entropy, accuracy.
+
+    ``jit_compile=True`` (XLA) is the default because Keras leaves XLA off on
+    CPU-only machines, where it makes a 1D-SAN train step about 2.3x faster
+    (2-core AMD EPYC, width 16, batch 128: 57 ms instead of 133 ms). Pass
+    ``"auto"`` for Keras' own choice.
+    """
     model.compile(
         optimizer=keras.optimizers.SGD(learning_rate=learning_rate, momentum=momentum),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
+        jit_compile=jit_compile,
     )
     return model
 
@@ -172,7 +182,7 @@ def train_signal_model(recordings, config, verbose=1, callbacks=None, split=None
         channels=recordings.channels,
         filters=config.filters,
     )
-    compile_thesis(model, config.learning_rate, config.momentum)
+    compile_thesis(model, config.learning_rate, config.momentum, config.jit_compile)
     started = time.perf_counter()
     history = model.fit(
         inputs,
