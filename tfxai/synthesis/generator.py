@@ -155,8 +155,9 @@ class TargetOutputGenerator:
         Images optimised jointly per pass of the compiled update loop; a
         larger batch is run through the same traced loop in chunks of this
         size. 64 keeps the activations of small CNNs in cache: on a 2-core CPU
-        chunks of 32-64 images ran about 2x faster per image than one chunk
-        of 256 (benchmarks/synthesis.py).
+        chunks of 32-64 images ran 1.2-2x faster per image than one chunk of
+        256 with a 5k-parameter CNN (a 1.5k-parameter one preferred one
+        chunk); see benchmarks/synthesis.py.
     epsilon : float
         Pixel clipping before the ``tan`` mapping.
     jit_compile : bool
