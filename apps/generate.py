@@ -22,7 +22,7 @@ from tfxai.apps.common import echo, reports_errors
 @click.option("--mean", default=None, help="Per-channel mean subtracted after scaling, e.g. '0.49,0.48,0.45'.")
 @click.option("--std", default=None, help="Per-channel standard deviation divided by after scaling.")
 @click.option("--from-logits", is_flag=True, help="The model outputs logits, not probabilities.")
-@click.option("--batch-size", type=int, default=64, show_default=True, help="Images optimised together per pass.")
+@click.option("--batch-size", type=int, default=256, show_default=True, help="Images optimised together per pass.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output folder.")
 @reports_errors
 def command(**options):

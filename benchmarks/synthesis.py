@@ -1,8 +1,8 @@
 """Batched vs one-at-a-time generation of images that drive a classifier to a target (Hirano et al.).
 
 Side by side in one process: one ``TargetOutputGenerator.generate`` call on
-256 images (the traced update loop runs on chunks of 64 images, tfxai's
-default, or on all 256 at once) versus the same 256 images generated one by
+256 images (the traced update loop runs on all 256 at once, tfxai's default, or
+on chunks of 64) versus the same 256 images generated one by
 one in a Python loop (the same generator with batch
 size 1, already traced, so the loop pays no tracing). 32x32x3 images, 100
 plain-SGD updates (the paper's lr 0.05, weight decay 5e-4), a small CNN (and a
@@ -77,7 +77,7 @@ def main():
     parser.add_argument("--repeats", type=int, default=3, help="batched runs (median)")
     parser.add_argument("--xla", action="store_true", help="also time both paths with jit_compile=True")
     parser.add_argument("--models", default="small,tiny", help="comma-separated: " + ", ".join(MODELS))
-    parser.add_argument("--chunks", default="64,256", help="batch sizes of the batched path (64: tfxai's default)")
+    parser.add_argument("--chunks", default="64,256", help="batch sizes of the batched path (256: tfxai's default)")
     args = parser.parse_args()
     header = (
         f"\n{args.images} images 32x32x3, {args.steps} SGD updates (lr 0.05, wd 5e-4), own 0.9 / other 0.1 targets, "

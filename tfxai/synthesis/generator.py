@@ -154,10 +154,9 @@ class TargetOutputGenerator:
     batch_size : int
         Images optimised jointly per pass of the compiled update loop; a
         larger batch is run through the same traced loop in chunks of this
-        size. 64 keeps the activations of small CNNs in cache: on a 2-core CPU
-        chunks of 32-64 images ran 1.2-2x faster per image than one chunk of
-        256 with a 5k-parameter CNN (a 1.5k-parameter one preferred one
-        chunk); see benchmarks/synthesis.py.
+        size. On a 2-core CPU with a 5k-parameter CNN, one chunk of 256 ran
+        1.7x faster than chunks of 64 with oneDNN on, and chunks of 64 1.2x
+        faster with oneDNN off (benchmarks/synthesis.py); measure on yours.
     epsilon : float
         Pixel clipping before the ``tan`` mapping.
     jit_compile : bool
@@ -177,7 +176,7 @@ class TargetOutputGenerator:
         low_pass_radius=None,
         preprocessing=None,
         from_logits=False,
-        batch_size=64,
+        batch_size=256,
         epsilon=DEFAULT_EPSILON,
         jit_compile=False,
     ):

@@ -41,7 +41,7 @@ class GenerateConfig:
     mean: tuple = None
     std: tuple = None
     from_logits: bool = False
-    batch_size: int = 64
+    batch_size: int = 256
     overwrite: bool = False
 
 
