@@ -9,12 +9,14 @@ from click.testing import CliRunner
 from tfxai.apps.cli import COMMANDS, main
 
 
-def test_console_command_lists_groups_in_a_fresh_process():
+def test_console_command_lists_groups_in_a_fresh_process(tmp_path):
     # A fresh interpreter imports nothing the test session has already imported
-    # (this caught a missing ``import importlib.util``).
+    # (this caught a missing ``import importlib.util``). It runs outside the source
+    # tree so that ``import tfxai`` finds the installed package (with ``tfxai.apps``),
+    # not the checkout's ``tfxai/`` folder, as a user's shell would.
     code = "import sys; from tfxai.apps.cli import main; sys.argv = ['tfxai'] + sys.argv[1:]; main()"
     for args in (["--help"], ["train", "--help"]):
-        done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120)
+        done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120, cwd=tmp_path)
         assert done.returncode == 0, done.stderr
         assert "Usage" in done.stdout
     assert "classifier" in done.stdout and "signal" in done.stdout
