@@ -126,3 +126,36 @@ def test_bad_input_raises_one_line_errors(kwargs, message):
     with pytest.raises(TfxaiError, match=message) as caught:
         insertion_deletion(**arguments)
     assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize("mode", ["threshold", "rise"])
+def test_single_sigmoid_output_equals_the_two_column_model(mode):
+    # a binary model with one sigmoid output p = P(class 1) gives the same curves as
+    # the same model written with two columns [1 - p, p]; labels 0 and 1 both count
+    rng = np.random.default_rng(3)
+    weights = rng.random((5, 5)).astype(np.float32)
+    weights /= weights.sum()
+    two_columns = weighted_sum_model(weights)
+
+    def one_sigmoid(images):
+        return two_columns(images)[:, 1:]
+
+    images = rng.random((4, 5, 5, 1)).astype(np.float32)
+    images[:2] *= 0.5  # class 0 (p < 0.5) for these two, class 1 for the other two
+    images[2:] = 0.5 + 0.5 * images[2:]
+    labels = np.array([0, 0, 1, 1])
+    maps = rng.random((4, 5, 5)).astype(np.float32)
+    expected = insertion_deletion(two_columns, images, labels, maps, mode=mode, baseline=0.0)
+    for model_fn in (one_sigmoid, lambda images: one_sigmoid(images)[:, 0]):
+        result = insertion_deletion(model_fn, images, labels, maps, mode=mode, baseline=0.0)
+        np.testing.assert_allclose(result.insertion, expected.insertion, atol=1e-6)
+        np.testing.assert_allclose(result.deletion, expected.deletion, atol=1e-6)
+    if mode == "threshold":
+        # all pixels kept: every image is right (argmax over one column would score 0.5)
+        assert result.insertion[0] == pytest.approx(1.0)
+
+
+def test_model_outputs_that_are_not_class_probabilities_are_rejected():
+    images = np.ones((2, 4, 4, 1), np.float32)
+    with pytest.raises(TfxaiError, match=r"\(n, K\)"):
+        insertion_deletion(lambda x: np.ones((len(x), 2, 2)), images, [0, 1], np.ones((2, 4, 4)) * 0.5)

@@ -105,7 +105,9 @@ def insertion_deletion(
     ----------
     model_fn : callable
         ``images (n, H, W, C) float32 -> probabilities (n, K)`` (numpy or tensor),
-        e.g. a Keras model's ``predict_on_batch`` or ``model``.
+        e.g. a Keras model's ``predict_on_batch`` or ``model``. A single sigmoid
+        output, shape (n, 1) or (n,), is read as P(class 1) of a binary model and
+        expanded to ``[1 - p, p]``, so labels are 0/1 (GAIN's binary classifiers).
     images : array (N, H, W, C)
         The model's input, in its own value range.
     labels : array (N,)
@@ -243,10 +245,20 @@ def _batched(model_fn, batch_size):
         outputs = []
         for start in range(0, len(batch), batch_size):
             chunk = np.ascontiguousarray(batch[start : start + batch_size], np.float32)
-            outputs.append(np.asarray(model_fn(chunk)))
+            outputs.append(_as_class_probabilities(np.asarray(model_fn(chunk))))
         return np.concatenate(outputs, axis=0)
 
     return predict
+
+
+def _as_class_probabilities(outputs):
+    """(n, K) as is; a binary model's single sigmoid (n, 1) or (n,) becomes (n, 2) = [1 - p, p]."""
+    if outputs.ndim == 1 or (outputs.ndim == 2 and outputs.shape[-1] == 1):
+        positive = outputs.reshape(-1, 1)
+        return np.concatenate([1.0 - positive, positive], axis=1)
+    if outputs.ndim != 2:
+        raise TfxaiError(f"model_fn must return probabilities of shape (n, K), got {outputs.shape}")
+    return outputs
 
 
 def _check(images, labels, maps, normalize):
