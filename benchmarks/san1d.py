@@ -2,7 +2,7 @@
 
 Usage::
 
-    nice -n 5 /tmp/venv/bin/python benchmarks/san1d.py [--batch 256] [--rounds 20] [--json results.json]
+    nice -n 5 python benchmarks/san1d.py [--batch 256] [--rounds 20] [--json results.json]
 
 Everything is measured side by side in one process: after two warm-up calls
 per candidate (tracing excluded), the candidates are timed in interleaved

@@ -14,7 +14,7 @@ too long, ``--loop-images N`` times the first N one by one and extrapolates
 per image (the table says so). The batched images are checked against the
 one-by-one images (same trajectory).
 
-Run:  nice -n 5 /tmp/venv/bin/python -P benchmarks/synthesis.py [--loop-images 32] [--xla]
+Run:  nice -n 5 python -P benchmarks/synthesis.py [--loop-images 32] [--xla]
 """
 
 import argparse

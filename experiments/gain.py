@@ -23,7 +23,7 @@ cell holding the square) over test images that carry the square, and the
 insertion/deletion scores of those maps (:mod:`tfxai.metrics.insertion_deletion`,
 threshold and RISE modes).
 
-Run: nice -n 5 /tmp/venv/bin/python -P experiments/gain.py --seeds 0 1
+Run: nice -n 5 python -P experiments/gain.py --seeds 0 1
 Data: Fashion-MNIST IDX files (MIT licence) in /usr/share/datasets/fashion-mnist/.
 """
 

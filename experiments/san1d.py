@@ -22,7 +22,7 @@ four rows (SAN1D/CNN1D x raw/FFT) share the split, the seed and the training
 windows. Results go to experiments/san1d/ (results.json, results.md,
 confusion and attention figures); experiments/san1d.md discusses them.
 
-Run: nice -n 5 /tmp/venv/bin/python experiments/san1d.py  (about 15 minutes on 2 shared CPU cores)
+Run: nice -n 5 python experiments/san1d.py  (about 15 minutes on 2 shared CPU cores)
 Finished runs are cached in results.json; ``--fresh`` starts over.
 """
 

@@ -8,7 +8,7 @@
    with eq. 9, compare test accuracy with the plain cross-entropy baseline over
    several seeds (mean, spread, paired differences).
 
-Run: nice -n 5 /tmp/venv/bin/python -P experiments/synthesis.py  (about 15-20 minutes on 2 loaded CPU cores)
+Run: nice -n 5 python -P experiments/synthesis.py  (about 15-20 minutes on 2 loaded CPU cores)
 Data: Fashion-MNIST IDX files (MIT licence) in /usr/share/datasets/fashion-mnist/.
 """
 
