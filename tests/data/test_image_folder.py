@@ -41,3 +41,15 @@ def test_demo_data_is_real_and_balanced():
     assert x_train.shape == (3000, 28, 28, 1) and x_test.shape == (600, 28, 28, 1)
     assert len(names) == 10 and set(np.unique(y_train)) == set(range(10))
     assert np.bincount(y_train).min() > 250 and x_train.std() > 50
+
+
+def test_split_stratified_takes_the_same_share_of_every_class_and_is_reproducible():
+    from tfxai.data import split_stratified
+
+    labels = np.repeat([0, 1, 2], [10, 20, 5])
+    validation = split_stratified(labels, 0.2, seed=3)
+    assert validation.dtype == bool and validation.shape == labels.shape
+    assert [int(validation[labels == c].sum()) for c in range(3)] == [2, 4, 1]
+    np.testing.assert_array_equal(validation, split_stratified(labels, 0.2, seed=3))
+    assert not np.array_equal(validation, split_stratified(labels, 0.2, seed=4))
+    assert not split_stratified(labels, 0.0).any()

@@ -41,6 +41,7 @@ import tensorflow as tf
 from tfxai.attention.base import MAIN, AttentionModel, unpack_inputs
 from tfxai.attention.masking import mask_out
 from tfxai.backbones import GrayToRGB, build_backbone, get_backbone
+from tfxai.data.image_folder import split_stratified
 from tfxai.errors import TfxaiError
 from tfxai.explain import targets as targets_lib
 from tfxai.explain.cam import GradCAM
@@ -553,16 +554,6 @@ def _load_data(config):
     return images, folder.labels, folder.class_names, sources, masks
 
 
-def _split(labels, fraction, seed):
-    """Boolean mask of a stratified validation split (the same rule as the image-folder loader)."""
-    rng = np.random.default_rng(seed)
-    validation = np.zeros(len(labels), bool)
-    for label in np.unique(labels):
-        members = rng.permutation(np.flatnonzero(labels == label))
-        validation[members[: int(round(len(members) * fraction))]] = True
-    return validation
-
-
 def gain_dataset(images, labels, masks=None, batch_size=32, shuffle=False, seed=0, augment=False):
     """A ``tf.data`` pipeline for :class:`GAIN`: ``(images or {"images", "masks", "has_mask"}, labels)``.
 
@@ -684,7 +675,7 @@ def train_gain(config, verbose="auto", log=print):
     _check_config(config)
     images, labels, class_names, sources, masks = _load_data(config)
     keras.utils.set_random_seed(config.seed)
-    validation = _split(labels, config.validation_split, config.seed)
+    validation = split_stratified(labels, config.validation_split, config.seed)
     train_index, held_index = np.flatnonzero(~validation), np.flatnonzero(validation)
     if len(train_index) == 0:
         raise TfxaiError(f"no training images left after a {config.validation_split} validation split: lower --validation-split")

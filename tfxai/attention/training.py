@@ -15,6 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfxai.attention.abn import ABN
+from tfxai.data.image_folder import split_stratified
 from tfxai.errors import TfxaiError
 
 __all__ = [
@@ -144,16 +145,6 @@ def load_labelled_images(data, image_size, channels, split="train"):
     images = load_images(folder.paths, size, channels, convert=True)
     sources = [os.path.relpath(path, data).replace(os.sep, "/") for path in folder.paths]
     return LabelledImages(images, folder.labels, sources, folder.class_names)
-
-
-def split_stratified(labels, fraction, seed=0):
-    """Boolean mask of a per-class validation split of ``fraction`` of the samples."""
-    rng = np.random.default_rng(seed)
-    validation = np.zeros(len(labels), bool)
-    for label in np.unique(labels):
-        members = rng.permutation(np.flatnonzero(labels == label))
-        validation[members[: int(round(len(members) * fraction))]] = True
-    return validation
 
 
 # === Model ===

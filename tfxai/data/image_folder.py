@@ -116,6 +116,21 @@ def load_images(paths, size, channels, convert=False):
     return out
 
 
+def split_stratified(labels, fraction, seed=0):
+    """Boolean mask of a per-class validation split: ``round(n * fraction)`` samples of each class.
+
+    The one split rule of every image training app (classifier, ABN, GAIN), so
+    the same folder, fraction and seed give the same validation images.
+    """
+    labels = np.asarray(labels)
+    rng = np.random.default_rng(seed)
+    validation = np.zeros(len(labels), bool)
+    for label in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == label))
+        validation[members[: int(round(len(members) * fraction))]] = True
+    return validation
+
+
 def image_dataset(folder, image_size, channels=3, batch_size=32, validation_split=0.2, seed=0, augment=False):
     """Train/validation ``tf.data`` pipelines for an :class:`ImageFolder`.
 
@@ -131,11 +146,7 @@ def image_dataset(folder, image_size, channels=3, batch_size=32, validation_spli
     """
     size = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
     images = load_images(folder.paths, size, channels, convert=True)
-    rng = np.random.default_rng(seed)
-    validation = np.zeros(len(folder.labels), bool)
-    for label in np.unique(folder.labels):
-        members = rng.permutation(np.flatnonzero(folder.labels == label))
-        validation[members[: int(round(len(members) * validation_split))]] = True
+    validation = split_stratified(folder.labels, validation_split, seed)
 
     def pipeline(mask, training):
         data = tf.data.Dataset.from_tensor_slices((images[mask], folder.labels[mask]))
