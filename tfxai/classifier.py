@@ -3,7 +3,6 @@
 import csv
 import dataclasses
 import io
-import json
 import os
 import sys
 
@@ -12,7 +11,7 @@ import numpy as np
 
 from tfxai.backbones import build_classifier, get_backbone
 from tfxai.errors import TfxaiError
-from tfxai.io import atomic_path, write_json, write_text
+from tfxai.io import atomic_path, read_class_names, write_json, write_text
 
 __all__ = ["ClassifierConfig", "PRESETS", "train_classifier", "load_classifier", "save_classifier"]
 
@@ -74,8 +73,7 @@ def load_classifier(path):
     names_file = os.path.join(os.path.dirname(model_file), "class_names.json")
     num_classes = int(model.outputs[0].shape[-1])
     if os.path.isfile(names_file):
-        with open(names_file, encoding="utf-8") as handle:
-            class_names = [str(n) for n in json.load(handle)]
+        class_names = read_class_names(names_file)
     else:
         class_names = [f"class_{i}" for i in range(max(num_classes, 2))]
     return model, class_names
@@ -90,6 +88,12 @@ def history_csv(history):
     for epoch in range(len(history[keys[0]]) if keys else 0):
         writer.writerow([epoch + 1] + [f"{history[k][epoch]:.6g}" for k in keys])
     return buffer.getvalue()
+
+
+def check_learning_rate(learning_rate):
+    """Raise :class:`TfxaiError` unless ``learning_rate`` is a finite positive number."""
+    if not (np.isfinite(learning_rate) and learning_rate > 0):
+        raise TfxaiError(f"--learning-rate must be a positive number, got {learning_rate}")
 
 
 def compile_classifier(model, learning_rate):
@@ -113,9 +117,12 @@ def fit_classifier(model, train, validation, epochs, callbacks=(), verbose="auto
     verbose = progress_verbosity(verbose)
     nan_guard = keras.callbacks.TerminateOnNaN()
     history = model.fit(train, validation_data=validation, epochs=epochs, callbacks=[nan_guard, *callbacks], verbose=verbose, shuffle=False)  # datasets are shuffled upstream
-    losses = history.history.get("loss", [])
-    if losses and not np.isfinite(losses[-1]):
-        raise TfxaiError("training stopped: the loss became NaN; lower --learning-rate or check the data for bad values")
+    # TerminateOnNaN sees only the main loss; models with extra updates (ABN's COT) log
+    # their own losses, and a NaN can also hide in the weights (e.g. learning rate NaN).
+    bad = sorted(name for name, values in history.history.items() if name.endswith("loss") and not np.all(np.isfinite(values)))
+    if bad or not all(np.all(np.isfinite(weight)) for weight in model.get_weights()):
+        what = f"the {', '.join(bad)} became NaN or infinite" if bad else "the weights became NaN or infinite"
+        raise TfxaiError(f"training stopped: {what}; lower --learning-rate or check the data for bad values")
     return history
 
 
@@ -132,6 +139,7 @@ def train_classifier(config, verbose="auto"):
     from tfxai.io import staged_directory
 
     get_backbone(config.backbone)
+    check_learning_rate(config.learning_rate)
     folder = scan_image_folder(config.data)
     keras.utils.set_random_seed(config.seed)
     train, validation = image_dataset(

@@ -88,3 +88,26 @@ def staged_directory(target, overwrite=False):
     finally:
         if os.path.exists(staging):
             shutil.rmtree(staging, ignore_errors=True)
+
+
+def read_class_names(path):
+    """Class names from a JSON file: a list of names, or a dict name -> index / index -> name.
+
+    Raises :class:`TfxaiError` with what to fix for an unreadable or malformed file.
+    """
+    try:
+        with open(path, encoding="utf-8") as handle:
+            names = json.load(handle)
+    except (OSError, json.JSONDecodeError) as error:
+        raise TfxaiError(f"cannot read class names from {path}: {error}; it must be a JSON list of names") from None
+    if isinstance(names, dict):  # {"0": "cat", ...} or {"cat": 0, ...}
+        if all(isinstance(v, int) for v in names.values()):
+            names = [name for name, _ in sorted(names.items(), key=lambda item: item[1])]
+        else:
+            try:
+                names = [names[key] for key in sorted(names, key=int)]
+            except ValueError:
+                names = None
+    if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+        raise TfxaiError(f"{path} must hold a JSON list of class names, e.g. [\"cat\", \"dog\"]")
+    return names

@@ -199,3 +199,29 @@ def test_compile_rejects_a_loss_and_dict_inputs_need_images():
         model.compile(optimizer="adam", loss="mse")
     with pytest.raises(TfxaiError, match="no 'images'"):
         model({"pixels": np.zeros((1,) + SHAPE, np.float32)})
+
+
+def test_small_preset_with_another_backbone_leaves_that_backbone_its_own_widths():
+    import dataclasses
+
+    from tfxai.attention.training import ABN_PRESETS, build_model
+
+    config = dataclasses.replace(ABN_PRESETS["small"], backbone="mobilenet_v2", image_size=64, channels=3)
+    model = build_model(config, num_classes=3, steps_per_epoch=1)
+    assert model.backbone_filters is None
+    assert model(np.zeros((1, 64, 64, 3), np.float32)).shape == (1, 3)
+
+
+def test_a_weights_file_is_loaded_into_a_small_cnn_with_custom_widths(tmp_path):
+    from tfxai.backbones import small_cnn
+
+    keras.utils.set_random_seed(5)
+    base = small_cnn((16, 16, 1), filters=(4, 8, 8))
+    path = str(tmp_path / "small.weights.h5")
+    base.save_weights(path)
+    abn = ABN(backbone="small_cnn", num_classes=3, input_shape=(16, 16, 1), weights=path, backbone_filters=(4, 8, 8))
+    loaded = [v.numpy() for v in abn.feature_extractor.weights if "block1_conv1" in v.path]
+    assert loaded, [v.path for v in abn.feature_extractor.weights]
+    np.testing.assert_array_equal(loaded[0], base.get_layer("block1_conv1").kernel.numpy())
+    with pytest.raises(TfxaiError, match="does not exist"):
+        ABN(backbone="small_cnn", num_classes=3, input_shape=(16, 16, 1), weights=str(tmp_path / "missing.h5"), backbone_filters=(4, 8, 8))

@@ -335,4 +335,7 @@ def test_presets():
     assert (small.backbone, small.epochs, small.hidden) == ("small_cnn", 3, (16, 8))
     with pytest.raises(TfxaiError, match="unknown preset"):
         GAINConfig.from_preset("huge")
+    for widths in ("0", "16,-1", "16,x"):
+        with pytest.raises(TfxaiError, match="hidden widths"):
+            GAINConfig.from_preset("small", hidden=widths)
     assert os.path.basename(paper.output) == "gain"

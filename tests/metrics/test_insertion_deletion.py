@@ -159,3 +159,10 @@ def test_model_outputs_that_are_not_class_probabilities_are_rejected():
     images = np.ones((2, 4, 4, 1), np.float32)
     with pytest.raises(TfxaiError, match=r"\(n, K\)"):
         insertion_deletion(lambda x: np.ones((len(x), 2, 2)), images, [0, 1], np.ones((2, 4, 4)) * 0.5)
+
+
+@pytest.mark.parametrize("mode", ["threshold", "rise"])
+def test_labels_outside_the_model_classes_are_rejected(mode):
+    images = np.ones((2, 4, 4, 1), np.float32)
+    with pytest.raises(TfxaiError, match="model has 2 classes"):
+        insertion_deletion(evidence_pixel_model(1, 1), images, [0, 2], np.full((2, 4, 4), 0.5), mode=mode)

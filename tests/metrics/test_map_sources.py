@@ -52,3 +52,19 @@ def test_topk_accuracy():
     assert topk_accuracy(probabilities, [2, 1], 1) == 0.0
     assert topk_accuracy(probabilities, [2, 1], 2) == 1.0
     assert topk_accuracy(probabilities, [2, 1], 5) == 1.0
+
+
+def test_topk_accuracy_reads_a_single_sigmoid_as_two_classes():
+    assert topk_accuracy([[0.9], [0.8], [0.2]], [1, 1, 0], 1) == 1.0
+    assert topk_accuracy([[0.9], [0.8], [0.2]], [0, 0, 1], 1) == 0.0
+
+
+def test_folder_labels_are_matched_to_the_model_classes_by_name():
+    from tfxai.attention.evaluation import _model_labels
+    from tfxai.attention.training import LabelledImages
+
+    data = LabelledImages(np.zeros((3, 2, 2, 1), np.uint8), np.array([0, 1, 1]), ["a", "b", "c"], ["cat", "dog"])
+    np.testing.assert_array_equal(_model_labels(data, None), [0, 1, 1])
+    np.testing.assert_array_equal(_model_labels(data, ["bird", "dog", "cat"]), [2, 1, 1])
+    with pytest.raises(TfxaiError, match=r"classes \['dog'\]"):
+        _model_labels(data, ["cat", "bird"])

@@ -72,8 +72,13 @@ def attention_source(model, method="auto"):
 
 
 def topk_accuracy(probabilities, labels, k):
-    """Fraction of rows whose true label is among the ``k`` highest probabilities."""
-    probabilities = np.asarray(probabilities)
+    """Fraction of rows whose true label is among the ``k`` highest probabilities.
+
+    A binary model's single sigmoid column p is read as ``[1 - p, p]``.
+    """
+    from tfxai.metrics import as_class_probabilities
+
+    probabilities = as_class_probabilities(probabilities)
     k = min(k, probabilities.shape[-1])
     top = np.argsort(-probabilities, axis=-1, kind="stable")[:, :k]
     return float(np.mean(np.any(top == np.asarray(labels)[:, None], axis=-1)))
@@ -136,6 +141,7 @@ def evaluate_attention(config, log=print):
     if config.limit and len(data.labels) > config.limit:
         picks = np.sort(np.random.default_rng(config.seed).choice(len(data.labels), config.limit, replace=False))
         data = data.subset(picks)
+    labels = _model_labels(data, class_names)
     class_names = class_names or data.class_names
     source = attention_source(model, config.method)
     images = data.images.astype(np.float32)
@@ -151,7 +157,7 @@ def evaluate_attention(config, log=print):
         results[mode] = insertion_deletion(
             predict,
             images,
-            data.labels,
+            labels,
             maps,
             mode=mode,
             thresholds=np.linspace(0.0, 1.0, config.thresholds),
@@ -163,8 +169,8 @@ def evaluate_attention(config, log=print):
         "model": os.fspath(config.model),
         "method": config.method,
         "images": int(len(images)),
-        "top1": topk_accuracy(probabilities, data.labels, 1),
-        "top5": topk_accuracy(probabilities, data.labels, 5),
+        "top1": topk_accuracy(probabilities, labels, 1),
+        "top5": topk_accuracy(probabilities, labels, 5),
         "results": {mode: result.to_dict() for mode, result in results.items()},
     }
     with staged_directory(config.out, overwrite=config.overwrite) as staging:
@@ -174,6 +180,20 @@ def evaluate_attention(config, log=print):
         write_text(os.path.join(staging, "results.md"), _results_markdown(summary, results))
         write_json(os.path.join(staging, "results.json"), summary)
     return summary
+
+
+def _model_labels(data, model_class_names):
+    """The folder's labels as indices of the model's classes (matched by name when the model has names)."""
+    if not model_class_names or list(model_class_names) == list(data.class_names):
+        return data.labels
+    unknown = [name for name in data.class_names if name not in model_class_names]
+    if unknown:
+        raise TfxaiError(
+            f"the data has classes {unknown} that the model does not know (its classes: {list(model_class_names)}): "
+            "evaluate on a folder whose sub-folders are the model's classes"
+        )
+    index = np.array([list(model_class_names).index(name) for name in data.class_names])
+    return index[data.labels]
 
 
 def _load_any(path):

@@ -460,9 +460,12 @@ class GAINConfig:
 
 def _parse_widths(text):
     try:
-        return tuple(int(part) for part in text.replace(",", " ").split())
+        widths = tuple(int(part) for part in text.replace(",", " ").split())
     except ValueError as error:
         raise TfxaiError(f"hidden widths must be integers like '512,256', got {text!r}") from error
+    if any(width < 1 for width in widths):
+        raise TfxaiError(f"hidden widths must be positive, like '512,256', got {text!r}")
+    return widths
 
 
 PRESETS = {
@@ -621,8 +624,6 @@ def compile_gain(gain, learning_rate):
 
 def load_gain(path):
     """Load a GAIN from a ``.keras`` file or a folder written by ``tfxai train gain``; returns (model, class_names)."""
-    import json
-
     path = os.fspath(path)
     model_file = os.path.join(path, "model.keras") if os.path.isdir(path) else path
     if not os.path.isfile(model_file):
@@ -636,18 +637,24 @@ def load_gain(path):
     names_file = os.path.join(os.path.dirname(model_file), "class_names.json")
     class_names = None
     if os.path.isfile(names_file):
-        with open(names_file, encoding="utf-8") as handle:
-            class_names = [str(name) for name in json.load(handle)]
+        from tfxai.io import read_class_names
+
+        class_names = read_class_names(names_file)
     return model, class_names
 
 
 def _check_config(config):
+    from tfxai.classifier import check_learning_rate
+
+    check_learning_rate(config.learning_rate)
     if config.epochs < 1:
         raise TfxaiError(f"--epochs must be at least 1, got {config.epochs}")
     if config.batch_size < 1:
         raise TfxaiError(f"--batch-size must be at least 1, got {config.batch_size}")
     if not 0.0 <= config.validation_split < 1.0:
         raise TfxaiError(f"--validation-split must be in [0, 1), got {config.validation_split}")
+    if any(int(width) < 1 for width in config.hidden):
+        raise TfxaiError(f"--hidden needs positive layer widths like '512,256', got {list(config.hidden)}")
     if not 0.0 <= config.sigma <= 1.0:
         raise TfxaiError(f"--sigma is an attention value in [0, 1], got {config.sigma}")
     if config.channels not in (1, 3):

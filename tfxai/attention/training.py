@@ -152,8 +152,6 @@ def load_labelled_images(data, image_size, channels, split="train"):
 
 def load_abn(path):
     """Load an ABN from a ``.keras`` file or a folder written by ``tfxai train abn``; returns (model, class_names)."""
-    import json
-
     path = os.fspath(path)
     model_file = os.path.join(path, "model.keras") if os.path.isdir(path) else path
     if not os.path.isfile(model_file):
@@ -165,8 +163,9 @@ def load_abn(path):
     names_file = os.path.join(os.path.dirname(model_file), "class_names.json")
     class_names = None
     if os.path.isfile(names_file):
-        with open(names_file, encoding="utf-8") as handle:
-            class_names = [str(name) for name in json.load(handle)]
+        from tfxai.io import read_class_names
+
+        class_names = read_class_names(names_file)
     return model, class_names
 
 
@@ -194,7 +193,8 @@ def build_model(config, num_classes, steps_per_epoch):
         num_classes=num_classes,
         input_shape=(config.image_size, config.image_size, config.channels),
         weights=config.weights,
-        backbone_filters=config.backbone_filters,
+        # the small preset's block widths belong to small_cnn; another --backbone keeps its own
+        backbone_filters=config.backbone_filters if config.backbone == "small_cnn" else None,
         attention_filters=config.attention_filters,
         attention_convs=config.attention_convs,
         mechanism=config.mechanism,
@@ -320,6 +320,9 @@ def train_abn(config, verbose="auto", log=print):
 
 
 def _check_config(config):
+    from tfxai.classifier import check_learning_rate
+
+    check_learning_rate(config.learning_rate)
     if config.epochs < 1:
         raise TfxaiError(f"--epochs must be at least 1, got {config.epochs}")
     if config.batch_size < 1:

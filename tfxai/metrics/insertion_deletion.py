@@ -154,7 +154,9 @@ def _threshold(predict, images, labels, maps, thresholds, baseline):
     insertion, deletion = [], []
     for t in thresholds:
         keep = (maps >= t)[..., None]
-        insertion.append(_accuracy(predict(np.where(keep, images, insert_base)), labels))
+        inserted = predict(np.where(keep, images, insert_base))
+        _check_labels(labels, inserted.shape[-1])
+        insertion.append(_accuracy(inserted, labels))
         deletion.append(_accuracy(predict(np.where(keep, delete_base, images)), labels))
     insertion, deletion = np.asarray(insertion), np.asarray(deletion)
     return InsertionDeletionResult(
@@ -193,6 +195,7 @@ def _rise(predict, images, labels, maps, step, baseline):
         inserted = np.where(changed[..., None], image, ins_base)
         deleted = np.where(changed[..., None], del_base, image)
         probabilities = predict(np.concatenate([inserted, deleted], axis=0))
+        _check_labels(labels, probabilities.shape[-1])
         true = probabilities[:, labels[index]]
         insertion[index] = true[: steps + 1]
         deletion[index] = true[steps + 1 :]
@@ -245,20 +248,29 @@ def _batched(model_fn, batch_size):
         outputs = []
         for start in range(0, len(batch), batch_size):
             chunk = np.ascontiguousarray(batch[start : start + batch_size], np.float32)
-            outputs.append(_as_class_probabilities(np.asarray(model_fn(chunk))))
+            outputs.append(as_class_probabilities(np.asarray(model_fn(chunk))))
         return np.concatenate(outputs, axis=0)
 
     return predict
 
 
-def _as_class_probabilities(outputs):
+def as_class_probabilities(outputs):
     """(n, K) as is; a binary model's single sigmoid (n, 1) or (n,) becomes (n, 2) = [1 - p, p]."""
+    outputs = np.asarray(outputs)
     if outputs.ndim == 1 or (outputs.ndim == 2 and outputs.shape[-1] == 1):
         positive = outputs.reshape(-1, 1)
         return np.concatenate([1.0 - positive, positive], axis=1)
     if outputs.ndim != 2:
         raise TfxaiError(f"model_fn must return probabilities of shape (n, K), got {outputs.shape}")
     return outputs
+
+
+def _check_labels(labels, num_classes):
+    if labels.min() < 0 or labels.max() >= num_classes:
+        raise TfxaiError(
+            f"labels range from {labels.min()} to {labels.max()} but the model has {num_classes} classes: "
+            "pass class indices of the model's outputs"
+        )
 
 
 def _check(images, labels, maps, normalize):

@@ -1,11 +1,11 @@
 """Target distributions written by people: ``"cat:0.9,dog:0.1"`` and class-name files."""
 
-import json
 import os
 
 import numpy as np
 
 from tfxai.errors import TfxaiError
+from tfxai.io import read_class_names
 
 CLASS_NAMES_FILE = "class_names.json"
 
@@ -78,13 +78,13 @@ def load_class_names(classes=None, model_path=None, num_classes=None):
     names = None
     if classes:
         if os.path.isfile(classes):
-            names = _read_names(classes)
+            names = read_class_names(classes)
         else:
             names = [name.strip() for name in str(classes).split(",") if name.strip()]
     elif model_path is not None:
         candidate = os.path.join(os.path.dirname(os.path.abspath(model_path)), CLASS_NAMES_FILE)
         if os.path.isfile(candidate):
-            names = _read_names(candidate)
+            names = read_class_names(candidate)
     if names is None:
         if num_classes is None:
             raise TfxaiError(f"no class names: put {CLASS_NAMES_FILE} next to the model or pass --classes")
@@ -99,20 +99,3 @@ def load_class_names(classes=None, model_path=None, num_classes=None):
     return names
 
 
-def _read_names(path):
-    try:
-        with open(path, encoding="utf-8") as handle:
-            names = json.load(handle)
-    except (OSError, json.JSONDecodeError) as error:
-        raise TfxaiError(f"cannot read class names from {path}: {error}; it must be a JSON list of names") from None
-    if isinstance(names, dict):  # {"0": "cat", ...} or {"cat": 0, ...}
-        if all(isinstance(v, int) for v in names.values()):
-            names = [name for name, _ in sorted(names.items(), key=lambda item: item[1])]
-        else:
-            try:
-                names = [names[key] for key in sorted(names, key=int)]
-            except ValueError:
-                names = None
-    if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
-        raise TfxaiError(f"{path} must hold a JSON list of class names, e.g. [\"cat\", \"dog\"]")
-    return names
