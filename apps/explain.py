@@ -43,7 +43,8 @@ def command(model_path, image_paths, out, method, layer, target, alpha, convert,
     else:
         def explainer(batch):
             probabilities = model(batch, training=False).numpy()
-            return saliency(method, model, batch, targets=targets, layer=layer), probabilities
+            # one class for every image, however the report batches them
+            return saliency(method, model, batch, targets=target, layer=layer), probabilities
     with staged_directory(out, overwrite=overwrite) as staging:
         explanations = explain_batch(explainer, images, paths, np.asarray(true), targets if method in METHODS else None)
         accuracy = write_report(explanations, class_names, staging, f"tfxai explain: {method}", alpha=alpha)

@@ -60,10 +60,23 @@ def test_explain_writes_overlays_sheet_and_csv(trained):
     assert again.exit_code == 2 and "already exists" in again.output
 
 
-def test_explain_with_scorecam(trained):
+@pytest.mark.parametrize("method", ["smoothgrad", "scorecam", "layercam"])
+def test_explain_with_tf_keras_vis_methods_reaches_the_nested_backbone(trained, method):
+    # the trained classifier nests its backbone (small_cnn) inside the transfer model
     root, data, out = trained
-    result = run(["explain", "--model", str(out), "--images", str(data / "cats" / "0.png"), "--out", str(root / "sc"), "--method", "smoothgrad"])
+    result = run(["explain", "--model", str(out), "--images", str(data / "cats" / "0.png"), "--out", str(root / method),
+                  "--method", method, "--target", "1"])
     assert result.exit_code == 0, result.output
+    assert len(os.listdir(root / method / "overlays")) == 1
+
+
+def test_explain_one_target_over_more_images_than_a_batch(trained):
+    root, _, out = trained
+    many = make_folder(root / "many", per_class=20, size=16, seed=3)
+    result = run(["explain", "--model", str(out), "--images", str(many), "--out", str(root / "many_lc"),
+                  "--method", "layercam", "--target", "0"])
+    assert result.exit_code == 0, result.output
+    assert len(os.listdir(root / "many_lc" / "overlays")) == 40
 
 
 def test_export_app(trained):

@@ -44,3 +44,26 @@ def test_tf_keras_vis_methods_share_the_calling_convention(name):
 def test_unknown_saliency_method():
     with pytest.raises(TfxaiError, match="unknown saliency method"):
         saliency("nope", None, np.zeros((1, 4, 4, 3)))
+
+
+def test_flat_model_inlines_nested_models_and_shares_their_weights():
+    from tfxai.explain.layers import flat_model
+
+    keras.utils.set_random_seed(1)
+    inner_inputs = keras.Input((12, 12, 3))
+    features = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="inner_conv")(inner_inputs)
+    backbone = keras.Model(inner_inputs, features, name="backbone")
+    inputs = keras.Input((12, 12, 3))
+    x = keras.layers.Rescaling(1 / 255.0)(inputs)
+    x = keras.layers.GlobalAveragePooling2D()(backbone(x))
+    model = keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(x))
+    flat = flat_model(model)
+    names = [layer.name for layer in flat.layers]
+    assert "inner_conv" in names and "backbone" not in names
+    assert flat.get_layer("inner_conv") is backbone.get_layer("inner_conv")
+    images = np.random.default_rng(0).random((2, 12, 12, 3)).astype("float32") * 255
+    np.testing.assert_allclose(flat(images), model(images), atol=1e-6)
+    for name in ("layercam", "scorecam"):
+        maps = saliency(name, model, images, targets=1, layer="inner_conv", **({"max_n": 2} if name == "scorecam" else {}))
+        assert maps.shape == (2, 12, 12) and 0 <= maps.min() and maps.max() <= 1
+    assert [layer.name for layer in model.layers][2] == "backbone"  # the user's model is unchanged

@@ -171,3 +171,32 @@ def _tap(container, path, feature_layer, score_layer=None):
         )
     model_inputs = inputs if len(inputs) > 1 else inputs[0]
     return keras.Model(model_inputs, [captured["features"], outputs], name=f"{container.name}_cam_view")
+
+
+def flat_model(model):
+    """The same network with nested models inlined: every layer becomes a top-level layer.
+
+    Tools that look layers up by name at the top level (tf-keras-vis' Score-CAM
+    and Layer-CAM) can then reach a backbone's feature map inside a transfer
+    model. Layers (and weights) are shared with ``model``, which is not changed.
+    """
+
+    def call(layer_, *args, **kwargs):
+        if isinstance(layer_, keras.Sequential):
+            outputs = args[0]
+            for inner in layer_.layers:
+                outputs = call(inner, outputs)
+            return outputs
+        if isinstance(layer_, keras.Model):
+            return layer_._run_through_graph(args[0], call_fn=call)  # Keras 3's functional graph walk
+        return layer_(*args, **kwargs)
+
+    if not _safe_inputs(model):
+        raise TfxaiError(f"model {model.name!r} has no symbolic inputs: build it as a functional or Sequential model")
+    inputs = [keras.Input(batch_shape=t.shape, dtype=t.dtype) for t in model.inputs]
+    model_inputs = inputs if len(inputs) > 1 else inputs[0]
+    try:
+        outputs = call(model, model_inputs)
+    except (AttributeError, TypeError, ValueError) as error:
+        raise TfxaiError(f"cannot inline the nested models of {model.name!r} ({error}): name a top-level layer instead") from error
+    return keras.Model(model_inputs, outputs, name=f"{model.name}_flat")

@@ -13,7 +13,7 @@ import numpy as np
 
 from tfxai.errors import TfxaiError
 from tfxai.explain import targets as targets_lib
-from tfxai.explain.layers import _score_layer, _squashing, find_layer
+from tfxai.explain.layers import _score_layer, _squashing, find_layer, flat_model
 
 __all__ = ["saliency", "SALIENCY_METHODS"]
 
@@ -56,7 +56,9 @@ def saliency(name, model, images, targets=None, layer=None, **options):
     targets : None, int, sequence of int or callable
         As for :class:`tfxai.explain.GradCAM`.
     layer : str or None
-        Feature-map layer for the CAM methods (a layer of the top-level model).
+        Feature-map layer for the CAM methods; None = the last 4-D feature map.
+        Layers inside nested models (a backbone in a transfer model) are reached
+        by inlining the nested models into a flat view that shares the weights.
     **options
         Passed to the tf-keras-vis method (``max_n`` for Score-CAM,
         ``smooth_samples``/``smooth_noise`` for SmoothGrad).
@@ -77,11 +79,8 @@ def saliency(name, model, images, targets=None, layer=None, **options):
     modifier = ReplaceToLinear() if _squashing(getattr(_score_layer(model), "activation", None)) else None
     if key != "smoothgrad":
         path, found = find_layer(model, layer)
-        if path:
-            raise TfxaiError(
-                f"layer {found.name!r} sits inside the nested model {path[0].name!r}, which tf-keras-vis cannot reach: "
-                "use tfxai.explain.GradCAM, or name a top-level layer"
-            )
+        if path:  # a backbone nested in a transfer model: tf-keras-vis looks layers up at the top level
+            model = flat_model(model)
         layer = found.name
     maps = SALIENCY_METHODS[key](model, modifier, _score(model, images, targets), images, layer, dict(options))
     maps = np.nan_to_num(np.asarray(maps, dtype=np.float32))
