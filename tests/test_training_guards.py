@@ -98,3 +98,37 @@ def test_a_corrupt_class_names_file_beside_a_model_is_a_clear_error(tmp_path):
     (tmp_path / "class_names.json").write_text("[\"a\", ")
     with pytest.raises(TfxaiError, match="class names"):
         load_classifier(tmp_path)
+
+
+def test_a_failed_staged_output_leaves_no_new_parent_folders(tmp_path):
+    from tfxai.io import staged_directory
+
+    target = tmp_path / "a" / "b" / "out"
+    with pytest.raises(RuntimeError):
+        with staged_directory(target) as staging:
+            open(f"{staging}/x.txt", "w").close()
+            raise RuntimeError("the run failed")
+    assert not (tmp_path / "a").exists()
+    with staged_directory(target) as staging:
+        open(f"{staging}/x.txt", "w").close()
+    assert (target / "x.txt").is_file()
+
+
+def test_class_names_must_match_the_model_outputs(tmp_path):
+    model = tiny_model()
+    model.save(tmp_path / "model.keras")
+    (tmp_path / "class_names.json").write_text(json.dumps(["a", "b"]))
+    with pytest.raises(TfxaiError, match="2 class names but the model has 3 outputs"):
+        load_classifier(tmp_path)
+
+
+def test_a_weights_file_is_loaded_into_small_cnn(tmp_path):
+    from tfxai.backbones import build_backbone, small_cnn
+
+    keras.utils.set_random_seed(2)
+    source = small_cnn((16, 16, 3))
+    path = str(tmp_path / "small.weights.h5")
+    source.save_weights(path)
+    loaded = build_backbone("small_cnn", (16, 16, 3), weights=path)
+    for a, b in zip(source.get_weights(), loaded.get_weights()):
+        np.testing.assert_array_equal(a, b)

@@ -135,10 +135,17 @@ BACKBONES = {
         lambda: CaffePreprocess(name="caffe_preprocess"), 224, 32, True, "Simonyan & Zisserman 2015",
     ),
     "small_cnn": Backbone(
-        "small_cnn", lambda input_shape, weights: small_cnn(input_shape), "block3_relu2", "block2_pool",
+        "small_cnn", lambda input_shape, weights: _with_weights(small_cnn(input_shape), weights), "block3_relu2", "block2_pool",
         _rescale_unit, 32, 8, False, "tfxai (CPU preset)",
     ),
 }
+
+
+def _with_weights(model, weights):
+    """Load a local weights file into a freshly built backbone (``None``: keep the random init)."""
+    if weights is not None:
+        model.load_weights(weights)
+    return model
 
 
 def get_backbone(name):

@@ -74,6 +74,11 @@ def load_classifier(path):
     num_classes = int(model.outputs[0].shape[-1])
     if os.path.isfile(names_file):
         class_names = read_class_names(names_file)
+        if len(class_names) != max(num_classes, 2):
+            raise TfxaiError(
+                f"{names_file} lists {len(class_names)} class names but the model has {num_classes} outputs: "
+                "give one name per class"
+            )
     else:
         class_names = [f"class_{i}" for i in range(max(num_classes, 2))]
     return model, class_names

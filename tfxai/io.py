@@ -80,14 +80,30 @@ def staged_directory(target, overwrite=False):
     if os.path.exists(target) and not overwrite:
         raise TfxaiError(f"output folder {target} already exists: pass --overwrite or choose another output folder")
     parent = os.path.dirname(target)
+    created = _missing_parents(parent)
     os.makedirs(parent, exist_ok=True)
     staging = tempfile.mkdtemp(prefix=f".{os.path.basename(target)}.staging.", dir=parent)
+    done = False
     try:
         yield staging
         replace_directory(staging, target)
+        done = True
     finally:
         if os.path.exists(staging):
             shutil.rmtree(staging, ignore_errors=True)
+        if not done:  # a failed run leaves no trace, not even the empty folders it made
+            for folder in created:
+                with contextlib.suppress(OSError):
+                    os.rmdir(folder)
+
+
+def _missing_parents(folder):
+    """Folders from ``folder`` upwards that do not exist yet, deepest first."""
+    missing = []
+    while folder and not os.path.exists(folder):
+        missing.append(folder)
+        folder = os.path.dirname(folder)
+    return missing
 
 
 def read_class_names(path):

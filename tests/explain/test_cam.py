@@ -242,6 +242,11 @@ def test_bad_input_errors_are_one_line():
     dense_only = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
     with pytest.raises(TfxaiError, match="no convolutional feature map"):
         GradCAM(dense_only)
+    # image-shaped inputs and rescaling are 4-D but not feature maps
+    for head in ([], [keras.layers.Rescaling(1 / 255.0)]):
+        pixels_only = keras.Sequential([keras.Input((6, 6, 3)), *head, keras.layers.Flatten(), keras.layers.Dense(2)])
+        with pytest.raises(TfxaiError, match="no convolutional feature map"):
+            GradCAM(pixels_only)
     with pytest.raises(TfxaiError, match="not a feature map"):
         GradCAM(model, "predictions")
     for error in (TfxaiError("a\nb"),):

@@ -13,6 +13,21 @@ from tfxai.errors import TfxaiError
 
 SPATIAL_RANKS = (4, 5)  # (batch, H, W, C) images and (batch, T, H, W, C) videos
 
+# Layers that make a feature map; the default layer is the last 4-D/5-D output at or after the first of them,
+# so inputs, rescaling and augmentation layers (4-D, but no features) are never picked.
+FEATURE_MAKERS = (
+    keras.layers.Conv2D,
+    keras.layers.Conv3D,
+    keras.layers.DepthwiseConv2D,
+    keras.layers.SeparableConv2D,
+    keras.layers.Conv2DTranspose,
+    keras.layers.Conv3DTranspose,
+    keras.layers.MaxPooling2D,
+    keras.layers.AveragePooling2D,
+    keras.layers.MaxPooling3D,
+    keras.layers.AveragePooling3D,
+)
+
 
 def _output_rank(layer):
     try:
@@ -55,7 +70,8 @@ def find_layer(model, layer=None):
         )
     layers = list(_walk(model))
     if layer is None:
-        for path, candidate in reversed(layers):
+        first = next((i for i, (_, c) in enumerate(layers) if isinstance(c, FEATURE_MAKERS)), len(layers))
+        for path, candidate in reversed(layers[first:]):
             if _output_rank(candidate) in SPATIAL_RANKS and not isinstance(candidate, keras.Model):
                 return path, candidate
         raise TfxaiError(
