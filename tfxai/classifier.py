@@ -122,13 +122,21 @@ def fit_classifier(model, train, validation, epochs, callbacks=(), verbose="auto
     verbose = progress_verbosity(verbose)
     nan_guard = keras.callbacks.TerminateOnNaN()
     history = model.fit(train, validation_data=validation, epochs=epochs, callbacks=[nan_guard, *callbacks], verbose=verbose, shuffle=False)  # datasets are shuffled upstream
-    # TerminateOnNaN sees only the main loss; models with extra updates (ABN's COT) log
-    # their own losses, and a NaN can also hide in the weights (e.g. learning rate NaN).
+    check_finite_training(model, history)
+    return history
+
+
+def check_finite_training(model, history):
+    """Raise :class:`TfxaiError` if any logged loss or any weight is NaN or infinite.
+
+    ``TerminateOnNaN`` sees only the main loss; models with extra updates (ABN's
+    COT) log their own losses, and a NaN can also hide in the weights (e.g. a
+    learning rate of NaN). Every training app calls this before saving.
+    """
     bad = sorted(name for name, values in history.history.items() if name.endswith("loss") and not np.all(np.isfinite(values)))
     if bad or not all(np.all(np.isfinite(weight)) for weight in model.get_weights()):
         what = f"the {', '.join(bad)} became NaN or infinite" if bad else "the weights became NaN or infinite"
         raise TfxaiError(f"training stopped: {what}; lower --learning-rate or check the data for bad values")
-    return history
 
 
 def train_classifier(config, verbose="auto"):

@@ -61,3 +61,64 @@ def test_bad_input_exits_2_with_one_line(workspace, args, message):
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("error: ") and message in last, result.stderr
     assert not (workspace / "run").exists()
+
+
+def _bad_workspace(workspace, name):
+    """Variants of the training data and teacher that must each stop with one line, exit 2."""
+    rng = np.random.default_rng(1)
+    x = rng.integers(0, 256, (20, 8, 8)).astype("uint8")
+    y = np.arange(20) % 2
+    options = {"--data": str(workspace / "train.npz"), "--teacher": str(workspace / "teacher.keras")}
+    if name == "one_hot":
+        np.savez(workspace / "bad.npz", x=x, y=np.eye(2, dtype="int64")[y])
+        options["--data"] = str(workspace / "bad.npz")
+    elif name == "wrong_size":
+        np.savez(workspace / "bad.npz", x=rng.integers(0, 256, (20, 10, 10)).astype("uint8"), y=y)
+        options["--data"] = str(workspace / "bad.npz")
+    elif name == "validation_labels":
+        np.savez(workspace / "val.npz", x=x, y=y + 5)
+        options["--validation"] = str(workspace / "val.npz")
+    elif name == "validation_channels":
+        np.savez(workspace / "val.npz", x=np.repeat(x[..., None], 3, axis=-1), y=y)
+        options["--validation"] = str(workspace / "val.npz")
+    elif name == "nan_pixels":
+        bad = x.astype("float32") / 255
+        bad[0, 0, 0] = np.nan
+        np.savez(workspace / "bad.npz", x=bad, y=y)
+        options["--data"] = str(workspace / "bad.npz")
+    elif name == "logits_teacher":
+        logits = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(2)])
+        logits.save(workspace / "logits.keras")
+        options["--teacher"] = str(workspace / "logits.keras")
+    return options
+
+
+@pytest.mark.parametrize(
+    "name, message",
+    [
+        ("one_hot", "not one-hot"),
+        ("wrong_size", "10x10 but the teacher takes 8x8"),
+        ("validation_labels", "validation labels range from 5 to 6"),
+        ("validation_channels", "validation images have 3 channels"),
+        ("nan_pixels", "NaN or infinite pixels"),
+        ("logits_teacher", "does not output probabilities"),
+    ],
+)
+def test_bad_data_or_teacher_exits_2_with_one_line(workspace, name, message):
+    options = _bad_workspace(workspace, name)
+    result = _run(*[item for pair in options.items() for item in pair], "--out", str(workspace / "run"), "--epochs", "1",
+                  "--generation-steps", "2")
+    assert result.exit_code == 2, result.output
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: ") and message in last, result.stderr
+    assert not (workspace / "run").exists()
+
+
+@pytest.mark.parametrize("args, message", [(["--learning-rate", "nan"], "--learning-rate"),
+                                           (["--validation-split", "1.5"], "--validation-split"),
+                                           (["--mean", "0.5,0.5"], "--mean has 2 values")])
+def test_bad_options_exit_2(workspace, args, message):
+    result = _run("--data", str(workspace / "train.npz"), "--teacher", str(workspace / "teacher.keras"),
+                  "--out", str(workspace / "run"), "--epochs", "1", *args)
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr.strip().splitlines()[-1], result.stderr

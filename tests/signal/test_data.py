@@ -55,6 +55,8 @@ def test_npz_equal_length_and_concatenated(tmp_path):
         ({"X": np.zeros((3, 8, 2))}, "lacks y"),
         ({"X": np.zeros((2, 8, 2)), "y": np.array([0, 0])}, "single class"),
         ({"X": np.full((2, 8, 2), np.nan), "y": np.array([0, 1])}, "NaN"),
+        ({"X": np.full((2, 8, 2), "a"), "y": np.array([0, 1])}, "X is not numeric"),
+        ({"X": np.zeros((2, 8, 2)), "y": np.array([], int), "class_names": np.array(["a", "b"])}, "no labels"),
     ],
 )
 def test_bad_npz_files_are_one_line_errors(tmp_path, arrays, message):
@@ -77,6 +79,11 @@ def test_bad_paths_and_folders(tmp_path):
     np.savez(tmp_path / "objects.npz", X=objects, y=np.array([0, 1]))
     with pytest.raises(TfxaiError, match="not as Python objects"):
         load_recordings(str(tmp_path / "objects.npz"))
+    for name in ("a", "b"):
+        (tmp_path / "text" / name).mkdir(parents=True)
+        np.save(tmp_path / "text" / name / "r.npy", np.full((20, 2), "x"))
+    with pytest.raises(TfxaiError, match="cannot read recording"):
+        load_recordings(str(tmp_path / "text"))
 
 
 def test_too_short_recordings_are_reported(tmp_path):

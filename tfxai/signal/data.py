@@ -155,13 +155,13 @@ def _load_folder(path):
 def _read_file(path):
     try:
         if path.lower().endswith(".npy"):
-            array = np.load(path, allow_pickle=False)
+            array = np.load(path, allow_pickle=False).astype("float32")
         else:
             with open(path, encoding="utf-8") as handle:
                 first = handle.readline()
             skip = 0 if _numeric(first) else 1
             array = np.loadtxt(path, delimiter=",", skiprows=skip, ndmin=2, dtype="float32")
-    except ValueError as error:
+    except (ValueError, TypeError, OSError, EOFError) as error:
         raise TfxaiError(f"cannot read recording {path}: {error}: save numbers only, one time step per row") from None
     if array.ndim == 1:
         array = array[:, None]
@@ -193,6 +193,12 @@ def _load_npz(path):
     if missing:
         raise TfxaiError(f"{path} lacks {', '.join(missing)} (found {sorted(arrays)}): store recordings as X and labels as y")
     x, y = arrays["X"], np.asarray(arrays["y"]).reshape(-1)
+    if len(y) == 0:
+        raise TfxaiError(f"{path} has no labels in y: store one label per recording")
+    try:
+        x = x.astype("float32")
+    except (ValueError, TypeError) as error:
+        raise TfxaiError(f"{path}: X is not numeric ({error}): store the signals as numbers") from None
     if x.ndim == 3:
         if "lengths" in arrays:
             raise TfxaiError(f"{path} has a 3-D X and lengths: give either (n, time, channels) or concatenated X with lengths")

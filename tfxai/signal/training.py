@@ -16,6 +16,7 @@ from typing import Optional
 import keras
 import numpy as np
 
+from tfxai.classifier import check_finite_training, check_learning_rate
 from tfxai.errors import TfxaiError
 from tfxai.io import staged_directory, write_json, write_text
 from tfxai.signal.attention import plot_attention, recording_attention, write_attention_csv
@@ -109,6 +110,7 @@ class SignalTrainingConfig:
         for name in ("epochs", "batch_size", "window", "step", "train_step", "filters"):
             if int(getattr(self, name)) < 1:
                 raise TfxaiError(f"{name.replace('_', ' ')} must be a positive integer, got {getattr(self, name)}")
+        check_learning_rate(self.learning_rate)
         if not self.learning_rate > 0 or not 0 <= self.momentum < 1:
             raise TfxaiError(
                 f"learning rate must be positive and momentum in [0, 1), got {self.learning_rate} and {self.momentum}"
@@ -194,6 +196,7 @@ def train_signal_model(recordings, config, verbose=1, callbacks=None, split=None
         callbacks=callbacks,
     )
     seconds = time.perf_counter() - started
+    check_finite_training(model, history)
     evaluation = evaluate_recordings(model, recordings.subset(test), preprocessor, config.window, config.step)
     return TrainedSignalModel(model, preprocessor, train, test, dict(history.history), evaluation, seconds)
 

@@ -88,10 +88,18 @@ def load_labelled_data(path, size=None, channels=None):
         ) from None
     if x.ndim == 3:
         x = x[..., None]
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    whole = np.issubdtype(y.dtype, np.integer) or (
+        np.issubdtype(y.dtype, np.floating) and np.all(np.isfinite(y)) and np.all(y == np.round(y))
+    )
+    if y.ndim != 1 or not whole:
+        raise TfxaiError(f"{path}: y has shape {y.shape} and dtype {y.dtype}; need one integer class index per image (not one-hot)")
     if x.ndim != 4 or len(x) != len(y) or len(x) == 0:
         raise TfxaiError(f"{path}: x has shape {x.shape} and y {y.shape}; need (n, h, w[, c]) images and n labels, n > 0")
     x = x.astype("float32") / 255.0 if x.dtype == np.uint8 or x.max() > 1.0 else x.astype("float32")
-    return x, np.asarray(y).reshape(-1).astype("int64"), names
+    return x, y.astype("int64"), names
 
 
 def _load_class_folders(directory, size, channels):

@@ -10,6 +10,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfxai.classifier import check_learning_rate, fit_classifier
 from tfxai.errors import TfxaiError
 from tfxai.io import staged_directory, write_json
 from tfxai.synthesis.generator import TargetOutputGenerator, kl_divergence
@@ -73,8 +74,15 @@ class TrainMixedConfig:
     overwrite: bool = False
 
 
-def make_preprocessing(scale=1.0, mean=None, std=None):
-    """``x * scale``, then ``(x - mean) / std`` per channel; None when it is the identity."""
+def make_preprocessing(scale=1.0, mean=None, std=None, channels=None):
+    """``x * scale``, then ``(x - mean) / std`` per channel; None when it is the identity.
+
+    ``mean`` and ``std`` hold one value, or one per channel (``channels``).
+    """
+    for name, values in (("--mean", mean), ("--std", std)):
+        count = None if values is None else np.size(values)
+        if count is not None and channels is not None and count not in (1, channels):
+            raise TfxaiError(f"{name} has {count} values but the model takes {channels} channels: give 1 or {channels}")
     layers = []
     if float(scale) != 1.0:
         layers.append(keras.layers.Rescaling(float(scale)))
@@ -87,6 +95,35 @@ def make_preprocessing(scale=1.0, mean=None, std=None):
     if not layers:
         return None
     return layers[0] if len(layers) == 1 else keras.Sequential(layers)
+
+
+def _check_labelled(images, labels, shape, num_classes, what):
+    """The teacher's image size and channels, labels among its classes, finite pixels."""
+    height, width, channels = shape
+    if images.shape[-1] != channels:
+        raise TfxaiError(f"{what} images have {images.shape[-1]} channels but the teacher takes {channels}")
+    if (height and images.shape[1] != height) or (width and images.shape[2] != width):
+        raise TfxaiError(
+            f"{what} images are {images.shape[1]}x{images.shape[2]} but the teacher takes {height}x{width}: resize them"
+        )
+    if labels.min() < 0 or labels.max() >= num_classes:
+        raise TfxaiError(
+            f"{what} labels range from {labels.min()} to {labels.max()} but the teacher has {num_classes} classes: "
+            "use labels 0..K-1 of the teacher's classes"
+        )
+    if not np.all(np.isfinite(images)):
+        raise TfxaiError(f"{what} images contain NaN or infinite pixels: fix the data")
+
+
+def _check_probabilities(classifier, images, preprocessing=None):
+    """Generation and eq. 9 need probabilities: reject a classifier that outputs logits."""
+    batch = images if preprocessing is None else preprocessing(images)
+    outputs = np.asarray(classifier(batch, training=False), np.float64)
+    if outputs.min() < -1e-6 or outputs.max() > 1 + 1e-6 or np.abs(outputs.sum(axis=-1) - 1).max() > 1e-3:
+        raise TfxaiError(
+            "the teacher does not output probabilities (rows must be in [0, 1] and sum to 1): "
+            "end it with a softmax layer"
+        )
 
 
 def load_model(path, what="model"):
@@ -116,6 +153,7 @@ def run_generate(config, progress=None):
     The achieved output and KL in the CSV are the classifier's on the saved
     8-bit PNG. Returns a summary dict (also written as ``summary.json``).
     """
+    check_learning_rate(config.learning_rate)
     model = load_model(config.model)
     height, width, channels = _input_shape(model)
     size = None if height is None or width is None else (height, width)
@@ -128,7 +166,7 @@ def run_generate(config, progress=None):
         steps=config.steps,
         tolerance=config.tolerance,
         low_pass_radius=config.low_pass_radius,
-        preprocessing=make_preprocessing(config.scale, config.mean, config.std),
+        preprocessing=make_preprocessing(config.scale, config.mean, config.std, channels),
         from_logits=config.from_logits,
         batch_size=config.batch_size,
     )
@@ -186,6 +224,9 @@ def run_train_mixed(config, progress=None, verbose="auto"):
     ``history.json`` and ``summary.json`` into the folder ``config.out``.
     Returns the summary dict.
     """
+    check_learning_rate(config.learning_rate)
+    if not 0.0 <= config.validation_split < 1.0:
+        raise TfxaiError(f"--validation-split must be in [0, 1), got {config.validation_split}")
     if config.augment not in AUGMENTATIONS:
         raise TfxaiError(f"unknown augmentation {config.augment!r}: choose one of {', '.join(AUGMENTATIONS)}")
     if not 0.0 <= config.fraction <= 1.0:
@@ -194,23 +235,21 @@ def run_train_mixed(config, progress=None, verbose="auto"):
     teacher = load_model(config.teacher, "teacher model")
     height, width, channels = _input_shape(teacher)
     size = None if height is None or width is None else (height, width)
-    images, labels, names = load_labelled_data(config.data, size, channels)
-    if images.shape[-1] != channels:
-        raise TfxaiError(f"training images have {images.shape[-1]} channels but the teacher takes {channels}")
     num_classes = int(teacher.outputs[0].shape[-1])
+    images, labels, names = load_labelled_data(config.data, size, channels)
+    _check_labelled(images, labels, (height, width, channels), num_classes, "training")
     names = load_class_names(None, config.teacher, num_classes) if names is None else names
-    if len(names) != num_classes or labels.max() >= num_classes or labels.min() < 0:
-        raise TfxaiError(
-            f"the data has {len(names)} classes (labels {labels.min()}..{labels.max()}) but the teacher outputs "
-            f"{num_classes}: use a teacher trained on these classes"
-        )
+    if len(names) != num_classes:
+        raise TfxaiError(f"the data has {len(names)} classes but the teacher outputs {num_classes}: use a teacher trained on these classes")
     if config.validation:
         val_images, val_labels, _ = load_labelled_data(config.validation, size, channels)
+        _check_labelled(val_images, val_labels, (height, width, channels), num_classes, "validation")
     elif config.validation_split > 0:
         images, labels, val_images, val_labels = _split(images, labels, config.validation_split, config.seed)
     else:
         val_images = val_labels = None
-    preprocessing = make_preprocessing(config.scale, config.mean, config.std)
+    preprocessing = make_preprocessing(config.scale, config.mean, config.std, channels)
+    _check_probabilities(teacher, images[:8], preprocessing)
     mixed = build_mixed_dataset(
         images, labels, teacher, config.fraction, num_classes=num_classes, own_probability=config.own_probability,
         seed=config.seed, progress=progress, optimizer=config.generation_optimizer, steps=config.generation_steps,
@@ -231,7 +270,7 @@ def run_train_mixed(config, progress=None, verbose="auto"):
         train = train.map(lambda x, y: (preprocessing(x), y))
         validation = None if validation is None else validation.map(lambda x, y: (preprocessing(x), y))
     with staged_directory(config.out, overwrite=config.overwrite) as staging:
-        history = model.fit(train, validation_data=validation, epochs=config.epochs, verbose=verbose)
+        history = fit_classifier(model, train, validation, config.epochs, verbose=verbose)
         student.save(os.path.join(staging, "model.keras"))
         write_json(os.path.join(staging, CLASS_NAMES_FILE), names)
         write_json(os.path.join(staging, "history.json"), {k: [float(v) for v in vals] for k, vals in history.history.items()})
