@@ -76,6 +76,17 @@ class LazyGroup(click.Group):
 @click.version_option(package_name="tfxai")
 def main():
     """tfxai: explain Keras image, video and signal models, and train them with their attention."""
+    _quiet_opencv()
+
+
+def _quiet_opencv():
+    """The apps report unreadable images in one line of their own; OpenCV's decoder logs would add more."""
+    try:
+        import cv2
+
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    except (ImportError, AttributeError):
+        pass
 
 
 if __name__ == "__main__":

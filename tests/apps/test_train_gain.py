@@ -108,7 +108,7 @@ def test_existing_output_is_kept_without_overwrite(trained):
         ("missing_masks", "mask folder"),
         ("unmatched_masks", "matches an image"),
         ("corrupt_mask", "cannot decode"),
-        ("nan_loss", "NaN"),
+        ("nan_learning_rate", "--learning-rate must be a positive number"),
     ],
 )
 def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, case, message):
@@ -126,7 +126,7 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, case, mess
         os.rename(masks / "object", masks / "elsewhere")
     elif case == "corrupt_mask":
         (masks / "object" / "0.png").write_bytes(b"\x89PNG broken")
-    elif case == "nan_loss":
+    elif case == "nan_learning_rate":  # once trained through to NaN weights; now refused up front
         extra += ["--learning-rate", "nan"]
     out = tmp_path / "out"
     error = one_line_error(run(["--data", data, *extra, "--out", out, *SMALL]))

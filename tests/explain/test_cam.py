@@ -249,5 +249,11 @@ def test_bad_input_errors_are_one_line():
             GradCAM(pixels_only)
     with pytest.raises(TfxaiError, match="not a feature map"):
         GradCAM(model, "predictions")
+    with pytest.raises(TfxaiError, match="class indices"):
+        GradCAM(model)(images(size=12), [0.7, 1.9, 0.2])
+    with pytest.raises(TfxaiError, match="class indices"):
+        GradCAM(model)(images(size=12), "1")
+    with pytest.raises(TfxaiError, match="one score per image"):
+        GradCAM(model)(images(size=12), lambda scores: scores)
     for error in (TfxaiError("a\nb"),):
         assert "\n" not in str(error)

@@ -41,9 +41,14 @@ def test_tf_keras_vis_methods_share_the_calling_convention(name):
     assert model.layers[-1].activation.__name__ == "softmax"
 
 
-def test_unknown_saliency_method():
+def test_unknown_saliency_method_and_wrong_image_size():
     with pytest.raises(TfxaiError, match="unknown saliency method"):
         saliency("nope", None, np.zeros((1, 4, 4, 3)))
+    inputs = keras.Input((12, 12, 3))
+    x = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(2, 3, name="conv")(inputs))
+    model = keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(x))
+    with pytest.raises(TfxaiError, match="the model takes"):
+        saliency("layercam", model, np.zeros((1, 10, 10, 3)))
 
 
 def test_flat_model_inlines_nested_models_and_shares_their_weights():

@@ -66,6 +66,15 @@ def normalize(cam):
 # === The pipeline ===
 
 
+
+def _check_score_shape(target):
+    """A target function must give one score per image."""
+    if target.shape.rank is not None and target.shape.rank != 1:
+        raise TfxaiError(
+            f"a target function must return one score per image, shape (batch,), got {tuple(target.shape)}: "
+            "select one class, e.g. lambda scores: scores[:, 3]"
+        )
+
 class BaseCAM:
     """Class activation maps of a Keras model at one feature-map layer.
 
@@ -124,6 +133,7 @@ class BaseCAM:
                 tape.watch(images)
                 features, scores = self.view(images, training=training)
                 target = score_fn(scores)
+            _check_score_shape(target)
             gradients = tape.gradient(target, features)
         else:
             features, scores = self.view(images, training=training)
@@ -157,6 +167,7 @@ class BaseCAM:
         if callable(targets):
             if not self.needs_gradients:
                 raise TfxaiError(f"{type(self).__name__} takes class indices as targets, not a callable: pass ints or None")
+            self._probe_score_function(targets, min(batch, self.batch_size))
             run = self._trace(targets)
             parts = [run(images[i : i + self.batch_size]) for i in range(0, batch, self.batch_size)]
         else:
@@ -169,6 +180,14 @@ class BaseCAM:
         heatmaps = tf.concat([p[0] for p in parts], axis=0)
         probabilities = tf.concat([p[1] for p in parts], axis=0)
         return heatmaps, probabilities
+
+    def _probe_score_function(self, score_fn, batch):
+        """Check a target function's output shape eagerly, so a wrong one is a clear error, not a tracing one."""
+        try:
+            probe = score_fn(tf.zeros((batch, max(self.num_classes, 1))))
+        except Exception:  # noqa: BLE001 - functions that cannot run on zeros are checked when traced
+            return
+        _check_score_shape(tf.convert_to_tensor(probe))
 
     def _trace(self, score_fn):
         key = id(score_fn)

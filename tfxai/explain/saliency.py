@@ -74,6 +74,9 @@ def saliency(name, model, images, targets=None, layer=None, **options):
     images = np.asarray(images, dtype=np.float32)
     if images.ndim != 4 or images.shape[0] == 0:
         raise TfxaiError(f"images must be a non-empty batch (batch, H, W, C), got shape {images.shape}")
+    expected = tuple(model.inputs[0].shape[1:]) if getattr(model, "inputs", None) else ()
+    if len(expected) == 3 and any(e is not None and e != g for e, g in zip(expected, images.shape[1:])):
+        raise TfxaiError(f"images have shape {images.shape[1:]} but the model takes {expected}: resize or convert them")
     from tf_keras_vis.utils.model_modifiers import ReplaceToLinear
 
     modifier = ReplaceToLinear() if _squashing(getattr(_score_layer(model), "activation", None)) else None

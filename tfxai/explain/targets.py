@@ -59,7 +59,13 @@ def resolve_class_ids(targets, batch_size, num_classes):
     if isinstance(targets, (int, np.integer)):
         ids = np.full((batch_size,), int(targets), np.int32)
     else:
-        ids = np.asarray(targets).astype(np.int64).reshape(-1)
+        values = np.asarray(targets)
+        if not np.issubdtype(values.dtype, np.integer):
+            raise TfxaiError(
+                f"targets must be class indices (ints), got {values.dtype} values {values.reshape(-1)[:4].tolist()}: "
+                "pass an int, one int per image, None, or a callable"
+            )
+        ids = values.astype(np.int64).reshape(-1)
         if ids.shape[0] != batch_size:
             raise TfxaiError(f"got {ids.shape[0]} targets for {batch_size} images: pass one class per image, one int, or None")
         ids = ids.astype(np.int32)
