@@ -132,3 +132,14 @@ def test_a_weights_file_is_loaded_into_small_cnn(tmp_path):
     loaded = build_backbone("small_cnn", (16, 16, 3), weights=path)
     for a, b in zip(source.get_weights(), loaded.get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+def test_a_savedmodel_folder_is_named_as_such(tmp_path):
+    from tfxai.io import load_keras_model
+
+    (tmp_path / "serving").mkdir()
+    (tmp_path / "serving" / "saved_model.pb").write_bytes(b"")
+    with pytest.raises(TfxaiError, match="is a SavedModel"):
+        load_keras_model(tmp_path / "serving")
+    with pytest.raises(TfxaiError, match="does not exist"):
+        load_keras_model(tmp_path / "nowhere", "tfxai train gain")

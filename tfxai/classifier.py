@@ -11,7 +11,7 @@ import numpy as np
 
 from tfxai.backbones import build_classifier, get_backbone
 from tfxai.errors import TfxaiError
-from tfxai.io import atomic_path, read_class_names, write_json, write_text
+from tfxai.io import atomic_path, load_keras_model, write_json, write_text
 
 __all__ = ["ClassifierConfig", "PRESETS", "train_classifier", "load_classifier", "save_classifier"]
 
@@ -62,25 +62,15 @@ def load_classifier(path):
     ``path`` is a ``.keras`` file or a folder holding ``model.keras``; class
     names come from ``class_names.json`` beside it (else ``class_0``, ...).
     """
-    path = os.fspath(path)
-    model_file = os.path.join(path, "model.keras") if os.path.isdir(path) else path
-    if not os.path.isfile(model_file):
-        raise TfxaiError(f"model {model_file} does not exist: pass a .keras file or the folder written by 'tfxai train'")
-    try:
-        model = keras.saving.load_model(model_file)
-    except Exception as error:  # noqa: BLE001 - Keras raises many types for a bad file
-        raise TfxaiError(f"cannot load model {model_file} ({type(error).__name__}): is it a .keras file saved by Keras 3?") from error
-    names_file = os.path.join(os.path.dirname(model_file), "class_names.json")
+    model, class_names, model_file = load_keras_model(path, "tfxai train classifier")
     num_classes = int(model.outputs[0].shape[-1])
-    if os.path.isfile(names_file):
-        class_names = read_class_names(names_file)
-        if len(class_names) != max(num_classes, 2):
-            raise TfxaiError(
-                f"{names_file} lists {len(class_names)} class names but the model has {num_classes} outputs: "
-                "give one name per class"
-            )
-    else:
+    if class_names is None:
         class_names = [f"class_{i}" for i in range(max(num_classes, 2))]
+    elif len(class_names) != max(num_classes, 2):
+        raise TfxaiError(
+            f"class_names.json beside {model_file} lists {len(class_names)} class names but the model has "
+            f"{num_classes} outputs: give one name per class"
+        )
     return model, class_names
 
 

@@ -127,3 +127,26 @@ def read_class_names(path):
     if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
         raise TfxaiError(f"{path} must hold a JSON list of class names, e.g. [\"cat\", \"dog\"]")
     return names
+
+
+def load_keras_model(path, written_by="tfxai train"):
+    """``(model, class_names or None, model_file)`` from a ``.keras`` file or a results folder.
+
+    A results folder holds ``model.keras`` and ``class_names.json`` (written by
+    the training apps); ``written_by`` names the app in the error messages.
+    """
+    import keras
+
+    path = os.fspath(path)
+    model_file = os.path.join(path, "model.keras") if os.path.isdir(path) else path
+    if os.path.isdir(path) and not os.path.isfile(model_file) and os.path.isfile(os.path.join(path, "saved_model.pb")):
+        raise TfxaiError(f"{path} is a SavedModel (for serving): pass the .keras file or the folder written by '{written_by}'")
+    if not os.path.isfile(model_file):
+        raise TfxaiError(f"model {model_file} does not exist: pass a .keras file or the folder written by '{written_by}'")
+    try:
+        model = keras.saving.load_model(model_file)
+    except Exception as error:  # noqa: BLE001 - Keras raises many types for a bad file
+        raise TfxaiError(f"cannot load model {model_file} ({type(error).__name__}): is it a .keras file saved by Keras 3?") from error
+    names_file = os.path.join(os.path.dirname(model_file), "class_names.json")
+    class_names = read_class_names(names_file) if os.path.isfile(names_file) else None
+    return model, class_names, model_file

@@ -624,22 +624,11 @@ def compile_gain(gain, learning_rate):
 
 def load_gain(path):
     """Load a GAIN from a ``.keras`` file or a folder written by ``tfxai train gain``; returns (model, class_names)."""
-    path = os.fspath(path)
-    model_file = os.path.join(path, "model.keras") if os.path.isdir(path) else path
-    if not os.path.isfile(model_file):
-        raise TfxaiError(f"model {model_file} does not exist: pass a .keras file or the folder written by 'tfxai train gain'")
-    try:
-        model = keras.saving.load_model(model_file)
-    except Exception as error:  # noqa: BLE001 - Keras raises many types for a bad file
-        raise TfxaiError(f"cannot load model {model_file} ({type(error).__name__}): is it a .keras file saved by tfxai?") from error
+    from tfxai.io import load_keras_model
+
+    model, class_names, model_file = load_keras_model(path, "tfxai train gain")
     if not isinstance(model, GAIN):
         raise TfxaiError(f"{model_file} holds a {type(model).__name__}, not a GAIN: pass a model written by 'tfxai train gain'")
-    names_file = os.path.join(os.path.dirname(model_file), "class_names.json")
-    class_names = None
-    if os.path.isfile(names_file):
-        from tfxai.io import read_class_names
-
-        class_names = read_class_names(names_file)
     return model, class_names
 
 

@@ -152,20 +152,9 @@ def load_labelled_images(data, image_size, channels, split="train"):
 
 def load_abn(path):
     """Load an ABN from a ``.keras`` file or a folder written by ``tfxai train abn``; returns (model, class_names)."""
-    path = os.fspath(path)
-    model_file = os.path.join(path, "model.keras") if os.path.isdir(path) else path
-    if not os.path.isfile(model_file):
-        raise TfxaiError(f"model {model_file} does not exist: pass a .keras file or the folder written by 'tfxai train abn'")
-    try:
-        model = keras.saving.load_model(model_file)
-    except Exception as error:  # noqa: BLE001 - Keras raises many types for a bad file
-        raise TfxaiError(f"cannot load model {model_file} ({type(error).__name__}): is it a .keras file saved by tfxai?") from error
-    names_file = os.path.join(os.path.dirname(model_file), "class_names.json")
-    class_names = None
-    if os.path.isfile(names_file):
-        from tfxai.io import read_class_names
+    from tfxai.io import load_keras_model
 
-        class_names = read_class_names(names_file)
+    model, class_names, _ = load_keras_model(path, "tfxai train abn")
     return model, class_names
 
 

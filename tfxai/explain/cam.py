@@ -12,7 +12,6 @@ exported SavedModel. Feature maps may be 4-D (images) or 5-D (videos,
 """
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from tfxai.errors import TfxaiError
