@@ -144,7 +144,11 @@ BACKBONES = {
 def _with_weights(model, weights):
     """Load a local weights file into a freshly built backbone (``None``: keep the random init)."""
     if weights is not None:
-        model.load_weights(weights)
+        try:
+            model.load_weights(weights)
+        except Exception as error:  # noqa: BLE001 - Keras raises many types for a bad file
+            text = str(error)
+            raise TfxaiError(f"could not load weights file {weights} into {model.name}: {text.splitlines()[0] if text else error!r}") from error
     return model
 
 
@@ -188,6 +192,8 @@ def build_backbone(name, input_shape, weights=None):
         raise TfxaiError(f"{spec.name} needs images of at least {spec.min_size}x{spec.min_size}, got {height}x{width}: use a larger --image-size")
     try:
         return spec.builder(tuple(input_shape), weights)
+    except TfxaiError:
+        raise
     except Exception as error:  # noqa: BLE001 - Keras raises plain Exception for download failures
         text = str(error)
         if weights == "imagenet" and ("URL fetch failure" in text or "fetch" in text.lower() or "urlopen" in text.lower()):

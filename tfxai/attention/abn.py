@@ -28,7 +28,7 @@ import tensorflow as tf
 from tfxai.attention import losses as losses_lib
 from tfxai.attention.base import MAIN, AttentionModel, unpack_inputs
 from tfxai.attention.masking import mask_out
-from tfxai.backbones import GrayToRGB, _resolve_weights, build_backbone, get_backbone, small_cnn
+from tfxai.backbones import GrayToRGB, _resolve_weights, _with_weights, build_backbone, get_backbone, small_cnn
 from tfxai.errors import TfxaiError
 
 __all__ = ["ABN", "AttentionBranch", "AttentionMechanism", "COMPLEMENT", "MECHANISMS"]
@@ -465,13 +465,7 @@ def _split_backbone(spec, input_shape, weights, filters=None):
             raise TfxaiError(f"backbone_filters only applies to the small_cnn backbone, not {spec.name}: leave it unset")
         if len(filters) < 3:
             raise TfxaiError(f"small_cnn splits after its second block, so it needs at least 3 block widths, got {list(filters)}")
-        base = small_cnn((height, width, base_channels), filters=tuple(filters))
-        weights = _resolve_weights(spec, weights)
-        if weights is not None:
-            try:
-                base.load_weights(weights)
-            except Exception as error:  # noqa: BLE001 - Keras raises many types for a bad file
-                raise TfxaiError(f"could not load weights file {weights} into small_cnn with widths {list(filters)}: {(str(error).splitlines() or [repr(error)])[0]}") from error
+        base = _with_weights(small_cnn((height, width, base_channels), filters=tuple(filters)), _resolve_weights(spec, weights))
     else:
         base = build_backbone(spec.name, (height, width, base_channels), weights)
     try:

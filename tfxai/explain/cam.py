@@ -62,10 +62,6 @@ def normalize(cam):
     return tf.where(span > EPSILON, (cam - low) / tf.maximum(span, EPSILON), tf.zeros_like(cam))
 
 
-# === The pipeline ===
-
-
-
 def _check_score_shape(target):
     """A target function must give one score per image."""
     if target.shape.rank is not None and target.shape.rank != 1:
@@ -73,6 +69,31 @@ def _check_score_shape(target):
             f"a target function must return one score per image, shape (batch,), got {tuple(target.shape)}: "
             "select one class, e.g. lambda scores: scores[:, 3]"
         )
+
+
+def check_images(images, expected, dtype):
+    """``images`` as a batch of the model's input ``expected`` shape and ``dtype``; one-line errors otherwise."""
+    images = tf.convert_to_tensor(images)
+    if not images.dtype.is_floating:
+        images = tf.cast(images, tf.float32)
+    if len(images.shape) == len(expected) - 1:
+        images = images[None]
+    if len(images.shape) != len(expected):
+        raise TfxaiError(f"images have shape {tuple(images.shape)} but the model expects {tuple(expected)}: pass a batch of images")
+    for axis, (got, want) in enumerate(zip(images.shape[1:], expected[1:]), start=1):
+        if want is not None and got != want:
+            what = "channels" if axis == len(expected) - 1 else "size"
+            raise TfxaiError(
+                f"images have shape {tuple(images.shape)} but the model expects {tuple(expected)} ({what} differ): "
+                "resize or convert the images to the model's input"
+            )
+    if images.shape[0] == 0:
+        raise TfxaiError("no images to explain: pass at least one image")
+    return tf.cast(images, dtype)
+
+
+# === The pipeline ===
+
 
 class BaseCAM:
     """Class activation maps of a Keras model at one feature-map layer.
@@ -218,24 +239,7 @@ class BaseCAM:
         return tf.concat(heatmaps, 0), tf.concat(probabilities, 0)
 
     def _check_images(self, images):
-        expected = self.view.inputs[0].shape
-        images = tf.convert_to_tensor(images)
-        if not images.dtype.is_floating:
-            images = tf.cast(images, tf.float32)
-        if len(images.shape) == len(expected) - 1:
-            images = images[None]
-        if len(images.shape) != len(expected):
-            raise TfxaiError(f"images have shape {tuple(images.shape)} but the model expects {tuple(expected)}: pass a batch of images")
-        for axis, (got, want) in enumerate(zip(images.shape[1:], expected[1:]), start=1):
-            if want is not None and got != want:
-                what = "channels" if axis == len(expected) - 1 else "size"
-                raise TfxaiError(
-                    f"images have shape {tuple(images.shape)} but the model expects {tuple(expected)} ({what} differ): "
-                    "resize or convert the images to the model's input"
-                )
-        if images.shape[0] == 0:
-            raise TfxaiError("no images to explain: pass at least one image")
-        return tf.cast(images, self.view.inputs[0].dtype)
+        return check_images(images, self.view.inputs[0].shape, self.view.inputs[0].dtype)
 
 
 class GradCAM(BaseCAM):

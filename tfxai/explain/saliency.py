@@ -13,6 +13,7 @@ import numpy as np
 
 from tfxai.errors import TfxaiError
 from tfxai.explain import targets as targets_lib
+from tfxai.explain.cam import check_images
 from tfxai.explain.layers import _score_layer, _squashing, find_layer, flat_model
 
 __all__ = ["saliency", "SALIENCY_METHODS"]
@@ -74,9 +75,8 @@ def saliency(name, model, images, targets=None, layer=None, **options):
     images = np.asarray(images, dtype=np.float32)
     if images.ndim != 4 or images.shape[0] == 0:
         raise TfxaiError(f"images must be a non-empty batch (batch, H, W, C), got shape {images.shape}")
-    expected = tuple(model.inputs[0].shape[1:]) if getattr(model, "inputs", None) else ()
-    if len(expected) == 3 and any(e is not None and e != g for e, g in zip(expected, images.shape[1:])):
-        raise TfxaiError(f"images have shape {images.shape[1:]} but the model takes {expected}: resize or convert them")
+    if getattr(model, "inputs", None):
+        images = np.asarray(check_images(images, model.inputs[0].shape, "float32"))
     from tf_keras_vis.utils.model_modifiers import ReplaceToLinear
 
     modifier = ReplaceToLinear() if _squashing(getattr(_score_layer(model), "activation", None)) else None

@@ -111,10 +111,8 @@ class SignalTrainingConfig:
             if int(getattr(self, name)) < 1:
                 raise TfxaiError(f"{name.replace('_', ' ')} must be a positive integer, got {getattr(self, name)}")
         check_learning_rate(self.learning_rate)
-        if not self.learning_rate > 0 or not 0 <= self.momentum < 1:
-            raise TfxaiError(
-                f"learning rate must be positive and momentum in [0, 1), got {self.learning_rate} and {self.momentum}"
-            )
+        if not 0 <= self.momentum < 1:
+            raise TfxaiError(f"momentum must be in [0, 1), got {self.momentum}")
         if not 0 < self.test_fraction < 1:
             raise TfxaiError(f"test fraction must lie between 0 and 1, got {self.test_fraction}")
         return self
