@@ -153,3 +153,35 @@ def test_bad_settings_are_errors(linear_classifier):
         TargetOutputGenerator(linear_classifier(), optimizer="adam")
     with pytest.raises(TfxaiError, match="unknown loss"):
         TargetOutputGenerator(linear_classifier(), loss="mse")
+
+
+def _numpy_generation(kernel, x, targets, steps, learning_rate, momentum, weight_decay):
+    """The update rule computed by hand for Flatten -> Dense(softmax, no bias): v = mu v + g + lambda w; w -= lr v."""
+    w = np.tan((x.reshape(len(x), -1).astype("float64") - 0.5) * np.pi)
+    v = np.zeros_like(w)
+    for _ in range(steps):
+        pixels = np.arctan(w) / np.pi + 0.5
+        logits = pixels @ kernel
+        p = np.exp(logits - logits.max(axis=1, keepdims=True))
+        p /= p.sum(axis=1, keepdims=True)
+        # d KL(t || softmax(z)) / dz = p - t; dz/dx = kernel; dx/dw = 1 / (pi (1 + w^2)).
+        gradient = ((p - targets) @ kernel.T) / (np.pi * (1.0 + w**2))
+        v = momentum * v + gradient + weight_decay * w
+        w = w - learning_rate * v
+    return (np.arctan(w) / np.pi + 0.5).reshape(x.shape)
+
+
+@pytest.mark.parametrize("optimizer, momentum", [("momentum", 0.9), ("sgd", 0.0)])
+def test_two_updates_equal_the_hand_computed_rule(linear_classifier, make_images, optimizer, momentum):
+    # Weight decay and learning rate large enough that a wrong formula (decay not coupled, lr applied twice,
+    # momentum on the wrong term) moves the images measurably.
+    model = linear_classifier()
+    kernel = model.layers[-1].get_weights()[0].astype("float64")
+    x = make_images(4)
+    generator = TargetOutputGenerator(
+        model, optimizer=optimizer, learning_rate=0.5, momentum=0.9, weight_decay=0.05, steps=2
+    )
+    result = generator.generate(x, TARGETS)
+    expected = _numpy_generation(kernel, x, TARGETS.astype("float64"), 2, 0.5, momentum, 0.05)
+    assert np.abs(expected - x).max() > 1e-2  # the two updates really move the images
+    np.testing.assert_allclose(result.images, expected, atol=2e-5)
