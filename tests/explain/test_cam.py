@@ -114,13 +114,19 @@ def test_gradcam_is_proportional_to_cam_for_gap_dense():
     np.testing.assert_allclose(grad * 12 * 12, cam, rtol=1e-4, atol=1e-5)
 
 
-def test_gradcam_plus_plus_weights_match_numpy_formula():
+@pytest.mark.parametrize("normalize_alphas", [True, False])
+def test_gradcam_plus_plus_weights_match_numpy_formula(normalize_alphas):
+    from types import SimpleNamespace
+
     rng = np.random.default_rng(0)
     features = rng.random((2, 3, 3, 4)).astype("float32")
     grads = rng.normal(size=(2, 3, 3, 4)).astype("float32")
-    weights = GradCAMPlusPlus.channel_weights(None, tf.constant(features), tf.constant(grads), None).numpy()
+    owner = SimpleNamespace(normalize_alphas=normalize_alphas)
+    weights = GradCAMPlusPlus.channel_weights(owner, tf.constant(features), tf.constant(grads), None).numpy()
     g2, g3 = grads**2, grads**3
     alpha = g2 / (2 * g2 + features.sum(axis=(1, 2), keepdims=True) * g3)
+    if normalize_alphas:  # the authors' code: each channel's alphas divided by their spatial sum
+        alpha = alpha / alpha.sum(axis=(1, 2), keepdims=True)
     expected = (alpha * np.maximum(grads, 0)).sum(axis=(1, 2))
     np.testing.assert_allclose(weights, expected, rtol=1e-4)
 

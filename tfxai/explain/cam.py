@@ -258,7 +258,19 @@ class GradCAMPlusPlus(BaseCAM):
 
     Chattopadhay et al., "Grad-CAM++: Generalized Gradient-Based Visual
     Explanations for Deep Convolutional Networks", WACV 2018.
+
+    ``alpha = g^2 / (2 g^2 + sum(A) g^3)`` per position and channel (the
+    paper's closed form for an exponential score), then
+    ``w_k = sum_ij alpha_ij^k relu(g_ij^k)``. With ``normalize_alphas=True``
+    (default) each channel's alphas are first divided by their spatial sum, as
+    the authors' released code and tf-keras-vis do (maps agree with
+    tf-keras-vis' ``GradcamPlusPlus`` to r > 0.999, tested); ``False`` is the
+    un-normalised form of pytorch-grad-cam.
     """
+
+    def __init__(self, model, layer=None, normalize_alphas=True, **kwargs):
+        super().__init__(model, layer, **kwargs)
+        self.normalize_alphas = bool(normalize_alphas)
 
     def channel_weights(self, features, gradients, class_ids):
         axes = spatial_axes(features)
@@ -268,6 +280,8 @@ class GradCAMPlusPlus(BaseCAM):
         denominator = 2.0 * g2 + activation_sums * g3
         alpha = tf.math.divide_no_nan(g2, tf.where(tf.abs(denominator) > EPSILON, denominator, tf.ones_like(denominator)))
         alpha = tf.where(tf.abs(denominator) > EPSILON, alpha, tf.zeros_like(alpha))
+        if self.normalize_alphas:
+            alpha = tf.math.divide_no_nan(alpha, tf.reduce_sum(alpha, axis=axes, keepdims=True))
         return tf.reduce_sum(alpha * tf.nn.relu(gradients), axis=axes)
 
 
