@@ -1,11 +1,13 @@
 """The console command: every registered app answers --help, also in a fresh interpreter."""
 
+import os
 import subprocess
 import sys
 
 import pytest
 from click.testing import CliRunner
 
+import tfxai.apps.cli
 from tfxai.apps.cli import COMMANDS, main
 
 
@@ -20,6 +22,12 @@ def test_console_command_lists_groups_in_a_fresh_process(tmp_path):
         assert done.returncode == 0, done.stderr
         assert "Usage" in done.stdout
     assert "classifier" in done.stdout and "signal" in done.stdout
+    # The fresh interpreter runs the same tfxai as this test session (not another installed copy).
+    where = subprocess.run(
+        [sys.executable, "-c", "import tfxai.apps.cli as c; print(c.__file__)"],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+    )
+    assert os.path.realpath(where.stdout.strip()) == os.path.realpath(tfxai.apps.cli.__file__), where.stderr
 
 
 @pytest.mark.parametrize("path", sorted(COMMANDS), ids=lambda p: " ".join(p))
