@@ -30,6 +30,9 @@ def separate(kind, activation="softmax", classes=3):
     """The same network with the squash in its own layer (or in a nested head model)."""
     inputs = keras.Input((SIZE, SIZE, 3))
     features = _trunk(inputs)
+    if kind == "sequential":
+        layers = [keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="conv"), keras.layers.GlobalAveragePooling2D(name="gap")]
+        return keras.Sequential([keras.Input((SIZE, SIZE, 3)), *layers, keras.layers.Dense(classes, name="scores"), keras.layers.Softmax()])
     if kind == "nested_head":
         head = keras.Sequential([keras.Input((4,)), keras.layers.Dense(classes, name="scores"), keras.layers.Activation(activation)], name="head")
         return keras.Model(inputs, head(features))
@@ -60,7 +63,7 @@ def images(batch=4, seed=0):
     return np.random.default_rng(seed).random((batch, SIZE, SIZE, 3)).astype("float32")
 
 
-KINDS = ["softmax_layer", "activation_layer", "nested_head", "nested_classifier"]
+KINDS = ["softmax_layer", "activation_layer", "sequential", "nested_head", "nested_classifier"]
 
 
 @pytest.mark.parametrize("kind", KINDS)
