@@ -63,16 +63,20 @@ def images(batch=4, seed=0):
     return np.random.default_rng(seed).random((batch, SIZE, SIZE, 3)).astype("float32")
 
 
+def twins(kind):
+    """(fused reference, ``separate(kind)`` with its weights, images)."""
+    reference, model = fused(), separate(kind)
+    same_weights(reference, model)
+    return reference, model, images()
+
+
 KINDS = ["softmax_layer", "activation_layer", "sequential", "nested_head", "nested_classifier"]
 
 
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("method", [GradCAM, GradCAMPlusPlus, CAM])
 def test_separate_softmax_is_explained_like_a_fused_one(kind, method):
-    reference = fused()
-    model = separate(kind)
-    same_weights(reference, model)
-    x = images()
+    reference, model, x = twins(kind)
     np.testing.assert_allclose(model.predict(x, verbose=0), reference.predict(x, verbose=0), atol=1e-6)
     options = dict(upsample=False, normalize=False)
     classes = [0, 1, 2, 1]
@@ -94,10 +98,7 @@ def test_separate_sigmoid_is_explained_like_a_fused_one():
 
 
 def test_logits_false_still_explains_probabilities():
-    reference = fused()
-    model = separate("softmax_layer")
-    same_weights(reference, model)
-    x = images()
+    reference, model, x = twins("softmax_layer")
     options = dict(upsample=False, normalize=False)
     on_probabilities = GradCAM(model, "conv", logits=False, **options)(x, [0, 1, 2, 1]).numpy()
     np.testing.assert_allclose(on_probabilities, GradCAM(reference, "conv", logits=False, **options)(x, [0, 1, 2, 1]).numpy(), rtol=1e-4, atol=1e-7)
@@ -109,20 +110,14 @@ def test_logits_false_still_explains_probabilities():
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_layercam_of_a_separate_softmax_matches_a_fused_one(kind):
-    reference = fused()
-    model = separate(kind)
-    same_weights(reference, model)
-    x = images()
+    reference, model, x = twins(kind)
     expected = saliency("layercam", reference, x, targets=[0, 1, 2, 1], layer="conv")
     np.testing.assert_allclose(saliency("layercam", model, x, targets=[0, 1, 2, 1], layer="conv"), expected, atol=1e-5)
 
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_pre_activation_view_and_synthesis_logits_are_the_dense_scores(kind):
-    reference = fused()
-    model = separate(kind)
-    same_weights(reference, model)
-    x = images()
+    reference, model, x = twins(kind)
     logits = keras.Model(reference.input, reference.get_layer("gap").output)(x).numpy() @ reference.get_layer("scores").kernel.numpy()
     logits += reference.get_layer("scores").bias.numpy()
     np.testing.assert_allclose(np.asarray(pre_activation_view(model)(x)), logits, rtol=1e-5, atol=1e-6)
