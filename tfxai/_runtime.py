@@ -1,10 +1,10 @@
 """Process-level TensorFlow settings that must happen before TensorFlow is imported.
 
-TensorFlow 2.21's oneDNN kernels can corrupt memory on some AMD CPUs in the
+TensorFlow 2.21's oneDNN kernels can corrupt memory on some x86-64 CPUs (AMD and Intel) in the
 backward pass of a strided 1x1 convolution on small, even-sized feature maps
 (the projection shortcut of small residual networks such as mini-Xception).
 The crash kills the whole process, so tfxai turns oneDNN's custom kernels off
-on AMD CPUs *unless the user chose a setting*: ``TF_ENABLE_ONEDNN_OPTS=1``
+on AMD and Intel CPUs *unless the user chose a setting*: ``TF_ENABLE_ONEDNN_OPTS=1``
 keeps them on (faster forward passes, at the user's risk), ``=0`` turns them
 off everywhere. See README, section "oneDNN on AMD CPUs".
 """
@@ -29,9 +29,17 @@ def cpu_vendor():
     return platform.processor() or ""
 
 
+HAZARDOUS_VENDORS = ("AuthenticAMD", "GenuineIntel")
+
+
 def onednn_hazard():
-    """True where the oneDNN strided-1x1 backward crash has been seen (AMD x86-64 CPUs)."""
-    return cpu_vendor() == "AuthenticAMD"
+    """True where the oneDNN strided-1x1 backward crash has been seen.
+
+    Seen on an AMD EPYC CPU and on an Intel Xeon with AMX ("Intel(R) Xeon(R)
+    Processor", TF 2.21: mini-Xception's fit and SmoothGrad abort with "corrupted
+    size vs. prev_size" / "malloc assertion failure" while oneDNN is on).
+    """
+    return cpu_vendor() in HAZARDOUS_VENDORS
 
 
 def configure_onednn():

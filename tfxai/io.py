@@ -129,11 +129,17 @@ def read_class_names(path):
     return names
 
 
+LEGACY_SUFFIXES = (".h5", ".hdf5")
+
+
 def load_keras_model(path, written_by="tfxai train"):
-    """``(model, class_names or None, model_file)`` from a ``.keras`` file or a results folder.
+    """``(model, class_names or None, model_file)`` from a ``.keras`` file, a Keras-2 HDF5 file or a results folder.
 
     A results folder holds ``model.keras`` and ``class_names.json`` (written by
     the training apps); ``written_by`` names the app in the error messages.
+    ``.h5``/``.hdf5`` files (Keras 2 / TF 2.x) are loaded without their
+    training configuration: their optimizer settings (``lr``, ``decay``) do not
+    exist in Keras 3, and explaining or exporting does not need them.
     """
     import keras
 
@@ -142,11 +148,15 @@ def load_keras_model(path, written_by="tfxai train"):
     if os.path.isdir(path) and not os.path.isfile(model_file) and os.path.isfile(os.path.join(path, "saved_model.pb")):
         raise TfxaiError(f"{path} is a SavedModel (for serving): pass the .keras file or the folder written by '{written_by}'")
     if not os.path.isfile(model_file):
-        raise TfxaiError(f"model {model_file} does not exist: pass a .keras file or the folder written by '{written_by}'")
+        raise TfxaiError(f"model {model_file} does not exist: pass a .keras or .h5 file or the folder written by '{written_by}'")
+    legacy = model_file.lower().endswith(LEGACY_SUFFIXES)
     try:
-        model = keras.saving.load_model(model_file)
+        model = keras.saving.load_model(model_file, compile=not legacy)
     except Exception as error:  # noqa: BLE001 - Keras raises many types for a bad file
-        raise TfxaiError(f"cannot load model {model_file} ({type(error).__name__}): is it a .keras file saved by Keras 3?") from error
+        raise TfxaiError(
+            f"cannot load model {model_file} ({type(error).__name__}): is it a .keras file (Keras 3) or an .h5/.hdf5 file "
+            "of built-in Keras layers?"
+        ) from error
     names_file = os.path.join(os.path.dirname(model_file), "class_names.json")
     class_names = read_class_names(names_file) if os.path.isfile(names_file) else None
     return model, class_names, model_file

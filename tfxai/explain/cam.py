@@ -16,7 +16,7 @@ import tensorflow as tf
 
 from tfxai.errors import TfxaiError
 from tfxai.explain import targets as targets_lib
-from tfxai.explain.layers import _score_layer, feature_view
+from tfxai.explain.layers import feature_view, output_activation, score_layer
 
 EPSILON = 1e-7
 
@@ -131,8 +131,7 @@ class BaseCAM:
         self.normalize = normalize
         self.batch_size = batch_size
         self.num_classes = int(self.view.outputs[1].shape[-1])
-        activation = getattr(_score_layer(model), "activation", None)
-        squash = getattr(activation, "__name__", "") if logits else ""
+        squash = output_activation(model) if logits else None
         self._to_probabilities = {"softmax": tf.nn.softmax, "sigmoid": tf.nn.sigmoid}.get(squash, tf.identity)
         self._traced = {}
 
@@ -297,7 +296,7 @@ class CAM(BaseCAM):
 
     def __init__(self, model, layer=None, **kwargs):
         super().__init__(model, layer, **kwargs)
-        dense = _score_layer(model)
+        dense = score_layer(model)
         channels = int(self.view.outputs[0].shape[-1])
         if not isinstance(dense, keras.layers.Dense) or int(dense.kernel.shape[0]) != channels:
             raise TfxaiError(

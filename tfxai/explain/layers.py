@@ -105,13 +105,13 @@ class _PreActivation(keras.layers.Layer):
         return outputs
 
 
-def _squashing(activation):
-    name = getattr(activation, "__name__", "")
-    return name in ("softmax", "sigmoid")
+# === Where the class scores are: one answer for CAM, saliency, GAIN and synthesis ===
+
+SQUASHES = ("softmax", "sigmoid")
 
 
-def _score_layer(model):
-    """The layer producing the model's (first) output."""
+def _output_layer(model):
+    """The layer producing the model's (first) output; a nested model when that is what produces it."""
     output = model.outputs[0]
     for layer in reversed(model.layers):
         try:
@@ -120,6 +120,75 @@ def _score_layer(model):
         except (AttributeError, ValueError):
             continue
     return model.layers[-1]
+
+
+_score_layer = _output_layer  # still imported by tfxai.attention.gain until it uses output_activation
+
+
+def _squash_of(layer):
+    """``"softmax"``/``"sigmoid"`` when ``layer``'s output is squashed in a way a view can strip, else None."""
+    if isinstance(layer, keras.Model):
+        return output_activation(layer)
+    if isinstance(layer, keras.layers.Softmax):
+        return "softmax"
+    if isinstance(layer, (keras.layers.Activation, keras.layers.Dense)):
+        name = getattr(layer.activation, "__name__", "")
+        return name if name in SQUASHES else None
+    return None
+
+
+def output_activation(model):
+    """The squashing function at the end of ``model``: ``"softmax"``, ``"sigmoid"`` or None.
+
+    Recognised: ``Dense(..., activation="softmax"|"sigmoid")``, a ``Softmax``
+    layer, an ``Activation("softmax"|"sigmoid")`` layer, and a nested model
+    (Sequential or functional) whose own output is one of these. For exactly
+    these, :func:`feature_view` and :func:`pre_activation_view` can return the
+    scores before the squash; any other output (linear, or a squash they cannot
+    separate) gives None, i.e. the outputs are the scores.
+    """
+    if not _safe_inputs(model) or not model.layers:
+        return None
+    return _squash_of(_output_layer(model))
+
+
+def score_layer(model):
+    """The layer whose output holds the class scores (before :func:`output_activation`'s squash).
+
+    The output layer itself, except that a separate ``Softmax``/``Activation``
+    output layer is skipped for the layer feeding it, and a nested model at the
+    output is searched inside: the ``Dense`` of ``GAP -> Dense -> Softmax()`` is
+    the score layer (CAM's class weights).
+    """
+    layer = _output_layer(model)
+    if isinstance(layer, keras.Model):
+        return score_layer(layer)
+    if isinstance(layer, (keras.layers.Softmax, keras.layers.Activation)) and _squash_of(layer):
+        for candidate in reversed(model.layers):
+            try:
+                if candidate.output is layer.input:
+                    return score_layer(candidate) if isinstance(candidate, keras.Model) else candidate
+            except (AttributeError, ValueError):
+                continue
+    return layer
+
+
+def _strip_squash(layer, args, kwargs):
+    """Call ``layer`` without its output squash (see :func:`output_activation`); None if it has none."""
+    if _squash_of(layer) is None:
+        return None
+    if isinstance(layer, keras.Model):
+        return pre_activation_view(layer)(*args, **kwargs)
+    if isinstance(layer, keras.layers.Dense):
+        return _PreActivation(layer, name=f"{layer.name}_pre_activation")(args[0])
+    return args[0]  # a Softmax or Activation layer: its input is the scores
+
+
+def pre_activation_view(model):
+    """``inputs -> scores before the output squash`` sharing ``model``'s layers (``model`` itself if none)."""
+    if output_activation(model) is None:
+        return model
+    return _tap(model, (), None, logits=True)
 
 
 def feature_view(model, layer=None, logits=True):
@@ -132,9 +201,10 @@ def feature_view(model, layer=None, logits=True):
     layer : str, keras.layers.Layer or None
         Feature-map layer (see :func:`find_layer`).
     logits : bool
-        When the output layer ends in softmax/sigmoid, score with its
-        pre-activation values (the class scores y^c of Grad-CAM), not the
-        probabilities.
+        When the output ends in softmax/sigmoid (:func:`output_activation`:
+        a Dense activation, a separate ``Softmax``/``Activation`` layer, or a
+        nested model ending in one), score with the values before it (the
+        class scores y^c of Grad-CAM), not the probabilities.
 
     Returns
     -------
@@ -143,14 +213,27 @@ def feature_view(model, layer=None, logits=True):
     feature_layer : keras.layers.Layer
     """
     path, feature_layer = find_layer(model, layer)
-    view = _tap(model, path, feature_layer, _score_layer(model) if logits else None)
-    return view, feature_layer
+    return _tap(model, path, feature_layer, logits=logits), feature_layer
 
 
-def _tap(container, path, feature_layer, score_layer=None):
-    """``container.inputs -> (features, outputs)``, recursing into nested models on ``path``."""
+def _symbolic_inputs(container):
+    """Fresh inputs like ``container``'s, flat, and in the structure its graph expects (Keras-2 models keep a list)."""
+    flat = [keras.Input(batch_shape=t.shape, dtype=t.dtype) for t in container.inputs]
+    try:
+        structure = container.input
+    except (AttributeError, ValueError):  # a Sequential model that was never called has only ``inputs``
+        structure = flat if len(flat) > 1 else flat[0]
+    return flat, keras.tree.pack_sequence_as(structure, flat)
+
+
+def _tap(container, path, feature_layer, logits=False):
+    """``container.inputs -> (features, outputs)`` (just outputs without a feature layer), recursing along ``path``.
+
+    With ``logits`` the output squash is left out (:func:`_strip_squash`).
+    """
     inner = path[0] if path else None
-    inner_view = _tap(inner, path[1:], feature_layer) if inner is not None else None
+    squashing = _output_layer(container) if logits else None
+    inner_view = _tap(inner, path[1:], feature_layer, logits=inner is squashing) if inner is not None else None
     captured = {}
 
     def call(layer_, *args, **kwargs):
@@ -158,34 +241,32 @@ def _tap(container, path, feature_layer, score_layer=None):
             features, outputs = inner_view(*args, **kwargs)
             captured["features"] = features
             return outputs
-        if layer_ is score_layer and _squashing(getattr(layer_, "activation", None)):
-            if isinstance(layer_, keras.layers.Activation):
-                return args[0]
-            if isinstance(layer_, keras.layers.Dense):
-                return _PreActivation(layer_, name=f"{layer_.name}_pre_activation")(args[0])
+        if layer_ is squashing:
+            outputs = _strip_squash(layer_, args, kwargs)
+            if outputs is not None:
+                return outputs
         outputs = layer_(*args, **kwargs)
         if layer_ is feature_layer:
             captured["features"] = outputs
         return outputs
 
-    inputs = [keras.Input(batch_shape=t.shape, dtype=t.dtype) for t in container.inputs]
+    inputs, structured = _symbolic_inputs(container)
     if isinstance(container, keras.Sequential):
         outputs = inputs[0]
         for layer_ in container.layers:
             outputs = call(layer_, outputs)
     else:
         clone = keras.models.clone_model(
-            container,
-            input_tensors=inputs if len(inputs) > 1 else inputs[0],
-            clone_function=lambda layer_: layer_,
-            call_function=call,
+            container, input_tensors=structured, clone_function=lambda layer_: layer_, call_function=call
         )
         outputs = clone.outputs[0]
+    model_inputs = inputs if len(inputs) > 1 else inputs[0]
+    if feature_layer is None:
+        return keras.Model(model_inputs, outputs, name=f"{container.name}_pre_activation")
     if "features" not in captured:
         raise TfxaiError(
             f"layer {feature_layer.name!r} is not on the path from the model's inputs to its outputs: choose another layer"
         )
-    model_inputs = inputs if len(inputs) > 1 else inputs[0]
     return keras.Model(model_inputs, [captured["features"], outputs], name=f"{container.name}_cam_view")
 
 
@@ -209,10 +290,10 @@ def flat_model(model):
 
     if not _safe_inputs(model):
         raise TfxaiError(f"model {model.name!r} has no symbolic inputs: build it as a functional or Sequential model")
-    inputs = [keras.Input(batch_shape=t.shape, dtype=t.dtype) for t in model.inputs]
+    inputs, structured = _symbolic_inputs(model)
     model_inputs = inputs if len(inputs) > 1 else inputs[0]
     try:
-        outputs = call(model, model_inputs)
+        outputs = call(model, structured)
     except (AttributeError, TypeError, ValueError) as error:
         raise TfxaiError(f"cannot inline the nested models of {model.name!r} ({error}): name a top-level layer instead") from error
     return keras.Model(model_inputs, outputs, name=f"{model.name}_flat")

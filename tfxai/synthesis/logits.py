@@ -8,50 +8,20 @@ changes the classifier.
 """
 
 import keras
-from keras import ops
 
-
-class _PreSoftmaxDense(keras.layers.Layer):
-    """Calls a Dense layer's affine part without its (softmax) activation, sharing its weights."""
-
-    def __init__(self, dense, **kwargs):
-        super().__init__(**kwargs)
-        self.dense = dense
-
-    def call(self, inputs):
-        outputs = ops.matmul(inputs, self.dense.kernel)
-        if self.dense.bias is not None:
-            outputs = outputs + self.dense.bias
-        return outputs
-
-
-def _is_softmax(function):
-    return function is keras.activations.softmax or getattr(function, "__name__", "") == "softmax"
+from tfxai.explain.layers import output_activation, pre_activation_view
 
 
 def logits_view(classifier):
     """Return a model ``inputs -> logits`` sharing ``classifier``'s weights, or None.
 
-    Recognises a final ``Softmax`` layer, ``Activation("softmax")`` layer, or
-    ``Dense(..., activation="softmax")`` in a functional or Sequential model.
-    Returns None when the classifier has no such final layer or no symbolic
-    inputs (a subclassed model); callers then fall back to ``log(probabilities)``.
+    Recognises what :func:`tfxai.explain.layers.output_activation` calls a
+    softmax output: a final ``Softmax`` layer, ``Activation("softmax")`` layer,
+    ``Dense(..., activation="softmax")``, or a nested model ending in one, in a
+    functional or Sequential model. Returns None when the classifier has no such
+    output or no symbolic inputs (a subclassed model); callers then fall back to
+    ``log(probabilities)``.
     """
-    try:
-        inputs = classifier.inputs
-        last = classifier.layers[-1]
-        last_input = last.input
-    except (AttributeError, IndexError, ValueError):
+    if not isinstance(classifier, keras.Model) or output_activation(classifier) != "softmax":
         return None
-    if not inputs:
-        return None
-    inputs = inputs[0] if len(inputs) == 1 else inputs
-    if isinstance(last, keras.layers.Softmax):
-        return keras.Model(inputs, last_input, name=f"{classifier.name}_logits")
-    activation = getattr(last, "activation", None)
-    if isinstance(last, keras.layers.Activation) and _is_softmax(activation):
-        return keras.Model(inputs, last_input, name=f"{classifier.name}_logits")
-    if isinstance(last, keras.layers.Dense) and _is_softmax(activation):
-        outputs = _PreSoftmaxDense(last, name=f"{last.name}_logits")(last_input)
-        return keras.Model(inputs, outputs, name=f"{classifier.name}_logits")
-    return None
+    return pre_activation_view(classifier)
