@@ -225,3 +225,20 @@ def test_a_weights_file_is_loaded_into_a_small_cnn_with_custom_widths(tmp_path):
     np.testing.assert_array_equal(loaded[0], base.get_layer("block1_conv1").kernel.numpy())
     with pytest.raises(TfxaiError, match="does not exist"):
         ABN(backbone="small_cnn", num_classes=3, input_shape=(16, 16, 1), weights=str(tmp_path / "missing.h5"), backbone_filters=(4, 8, 8))
+
+
+@pytest.mark.parametrize("variant", ["paper", "chen"])
+def test_cot_update_uses_the_chosen_complement_entropy_of_the_mining_branch(variant):
+    from tfxai.attention import losses
+
+    options = {} if variant == "paper" else {"cot_variant": "chen"}  # the paper's variant is the default
+    model = tiny(use_mining=True, use_cot=True, **options)
+    assert model.cot_variant == variant and model.get_config()["cot_variant"] == variant
+    images, labels = quadrant_data(4)
+    terms, _ = model.loss_terms(images, labels, update=COMPLEMENT)
+    features, _, attention = model.features_and_attention(images)
+    mining_logits = model.mining(features, attention)
+    expected = losses.complement_entropy_gap(labels, logits=mining_logits, reduction="none", variant=variant)
+    np.testing.assert_allclose(terms["cot"], expected, rtol=1e-5, atol=1e-6)
+    with pytest.raises(TfxaiError, match="unknown cot_variant"):
+        tiny(use_mining=True, use_cot=True, cot_variant="flat")

@@ -17,7 +17,8 @@ Structure (``images`` in raw pixels [0, 255])::
     -> the *same* perception branch (shared weights) -> S_g(F*) (L_am)
     use_pc: prototype conformity loss on GAP(perception) and GAP(attended F)
     use_cot: a second update per step minimising the complement-entropy gap
-             of the mining branch (L_am is then not used, as in the paper)
+             of the mining branch (L_am is then not used, as in the paper);
+             cot_variant "paper" (eq. 4 with y_g = 0) or "chen" (renormalised)
     human_weight > 0: L2 between human-edited maps and M (inputs as a dict
              ``{"images", "attention_map", "has_attention_map"}``)
 """
@@ -175,6 +176,12 @@ class ABN(AttentionModel):
     threshold, omega : float
         sigma and omega of the soft mask T(M) = sigmoid(omega (M - sigma))
         (paper: sigma = 0.78 on CUB-200-2010, 0.40 on Stanford Dogs).
+    cot_variant : {"paper", "chen"}
+        Complement entropy of the mining branch: ``"paper"`` (Iwayoshi et al.'s
+        eq. 4 with y_g = 0: the unrenormalised wrong-class probabilities, so
+        the COT update also drives the true class to 0, doing L_am's job) or
+        ``"chen"`` (Chen et al.'s renormalised COT, zero gradient on the true
+        class). See :func:`tfxai.attention.losses.complement_entropy`.
     attention_weight, perception_weight, mining_weight, pc_weight, cot_weight, human_weight : float
         Loss weights (paper: 1, 1, 1e-4, 1, 1; the human term is off at 0).
         L_am is summed over the batch as in the paper; the others are averaged.
@@ -202,6 +209,7 @@ class ABN(AttentionModel):
         use_mining=False,
         use_pc=False,
         use_cot=False,
+        cot_variant="paper",
         threshold=0.5,
         omega=10.0,
         attention_weight=1.0,
@@ -222,6 +230,8 @@ class ABN(AttentionModel):
             raise TfxaiError(f"ABN needs at least 2 classes, got {num_classes}")
         if use_cot and num_classes < 3:
             raise TfxaiError(f"COT needs at least 3 classes (2 complement classes), got {num_classes}")
+        if cot_variant not in losses_lib.COT_VARIANTS:
+            raise TfxaiError(f"unknown cot_variant {cot_variant!r}: choose one of {list(losses_lib.COT_VARIANTS)}")
         if mechanism is None:
             mechanism = "multiply" if use_mining else "residual"
         super().__init__(name=name, **kwargs)
@@ -239,6 +249,7 @@ class ABN(AttentionModel):
         self.use_mining = bool(use_mining)
         self.use_pc = bool(use_pc)
         self.use_cot = bool(use_cot)
+        self.cot_variant = cot_variant
         self.pretrain_steps = int(pretrain_steps)
         self.dropout = float(dropout)
         self.backbone_filters = tuple(int(f) for f in backbone_filters) if backbone_filters else None
@@ -365,7 +376,7 @@ class ABN(AttentionModel):
         if update == COMPLEMENT:
             features, _, attention = self.features_and_attention(images, training)
             mining_logits = self.mining(features, attention, training)
-            terms = {"cot": losses_lib.complement_entropy_gap(labels, logits=mining_logits, reduction="none")}
+            terms = {"cot": losses_lib.complement_entropy_gap(labels, logits=mining_logits, reduction="none", variant=self.cot_variant)}
             return terms, tf.nn.softmax(mining_logits)
         out = self.forward(images, training)
         terms = {
@@ -405,6 +416,7 @@ class ABN(AttentionModel):
             "use_mining": self.use_mining,
             "use_pc": self.use_pc,
             "use_cot": self.use_cot,
+            "cot_variant": self.cot_variant,
             "threshold": values["threshold"],
             "omega": values["omega"],
             "attention_weight": values["attention_weight"],
