@@ -17,6 +17,8 @@ score = insertion - deletion; RISE-mode insertion/deletion (Petsiuk et al.)
 as a second view.
 
 Run: nice -n 5 python experiments/abn_ablation.py  (about 15 minutes on 2 shared CPU cores)
+Rerun some rows into the existing table: --rows ... --merge (keeps the other rows' results
+from abn/results.json and the hand-written "## Conclusions" part of the .md).
 Data: Fashion-MNIST IDX files (MIT licence) in /usr/share/datasets/fashion-mnist/
 (falls back to the bundled subset tfxai/data/demo/fashion_mnist_subset.npz).
 """
@@ -97,6 +99,7 @@ def build(row, args, steps_per_epoch):
         mining_weight=args.mining_weight,
         pc_weight=args.pc_weight,
         cot_weight=1.0,
+        cot_variant=args.cot_variant,
         pretrain_steps=(args.pretrain_epochs * steps_per_epoch) if ROWS[row]["use_mining"] else 0,
         **ROWS[row],
     )
@@ -125,6 +128,7 @@ def run_row(row, seed, args, train, test):
     result = {
         "row": row,
         "seed": seed,
+        "cot_variant": args.cot_variant if ROWS[row]["use_cot"] else None,
         "top1": topk_accuracy(probabilities, y_test, 1),
         "top5": topk_accuracy(probabilities, y_test, 5),
         "insertion": threshold.insertion_auc,
@@ -216,6 +220,14 @@ def _parameters(results):
     return f"{counts[0]:,}" if len(counts) == 1 else f"{counts[0]:,}–{counts[-1]:,}"
 
 
+def _cot_variants(results):
+    """How the COT rows were run: one variant, or each row's (rows run before cot_variant existed used Chen's)."""
+    used = {r["row"]: r.get("cot_variant") or "chen" for r in results if ROWS[r["row"]]["use_cot"]}
+    if len(set(used.values())) == 1:
+        return f"complement entropy variant `{next(iter(used.values()))}`"
+    return "complement entropy variant " + ", ".join(f"`{v}` ({row})" for row, v in used.items())
+
+
 def markdown(table, results, args, source, wall, train_size):
     def cell(key, row, scale=1.0, digits=3):
         mean, std = table[row][key]
@@ -241,14 +253,15 @@ def markdown(table, results, args, source, wall, train_size):
         f"- Training: Adam lr {args.learning_rate}, batch {args.batch_size}, {args.epochs} epochs for every row; seeds {list(args.seeds)} "
         f"(same seeds, data order and initialisation per row); mining rows pre-train the plain ABN losses for "
         f"{args.pretrain_epochs} epoch(s) first (the paper's step 1). Mask threshold σ = {args.threshold}, ω = 10; "
-        f"L_am weight {args.mining_weight} (summed over the batch), PC weight {args.pc_weight}, COT weight 1.",
+        f"L_am weight {args.mining_weight} (summed over the batch), PC weight {args.pc_weight}, COT weight 1, {_cot_variants(results)}.",
         "- Insertion/deletion, threshold mode (the paper's): thresholds 0, 0.1, …, 1 on the attention map (bilinearly "
         "upsampled to 28×28); insertion keeps pixels with attention ≥ t, deletion keeps those < t, removed pixels become 0 "
         "(the Fashion-MNIST background); curves are top-1 accuracy, areas normalised to [0, 1]; score = insertion − deletion.",
         "- RISE mode (Petsiuk et al. 2018): 28 pixels per step in order of attention, insertion onto a blurred image, deletion to 0, "
         "area under the true-class probability.",
         f"- Hardware: {platform.processor() or platform.machine()}, 2 shared CPU cores (loaded by other jobs), TensorFlow {tf.__version__}, "
-        f"Keras {keras.__version__}, oneDNN on; total wall time {wall / 60:.1f} min.",
+        f"Keras {keras.__version__}, oneDNN on; "
+        + (f"wall time of the last run (rows {', '.join(args.rows)} only) {wall / 60:.1f} min." if args.merge else f"total wall time {wall / 60:.1f} min."),
         "",
         "## Results" + (f" (mean ± std over {len(args.seeds)} seeds)" if len(args.seeds) > 1 else ""),
         "",
@@ -274,7 +287,29 @@ def markdown(table, results, args, source, wall, train_size):
     for r in results:
         lines.append(f"| {r['row']} | {r['seed']} | {100 * r['top1']:.2f} | {100 * r['top5']:.2f} | {r['insertion']:.3f} | {r['deletion']:.3f} | {r['score']:.3f} |")
     lines += ["", "![insertion and deletion curves](abn/curves.png)", "", "![attention maps per row](abn/maps.png)", ""]
+    if args.merge:
+        lines += [f"![attention maps of the rerun rows ({', '.join(args.rows)})](abn/maps_rerun.png)", ""]
     return lines
+
+
+def merged(new, path):
+    """The results in ``path`` with the (row, seed) pairs of ``new`` replaced, in the original seed-then-row order."""
+    with open(path) as handle:
+        old = json.load(handle)["results"]
+    rerun = {(r["row"], r["seed"]) for r in new}
+    results = [r for r in old if (r["row"], r["seed"]) not in rerun] + new
+    rows = list(ROWS)
+    return sorted(results, key=lambda r: (r["seed"], rows.index(r["row"])))
+
+
+def hand_written(path):
+    """The "## Conclusions" part of an existing .md (written by hand; kept when the table is regenerated)."""
+    if not os.path.isfile(path):
+        return []
+    with open(path) as handle:
+        text = handle.read()
+    start = text.find("## Conclusions")
+    return [text[start:].rstrip("\n"), ""] if start >= 0 else []
 
 
 def main(argv=None):
@@ -289,6 +324,9 @@ def main(argv=None):
     parser.add_argument("--threshold", type=float, default=0.5)
     parser.add_argument("--mining-weight", type=float, default=1e-4)
     parser.add_argument("--pc-weight", type=float, default=1.0)
+    parser.add_argument("--cot-variant", choices=["paper", "chen"], default="paper",
+                        help="complement entropy of the COT rows (rows run before 2026-11-28 used chen)")
+    parser.add_argument("--merge", action="store_true", help="replace only --rows/--seeds in the existing abn/results.json")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--rows", nargs="+", default=list(ROWS), choices=list(ROWS))
     parser.add_argument("--eval-images", type=int, default=500)
@@ -307,15 +345,18 @@ def main(argv=None):
                   f"ins {result['insertion']:.3f} del {result['deletion']:.3f} score {result['score']:.3f} "
                   f"rise {result['rise_score']:.3f} ({result['train_seconds']:.0f} s)", flush=True)
     wall = time.perf_counter() - began
-    table = summarise(results)
     figures = os.path.join(os.path.dirname(os.path.abspath(args.out)), "abn")
     os.makedirs(figures, exist_ok=True)
+    if args.merge:
+        results = merged(results, os.path.join(figures, "results.json"))
+    table = summarise(results)
     curves_figure(results, os.path.join(figures, "curves.png"))
-    contact_sheet(samples, os.path.join(figures, "maps.png"))
+    contact_sheet(samples, os.path.join(figures, "maps_rerun.png" if args.merge else "maps.png"))
     from tfxai.io import write_json, write_text
 
     write_json(os.path.join(figures, "results.json"), {"args": vars(args), "results": results, "table": table, "wall_seconds": wall})
-    write_text(args.out, "\n".join(markdown(table, results, args, source, wall, len(train[1]))))
+    lines = markdown(table, results, args, source, wall, len(train[1]))
+    write_text(args.out, "\n".join(lines + hand_written(args.out)))
     print(f"wrote {args.out} in {wall / 60:.1f} min")
 
 
