@@ -242,3 +242,23 @@ def test_cot_update_uses_the_chosen_complement_entropy_of_the_mining_branch(vari
     np.testing.assert_allclose(terms["cot"], expected, rtol=1e-5, atol=1e-6)
     with pytest.raises(TfxaiError, match="unknown cot_variant"):
         tiny(use_mining=True, use_cot=True, cot_variant="flat")
+
+
+def test_hard_mask_erases_whole_features_and_still_trains_the_attention_branch():
+    model = tiny(use_mining=True, mask="hard", threshold=0.5)
+    assert model.get_config()["mask"] == "hard" and ABN.from_config(model.get_config()).mask == "hard"
+    images, labels = quadrant_data(4)
+    features, _, attention = model.features_and_attention(images)
+    sigma = float(np.median(attention.numpy()))
+    model.threshold.assign(sigma)  # half of the map covered, whatever the initial attention
+    masked = model.masked_features(features, attention).numpy()
+    covered = attention.numpy() > sigma
+    assert covered.any() and not covered.all()  # both cases occur
+    np.testing.assert_array_equal(masked, np.where(covered, 0.0, features.numpy()))
+    with tf.GradientTape() as tape:
+        terms, _ = model.loss_terms(images, labels)
+        mining = tf.reduce_sum(terms["mining"])
+    gradients = tape.gradient(mining, model.attention_branch.trainable_variables)
+    assert any(float(tf.reduce_max(tf.abs(g))) > 0 for g in gradients if g is not None)
+    with pytest.raises(TfxaiError, match="unknown mask"):
+        tiny(use_mining=True, mask="binary")

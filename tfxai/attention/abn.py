@@ -13,7 +13,8 @@ Structure (``images`` in raw pixels [0, 255])::
     attention mechanism: (1 + M) * F (ABN) or M * F (mining variant)
     -> perception branch (rest of the backbone, GAP, Dense) -> logits (L_per)
 
-    mining branch (use_mining): F* = F - T(M) * F, T(M) = sigmoid(omega (M - sigma)),
+    mining branch (use_mining): F* = F - T(M) * F, T(M) = sigmoid(omega (M - sigma)) (mask "soft")
+    or step(M - sigma) with the soft mask's gradient (mask "hard", straight-through),
     -> the *same* perception branch (shared weights) -> S_g(F*) (L_am)
     use_pc: prototype conformity loss on GAP(perception) and GAP(attended F)
     use_cot: a second update per step minimising the complement-entropy gap
@@ -28,7 +29,7 @@ import tensorflow as tf
 
 from tfxai.attention import losses as losses_lib
 from tfxai.attention.base import MAIN, AttentionModel, unpack_inputs
-from tfxai.attention.masking import mask_out
+from tfxai.attention.masking import MASKS, mask_out
 from tfxai.backbones import GrayToRGB, _resolve_weights, _with_weights, build_backbone, get_backbone, small_cnn
 from tfxai.errors import TfxaiError
 
@@ -176,6 +177,11 @@ class ABN(AttentionModel):
     threshold, omega : float
         sigma and omega of the soft mask T(M) = sigmoid(omega (M - sigma))
         (paper: sigma = 0.78 on CUB-200-2010, 0.40 on Stanford Dogs).
+    mask : {"soft", "hard"}
+        T(M) of the mining branch: ``"soft"`` sigmoid(omega (M - sigma)), or
+        ``"hard"`` the paper's binarisation step(M - sigma) (exactly 0/1
+        forward, the soft mask's gradient backward; see
+        :func:`tfxai.attention.masking.hard_mask`).
     cot_variant : {"paper", "chen"}
         Complement entropy of the mining branch: ``"paper"`` (Iwayoshi et al.'s
         eq. 4 with y_g = 0: the unrenormalised wrong-class probabilities, so
@@ -212,6 +218,7 @@ class ABN(AttentionModel):
         cot_variant="paper",
         threshold=0.5,
         omega=10.0,
+        mask="soft",
         attention_weight=1.0,
         perception_weight=1.0,
         mining_weight=1e-4,
@@ -230,6 +237,8 @@ class ABN(AttentionModel):
             raise TfxaiError(f"ABN needs at least 2 classes, got {num_classes}")
         if use_cot and num_classes < 3:
             raise TfxaiError(f"COT needs at least 3 classes (2 complement classes), got {num_classes}")
+        if mask not in MASKS:
+            raise TfxaiError(f"unknown mask {mask!r}: choose one of {list(MASKS)}")
         if cot_variant not in losses_lib.COT_VARIANTS:
             raise TfxaiError(f"unknown cot_variant {cot_variant!r}: choose one of {list(losses_lib.COT_VARIANTS)}")
         if mechanism is None:
@@ -250,6 +259,7 @@ class ABN(AttentionModel):
         self.use_pc = bool(use_pc)
         self.use_cot = bool(use_cot)
         self.cot_variant = cot_variant
+        self.mask = mask
         self.pretrain_steps = int(pretrain_steps)
         self.dropout = float(dropout)
         self.backbone_filters = tuple(int(f) for f in backbone_filters) if backbone_filters else None
@@ -320,8 +330,8 @@ class ABN(AttentionModel):
         return pooled, logits
 
     def masked_features(self, features, attention):
-        """F* = F - T(M) * F, with T the shared soft threshold of :mod:`tfxai.attention.masking`."""
-        return mask_out(features, attention, self.threshold, self.omega)
+        """F* = F - T(M) * F, with T the shared soft or hard mask of :mod:`tfxai.attention.masking`."""
+        return mask_out(features, attention, self.threshold, self.omega, kind=self.mask)
 
     def forward(self, images, training=None):
         """Every output of one pass, as a dict.
@@ -419,6 +429,7 @@ class ABN(AttentionModel):
             "cot_variant": self.cot_variant,
             "threshold": values["threshold"],
             "omega": values["omega"],
+            "mask": self.mask,
             "attention_weight": values["attention_weight"],
             "perception_weight": values["perception_weight"],
             "mining_weight": values.get("mining_weight", 1e-4),
