@@ -262,3 +262,44 @@ def test_hard_mask_erases_whole_features_and_still_trains_the_attention_branch()
     assert any(float(tf.reduce_max(tf.abs(g))) > 0 for g in gradients if g is not None)
     with pytest.raises(TfxaiError, match="unknown mask"):
         tiny(use_mining=True, mask="binary")
+
+
+def test_pc_term_is_summed_over_the_batch_with_the_papers_reduction_and_normalized_by_default():
+    images, labels = quadrant_data(8)
+    model = compiled(tiny(use_mining=True, use_pc=True, pc_reduction="sum", pc_weight=0.5))
+    assert model.pc_normalize and model.perception_prototypes.perception.normalize  # bounded form by default
+    config = model.get_config()
+    assert config["pc_reduction"] == "sum" and config["pc_normalize"] is True
+    terms, _ = model.loss_terms(images, labels)
+    values = {name: float(np.mean(v)) for name, v in terms.items()}
+    expected = values["attention"] + values["perception"] + 1e-4 * 8 * values["mining"] + 0.5 * 8 * values["pc"]
+    assert float(model._objective(terms, "main", None)) == pytest.approx(expected, rel=1e-5)
+    assert np.all(terms["pc"].numpy() >= -8.0 - 1e-5) and np.all(terms["pc"].numpy() <= 4.0 + 1e-5)
+    raw = tiny(use_mining=True, use_pc=True, pc_normalize=False)
+    assert raw.perception_prototypes.attention.normalize is False and raw.get_config()["pc_reduction"] == "mean"
+    with pytest.raises(TfxaiError, match="unknown pc_reduction"):
+        tiny(use_pc=True, pc_reduction="max")
+
+
+def test_paper_preset_pretrains_plain_abn_for_300_epochs_then_trains_the_full_method_for_300():
+    import dataclasses
+
+    from tfxai.attention.training import ABN_PRESETS, _check_config, build_model
+
+    paper = ABN_PRESETS["paper"]
+    assert (paper.pretrain_epochs, paper.epochs - paper.pretrain_epochs) == (300, 300)  # step 1, then steps 2-4
+    assert (paper.mask, paper.cot_variant, paper.pc_reduction, paper.pc_normalize) == ("hard", "paper", "sum", True)
+    assert (paper.use_mining, paper.use_pc, paper.use_cot, paper.batch_size, paper.threshold, paper.mining_weight) == (
+        True, True, True, 16, 0.78, 1e-4)
+    # the same values on a tiny backbone: the model gets them, epochs become optimizer steps
+    config = dataclasses.replace(paper, backbone="small_cnn", weights="none", backbone_filters=(4, 8, 8), image_size=16,
+                                 channels=1, attention_filters=4, attention_convs=1)
+    model = build_model(config, num_classes=4, steps_per_epoch=7)
+    assert model.pretrain_steps == 300 * 7
+    assert (model.mask, model.cot_variant, model.pc_reduction, model.pc_normalize) == ("hard", "paper", "sum", True)
+    assert {term.name: term.start_step for term in model._terms.values()} == {"attention": 0, "perception": 0, "pc": 2100, "cot": 2100}
+    assert model._terms["pc"].reduction == "sum"
+    with pytest.raises(TfxaiError, match=r"--pretrain-epochs \(300\) must be below --epochs \(10\)"):
+        _check_config(dataclasses.replace(paper, epochs=10))
+    small = ABN_PRESETS["small"]
+    assert (small.pretrain_epochs, small.mask, small.pc_reduction) == (0, "soft", "mean")

@@ -205,3 +205,46 @@ def test_complement_entropy_keras_loss_and_unknown_variant():
     assert losses.ComplementEntropy.from_config(keras_loss.get_config()).variant == "paper"
     with pytest.raises(TfxaiError, match="unknown complement-entropy variant 'renormalised'"):
         losses.complement_entropy([0], logits=logits, variant="renormalised")
+
+
+# === A bounded PC loss (normalised features and centroids) ===
+
+
+def test_normalized_prototype_conformity_is_the_formula_on_unit_vectors():
+    features = np.array([[3.0, 0.0], [0.0, 0.5], [2.0, 2.0]], np.float32)
+    centroids = np.array([[1.0, 1.0], [5.0, 0.0], [0.0, 0.2]], np.float32)
+    labels = np.array([0, 2, 1])
+    unit = lambda a: a / np.linalg.norm(a, axis=-1, keepdims=True)  # noqa: E731
+    f, w = unit(features), unit(centroids)
+    expected = [
+        np.linalg.norm(f[i] - w[g]) - sum(np.linalg.norm(f[i] - w[j]) + np.linalg.norm(w[g] - w[j]) for j in range(3) if j != g) / 2
+        for i, g in enumerate(labels)
+    ]
+    got = losses.prototype_conformity(features, labels, centroids, reduction="none", normalize=True)
+    np.testing.assert_allclose(got, expected, rtol=1e-5)
+    layer = losses.PrototypeConformity(3, normalize=True)
+    layer.build((None, 2))
+    layer.centroids.assign(centroids * 7.0)  # the scale of a centroid does not matter on the sphere
+    np.testing.assert_allclose(layer(tf.constant(features), tf.constant(labels)), expected, rtol=1e-5)
+    assert losses.PrototypeConformity.from_config(layer.get_config()).normalize is True
+
+
+@pytest.mark.parametrize("normalize", [False, True])
+def test_minimising_prototype_conformity_stays_bounded_only_when_normalized(normalize):
+    """Gradient descent on features and centroids: the raw eq. 3 falls without end, the normalised form stops at >= -4."""
+    rng = np.random.default_rng(0)
+    features = tf.Variable(rng.normal(size=(16, 8)).astype(np.float32))
+    centroids = tf.Variable(rng.normal(size=(4, 8)).astype(np.float32))
+    labels = np.arange(16) % 4
+    optimizer = tf.keras.optimizers.SGD(0.1)
+    values = []
+    for _ in range(300):
+        with tf.GradientTape() as tape:
+            value = losses.prototype_conformity(features, labels, centroids, reduction="sum", normalize=normalize)
+        optimizer.apply_gradients(zip(tape.gradient(value, [features, centroids]), [features, centroids]))
+        values.append(float(value))
+    if normalize:
+        assert min(values) >= -4.0 * 16 - 1e-3
+        assert abs(values[-1] - values[-51]) < 1e-2 * abs(values[-1])  # settled
+    else:
+        assert values[-1] < -4.0 * 16 and values[-1] < values[-51] - 10  # still falling, past any bound

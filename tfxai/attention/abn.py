@@ -17,6 +17,7 @@ Structure (``images`` in raw pixels [0, 255])::
     or step(M - sigma) with the soft mask's gradient (mask "hard", straight-through),
     -> the *same* perception branch (shared weights) -> S_g(F*) (L_am)
     use_pc: prototype conformity loss on GAP(perception) and GAP(attended F)
+            (pc_reduction "mean" or the paper's "sum"; pc_normalize: on unit vectors, bounded)
     use_cot: a second update per step minimising the complement-entropy gap
              of the mining branch (L_am is then not used, as in the paper);
              cot_variant "paper" (eq. 4 with y_g = 0) or "chen" (renormalised)
@@ -182,6 +183,13 @@ class ABN(AttentionModel):
         ``"hard"`` the paper's binarisation step(M - sigma) (exactly 0/1
         forward, the soft mask's gradient backward; see
         :func:`tfxai.attention.masking.hard_mask`).
+    pc_reduction : {"mean", "sum"}
+        L_PC averaged over the global batch (Mustafa et al.'s code) or summed
+        over it (the paper's eq. 3).
+    pc_normalize : bool
+        L_PC on L2-normalised features and centroids (default): bounded in
+        [-8, 4] per sample for the two feature vectors. ``False`` is the raw
+        formula, which falls without end during training.
     cot_variant : {"paper", "chen"}
         Complement entropy of the mining branch: ``"paper"`` (Iwayoshi et al.'s
         eq. 4 with y_g = 0: the unrenormalised wrong-class probabilities, so
@@ -215,6 +223,8 @@ class ABN(AttentionModel):
         use_mining=False,
         use_pc=False,
         use_cot=False,
+        pc_reduction="mean",
+        pc_normalize=True,
         cot_variant="paper",
         threshold=0.5,
         omega=10.0,
@@ -237,6 +247,8 @@ class ABN(AttentionModel):
             raise TfxaiError(f"ABN needs at least 2 classes, got {num_classes}")
         if use_cot and num_classes < 3:
             raise TfxaiError(f"COT needs at least 3 classes (2 complement classes), got {num_classes}")
+        if pc_reduction not in ("mean", "sum"):
+            raise TfxaiError(f"unknown pc_reduction {pc_reduction!r}: choose 'mean' or 'sum' (the paper's)")
         if mask not in MASKS:
             raise TfxaiError(f"unknown mask {mask!r}: choose one of {list(MASKS)}")
         if cot_variant not in losses_lib.COT_VARIANTS:
@@ -259,6 +271,8 @@ class ABN(AttentionModel):
         self.use_pc = bool(use_pc)
         self.use_cot = bool(use_cot)
         self.cot_variant = cot_variant
+        self.pc_reduction = pc_reduction
+        self.pc_normalize = bool(pc_normalize)
         self.mask = mask
         self.pretrain_steps = int(pretrain_steps)
         self.dropout = float(dropout)
@@ -275,7 +289,7 @@ class ABN(AttentionModel):
         self.perception_head = keras.layers.Dense(num_classes, name="perception_logits")
         self.attention_pool = keras.layers.GlobalAveragePooling2D(name="attention_pool")
         if self.use_pc:
-            self.perception_prototypes = PrototypeConformityPair(num_classes, name="prototypes")
+            self.perception_prototypes = PrototypeConformityPair(num_classes, normalize=self.pc_normalize, name="prototypes")
 
         # === Hyperparameters (tf.Variables: assign from callbacks to schedule them) ===
         self.threshold = self.add_hyperparameter("threshold", threshold)
@@ -288,7 +302,7 @@ class ABN(AttentionModel):
         if self.use_mining and not self.use_cot:
             self.add_loss_term("mining", mining_weight, reduction="sum", start_step=start)
         if self.use_pc:
-            self.add_loss_term("pc", pc_weight, start_step=start)
+            self.add_loss_term("pc", pc_weight, reduction=pc_reduction, start_step=start)
         if self.use_cot:
             self.add_loss_term("cot", cot_weight, update=COMPLEMENT, start_step=start)
         if human_weight:
@@ -427,6 +441,8 @@ class ABN(AttentionModel):
             "use_pc": self.use_pc,
             "use_cot": self.use_cot,
             "cot_variant": self.cot_variant,
+            "pc_reduction": self.pc_reduction,
+            "pc_normalize": self.pc_normalize,
             "threshold": values["threshold"],
             "omega": values["omega"],
             "mask": self.mask,
@@ -455,11 +471,12 @@ class PrototypeConformityPair(keras.layers.Layer):
     returns the per-sample sum of both (batch,).
     """
 
-    def __init__(self, num_classes, **kwargs):
+    def __init__(self, num_classes, normalize=False, **kwargs):
         super().__init__(**kwargs)
         self.num_classes = num_classes
-        self.perception = losses_lib.PrototypeConformity(num_classes, name="perception")
-        self.attention = losses_lib.PrototypeConformity(num_classes, name="attention")
+        self.normalize = bool(normalize)
+        self.perception = losses_lib.PrototypeConformity(num_classes, normalize=normalize, name="perception")
+        self.attention = losses_lib.PrototypeConformity(num_classes, normalize=normalize, name="attention")
 
     def build(self, perception_shape, attention_shape=None, labels_shape=None):
         self.perception.build(perception_shape)
@@ -469,7 +486,7 @@ class PrototypeConformityPair(keras.layers.Layer):
         return self.perception(perception_features, labels) + self.attention(attention_features, labels)
 
     def get_config(self):
-        return {**super().get_config(), "num_classes": self.num_classes}
+        return {**super().get_config(), "num_classes": self.num_classes, "normalize": self.normalize}
 
 
 def _split_backbone(spec, input_shape, weights, filters=None):

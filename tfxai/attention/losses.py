@@ -193,7 +193,7 @@ def _pairwise_distance(a, b):
     return tf.sqrt(squared + _EPSILON)
 
 
-def prototype_conformity(features, labels, centroids, reduction="mean"):
+def prototype_conformity(features, labels, centroids, reduction="mean", normalize=False):
     """L_PC = sum_i { alpha_i - 1/(k-1) sum_{j != g} (beta_ij + gamma_ij) }.
 
     alpha_i = ||f_i - w_g||, beta_ij = ||f_i - w_j||, gamma_ij = ||w_g - w_j||,
@@ -208,12 +208,22 @@ def prototype_conformity(features, labels, centroids, reduction="mean"):
     labels : int tensor (batch,) or one-hot (batch, K)
     centroids : float tensor (K, D)
     reduction : {"mean", "sum", "none"}
-        The paper writes the sum over samples; tfxai's models average it over
-        the global batch (as Mustafa et al.'s code does) so that its weight does
-        not depend on the batch size.
+        The paper writes the sum over samples (eq. 3); Mustafa et al.'s code
+        averages.
+    normalize : bool
+        Measure the distances between L2-normalised features and centroids.
+        As written, L_PC is unbounded below: -gamma falls without end as the
+        centroids move apart (and -beta as the features grow), so the loss
+        drifts to -inf in a long training. On the unit sphere every distance
+        is in [0, 2], so L_PC is in [-4, 2] per sample, and the terms keep
+        their meaning (pull f_i to its centroid's direction, push it and
+        its centroid away from the other centroids' directions).
     """
     features = tf.convert_to_tensor(features)
     centroids = tf.cast(tf.convert_to_tensor(centroids), features.dtype)
+    if normalize:
+        features = tf.math.l2_normalize(features, axis=-1)
+        centroids = tf.math.l2_normalize(centroids, axis=-1)
     labels = _labels(labels)
     classes = tf.shape(centroids)[0]
     to_centroids = _pairwise_distance(features, centroids)  # (batch, K): beta, alpha on the diagonal g
@@ -324,13 +334,17 @@ class PrototypeConformity(keras.layers.Layer):
     ----------
     num_classes : int
         Number of centroids.
+    normalize : bool
+        Distances between L2-normalised features and centroids (bounded loss;
+        see :func:`prototype_conformity`).
     """
 
-    def __init__(self, num_classes, **kwargs):
+    def __init__(self, num_classes, normalize=False, **kwargs):
         super().__init__(**kwargs)
         if num_classes < 2:
             raise TfxaiError(f"the prototype conformity loss needs at least 2 classes, got {num_classes}")
         self.num_classes = num_classes
+        self.normalize = bool(normalize)
 
     def build(self, features_shape, labels_shape=None):
         dimension = int(features_shape[-1])
@@ -341,10 +355,10 @@ class PrototypeConformity(keras.layers.Layer):
         )
 
     def call(self, features, labels):
-        return prototype_conformity(features, labels, self.centroids, reduction="none")
+        return prototype_conformity(features, labels, self.centroids, reduction="none", normalize=self.normalize)
 
     def compute_output_shape(self, features_shape, labels_shape=None):
         return (features_shape[0],)
 
     def get_config(self):
-        return {**super().get_config(), "num_classes": self.num_classes}
+        return {**super().get_config(), "num_classes": self.num_classes, "normalize": self.normalize}
