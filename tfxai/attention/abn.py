@@ -198,7 +198,8 @@ class ABN(AttentionModel):
         class). See :func:`tfxai.attention.losses.complement_entropy`.
     attention_weight, perception_weight, mining_weight, pc_weight, cot_weight, human_weight : float
         Loss weights (paper: 1, 1, 1e-4, 1, 1; the human term is off at 0).
-        L_am is summed over the batch as in the paper; the others are averaged.
+        L_am is summed over the batch as in the paper; the others are averaged
+        (L_PC too unless ``pc_reduction="sum"``).
     pretrain_steps : int
         Optimizer steps of plain ABN training (L_att + L_per) before the mining,
         PC and COT terms switch on (the paper's step 1).
