@@ -225,3 +225,81 @@ def test_a_weights_file_is_loaded_into_a_small_cnn_with_custom_widths(tmp_path):
     np.testing.assert_array_equal(loaded[0], base.get_layer("block1_conv1").kernel.numpy())
     with pytest.raises(TfxaiError, match="does not exist"):
         ABN(backbone="small_cnn", num_classes=3, input_shape=(16, 16, 1), weights=str(tmp_path / "missing.h5"), backbone_filters=(4, 8, 8))
+
+
+@pytest.mark.parametrize("variant", ["paper", "chen"])
+def test_cot_update_uses_the_chosen_complement_entropy_of_the_mining_branch(variant):
+    from tfxai.attention import losses
+
+    options = {} if variant == "paper" else {"cot_variant": "chen"}  # the paper's variant is the default
+    model = tiny(use_mining=True, use_cot=True, **options)
+    assert model.cot_variant == variant and model.get_config()["cot_variant"] == variant
+    images, labels = quadrant_data(4)
+    terms, _ = model.loss_terms(images, labels, update=COMPLEMENT)
+    features, _, attention = model.features_and_attention(images)
+    mining_logits = model.mining(features, attention)
+    expected = losses.complement_entropy_gap(labels, logits=mining_logits, reduction="none", variant=variant)
+    np.testing.assert_allclose(terms["cot"], expected, rtol=1e-5, atol=1e-6)
+    with pytest.raises(TfxaiError, match="unknown cot_variant"):
+        tiny(use_mining=True, use_cot=True, cot_variant="flat")
+
+
+def test_hard_mask_erases_whole_features_and_still_trains_the_attention_branch():
+    model = tiny(use_mining=True, mask="hard", threshold=0.5)
+    assert model.get_config()["mask"] == "hard" and ABN.from_config(model.get_config()).mask == "hard"
+    images, labels = quadrant_data(4)
+    features, _, attention = model.features_and_attention(images)
+    sigma = float(np.median(attention.numpy()))
+    model.threshold.assign(sigma)  # half of the map covered, whatever the initial attention
+    masked = model.masked_features(features, attention).numpy()
+    covered = attention.numpy() > sigma
+    assert covered.any() and not covered.all()  # both cases occur
+    np.testing.assert_array_equal(masked, np.where(covered, 0.0, features.numpy()))
+    with tf.GradientTape() as tape:
+        terms, _ = model.loss_terms(images, labels)
+        mining = tf.reduce_sum(terms["mining"])
+    gradients = tape.gradient(mining, model.attention_branch.trainable_variables)
+    assert any(float(tf.reduce_max(tf.abs(g))) > 0 for g in gradients if g is not None)
+    with pytest.raises(TfxaiError, match="unknown mask"):
+        tiny(use_mining=True, mask="binary")
+
+
+def test_pc_term_is_summed_over_the_batch_with_the_papers_reduction_and_normalized_by_default():
+    images, labels = quadrant_data(8)
+    model = compiled(tiny(use_mining=True, use_pc=True, pc_reduction="sum", pc_weight=0.5))
+    assert model.pc_normalize and model.perception_prototypes.perception.normalize  # bounded form by default
+    config = model.get_config()
+    assert config["pc_reduction"] == "sum" and config["pc_normalize"] is True
+    terms, _ = model.loss_terms(images, labels)
+    values = {name: float(np.mean(v)) for name, v in terms.items()}
+    expected = values["attention"] + values["perception"] + 1e-4 * 8 * values["mining"] + 0.5 * 8 * values["pc"]
+    assert float(model._objective(terms, "main", None)) == pytest.approx(expected, rel=1e-5)
+    assert np.all(terms["pc"].numpy() >= -8.0 - 1e-5) and np.all(terms["pc"].numpy() <= 4.0 + 1e-5)
+    raw = tiny(use_mining=True, use_pc=True, pc_normalize=False)
+    assert raw.perception_prototypes.attention.normalize is False and raw.get_config()["pc_reduction"] == "mean"
+    with pytest.raises(TfxaiError, match="unknown pc_reduction"):
+        tiny(use_pc=True, pc_reduction="max")
+
+
+def test_paper_preset_pretrains_plain_abn_for_300_epochs_then_trains_the_full_method_for_300():
+    import dataclasses
+
+    from tfxai.attention.training import ABN_PRESETS, _check_config, build_model
+
+    paper = ABN_PRESETS["paper"]
+    assert (paper.pretrain_epochs, paper.epochs - paper.pretrain_epochs) == (300, 300)  # step 1, then steps 2-4
+    assert (paper.mask, paper.cot_variant, paper.pc_reduction, paper.pc_normalize) == ("hard", "paper", "sum", True)
+    assert (paper.use_mining, paper.use_pc, paper.use_cot, paper.batch_size, paper.threshold, paper.mining_weight) == (
+        True, True, True, 16, 0.78, 1e-4)
+    # the same values on a tiny backbone: the model gets them, epochs become optimizer steps
+    config = dataclasses.replace(paper, backbone="small_cnn", weights="none", backbone_filters=(4, 8, 8), image_size=16,
+                                 channels=1, attention_filters=4, attention_convs=1)
+    model = build_model(config, num_classes=4, steps_per_epoch=7)
+    assert model.pretrain_steps == 300 * 7
+    assert (model.mask, model.cot_variant, model.pc_reduction, model.pc_normalize) == ("hard", "paper", "sum", True)
+    assert {term.name: term.start_step for term in model._terms.values()} == {"attention": 0, "perception": 0, "pc": 2100, "cot": 2100}
+    assert model._terms["pc"].reduction == "sum"
+    with pytest.raises(TfxaiError, match=r"--pretrain-epochs \(300\) must be below --epochs \(10\)"):
+        _check_config(dataclasses.replace(paper, epochs=10))
+    small = ABN_PRESETS["small"]
+    assert (small.pretrain_epochs, small.mask, small.pc_reduction) == (0, "soft", "mean")

@@ -1,8 +1,8 @@
 """Attention-guided training: ABN (+ mining branch, PC loss, COT), GAIN, shared masking."""
 
-from tfxai.attention.masking import mask_out, soft_mask
+from tfxai.attention.masking import hard_mask, mask_out, soft_mask
 
-__all__ = ["mask_out", "soft_mask"]
+__all__ = ["hard_mask", "mask_out", "soft_mask"]
 
 # --- GAIN (Li et al., CVPR 2018) ---
 from tfxai.attention.gain import (  # noqa: E402

@@ -13,11 +13,14 @@ Structure (``images`` in raw pixels [0, 255])::
     attention mechanism: (1 + M) * F (ABN) or M * F (mining variant)
     -> perception branch (rest of the backbone, GAP, Dense) -> logits (L_per)
 
-    mining branch (use_mining): F* = F - T(M) * F, T(M) = sigmoid(omega (M - sigma)),
+    mining branch (use_mining): F* = F - T(M) * F, T(M) = sigmoid(omega (M - sigma)) (mask "soft")
+    or step(M - sigma) with the soft mask's gradient (mask "hard", straight-through),
     -> the *same* perception branch (shared weights) -> S_g(F*) (L_am)
     use_pc: prototype conformity loss on GAP(perception) and GAP(attended F)
+            (pc_reduction "mean" or the paper's "sum"; pc_normalize: on unit vectors, bounded)
     use_cot: a second update per step minimising the complement-entropy gap
-             of the mining branch (L_am is then not used, as in the paper)
+             of the mining branch (L_am is then not used, as in the paper);
+             cot_variant "paper" (eq. 4 with y_g = 0) or "chen" (renormalised)
     human_weight > 0: L2 between human-edited maps and M (inputs as a dict
              ``{"images", "attention_map", "has_attention_map"}``)
 """
@@ -27,7 +30,7 @@ import tensorflow as tf
 
 from tfxai.attention import losses as losses_lib
 from tfxai.attention.base import MAIN, AttentionModel, unpack_inputs
-from tfxai.attention.masking import mask_out
+from tfxai.attention.masking import MASKS, mask_out
 from tfxai.backbones import GrayToRGB, _resolve_weights, _with_weights, build_backbone, get_backbone, small_cnn
 from tfxai.errors import TfxaiError
 
@@ -175,9 +178,28 @@ class ABN(AttentionModel):
     threshold, omega : float
         sigma and omega of the soft mask T(M) = sigmoid(omega (M - sigma))
         (paper: sigma = 0.78 on CUB-200-2010, 0.40 on Stanford Dogs).
+    mask : {"soft", "hard"}
+        T(M) of the mining branch: ``"soft"`` sigmoid(omega (M - sigma)), or
+        ``"hard"`` the paper's binarisation step(M - sigma) (exactly 0/1
+        forward, the soft mask's gradient backward; see
+        :func:`tfxai.attention.masking.hard_mask`).
+    pc_reduction : {"mean", "sum"}
+        L_PC averaged over the global batch (Mustafa et al.'s code) or summed
+        over it (the paper's eq. 3).
+    pc_normalize : bool
+        L_PC on L2-normalised features and centroids (default): bounded in
+        [-8, 4] per sample for the two feature vectors. ``False`` is the raw
+        formula, which falls without end during training.
+    cot_variant : {"paper", "chen"}
+        Complement entropy of the mining branch: ``"paper"`` (Iwayoshi et al.'s
+        eq. 4 with y_g = 0: the unrenormalised wrong-class probabilities, so
+        the COT update also drives the true class to 0, doing L_am's job) or
+        ``"chen"`` (Chen et al.'s renormalised COT, zero gradient on the true
+        class). See :func:`tfxai.attention.losses.complement_entropy`.
     attention_weight, perception_weight, mining_weight, pc_weight, cot_weight, human_weight : float
         Loss weights (paper: 1, 1, 1e-4, 1, 1; the human term is off at 0).
-        L_am is summed over the batch as in the paper; the others are averaged.
+        L_am is summed over the batch as in the paper; the others are averaged
+        (L_PC too unless ``pc_reduction="sum"``).
     pretrain_steps : int
         Optimizer steps of plain ABN training (L_att + L_per) before the mining,
         PC and COT terms switch on (the paper's step 1).
@@ -202,8 +224,12 @@ class ABN(AttentionModel):
         use_mining=False,
         use_pc=False,
         use_cot=False,
+        pc_reduction="mean",
+        pc_normalize=True,
+        cot_variant="paper",
         threshold=0.5,
         omega=10.0,
+        mask="soft",
         attention_weight=1.0,
         perception_weight=1.0,
         mining_weight=1e-4,
@@ -222,6 +248,12 @@ class ABN(AttentionModel):
             raise TfxaiError(f"ABN needs at least 2 classes, got {num_classes}")
         if use_cot and num_classes < 3:
             raise TfxaiError(f"COT needs at least 3 classes (2 complement classes), got {num_classes}")
+        if pc_reduction not in ("mean", "sum"):
+            raise TfxaiError(f"unknown pc_reduction {pc_reduction!r}: choose 'mean' or 'sum' (the paper's)")
+        if mask not in MASKS:
+            raise TfxaiError(f"unknown mask {mask!r}: choose one of {list(MASKS)}")
+        if cot_variant not in losses_lib.COT_VARIANTS:
+            raise TfxaiError(f"unknown cot_variant {cot_variant!r}: choose one of {list(losses_lib.COT_VARIANTS)}")
         if mechanism is None:
             mechanism = "multiply" if use_mining else "residual"
         super().__init__(name=name, **kwargs)
@@ -239,6 +271,10 @@ class ABN(AttentionModel):
         self.use_mining = bool(use_mining)
         self.use_pc = bool(use_pc)
         self.use_cot = bool(use_cot)
+        self.cot_variant = cot_variant
+        self.pc_reduction = pc_reduction
+        self.pc_normalize = bool(pc_normalize)
+        self.mask = mask
         self.pretrain_steps = int(pretrain_steps)
         self.dropout = float(dropout)
         self.backbone_filters = tuple(int(f) for f in backbone_filters) if backbone_filters else None
@@ -254,7 +290,7 @@ class ABN(AttentionModel):
         self.perception_head = keras.layers.Dense(num_classes, name="perception_logits")
         self.attention_pool = keras.layers.GlobalAveragePooling2D(name="attention_pool")
         if self.use_pc:
-            self.perception_prototypes = PrototypeConformityPair(num_classes, name="prototypes")
+            self.perception_prototypes = PrototypeConformityPair(num_classes, normalize=self.pc_normalize, name="prototypes")
 
         # === Hyperparameters (tf.Variables: assign from callbacks to schedule them) ===
         self.threshold = self.add_hyperparameter("threshold", threshold)
@@ -267,7 +303,7 @@ class ABN(AttentionModel):
         if self.use_mining and not self.use_cot:
             self.add_loss_term("mining", mining_weight, reduction="sum", start_step=start)
         if self.use_pc:
-            self.add_loss_term("pc", pc_weight, start_step=start)
+            self.add_loss_term("pc", pc_weight, reduction=pc_reduction, start_step=start)
         if self.use_cot:
             self.add_loss_term("cot", cot_weight, update=COMPLEMENT, start_step=start)
         if human_weight:
@@ -309,8 +345,8 @@ class ABN(AttentionModel):
         return pooled, logits
 
     def masked_features(self, features, attention):
-        """F* = F - T(M) * F, with T the shared soft threshold of :mod:`tfxai.attention.masking`."""
-        return mask_out(features, attention, self.threshold, self.omega)
+        """F* = F - T(M) * F, with T the shared soft or hard mask of :mod:`tfxai.attention.masking`."""
+        return mask_out(features, attention, self.threshold, self.omega, kind=self.mask)
 
     def forward(self, images, training=None):
         """Every output of one pass, as a dict.
@@ -365,7 +401,7 @@ class ABN(AttentionModel):
         if update == COMPLEMENT:
             features, _, attention = self.features_and_attention(images, training)
             mining_logits = self.mining(features, attention, training)
-            terms = {"cot": losses_lib.complement_entropy_gap(labels, logits=mining_logits, reduction="none")}
+            terms = {"cot": losses_lib.complement_entropy_gap(labels, logits=mining_logits, reduction="none", variant=self.cot_variant)}
             return terms, tf.nn.softmax(mining_logits)
         out = self.forward(images, training)
         terms = {
@@ -405,8 +441,12 @@ class ABN(AttentionModel):
             "use_mining": self.use_mining,
             "use_pc": self.use_pc,
             "use_cot": self.use_cot,
+            "cot_variant": self.cot_variant,
+            "pc_reduction": self.pc_reduction,
+            "pc_normalize": self.pc_normalize,
             "threshold": values["threshold"],
             "omega": values["omega"],
+            "mask": self.mask,
             "attention_weight": values["attention_weight"],
             "perception_weight": values["perception_weight"],
             "mining_weight": values.get("mining_weight", 1e-4),
@@ -432,11 +472,12 @@ class PrototypeConformityPair(keras.layers.Layer):
     returns the per-sample sum of both (batch,).
     """
 
-    def __init__(self, num_classes, **kwargs):
+    def __init__(self, num_classes, normalize=False, **kwargs):
         super().__init__(**kwargs)
         self.num_classes = num_classes
-        self.perception = losses_lib.PrototypeConformity(num_classes, name="perception")
-        self.attention = losses_lib.PrototypeConformity(num_classes, name="attention")
+        self.normalize = bool(normalize)
+        self.perception = losses_lib.PrototypeConformity(num_classes, normalize=normalize, name="perception")
+        self.attention = losses_lib.PrototypeConformity(num_classes, normalize=normalize, name="attention")
 
     def build(self, perception_shape, attention_shape=None, labels_shape=None):
         self.perception.build(perception_shape)
@@ -446,7 +487,7 @@ class PrototypeConformityPair(keras.layers.Layer):
         return self.perception(perception_features, labels) + self.attention(attention_features, labels)
 
     def get_config(self):
-        return {**super().get_config(), "num_classes": self.num_classes}
+        return {**super().get_config(), "num_classes": self.num_classes, "normalize": self.normalize}
 
 
 def _split_backbone(spec, input_shape, weights, filters=None):

@@ -1,0 +1,176 @@
+"""Does the paper preset's loss stay bounded over the paper's length? A long, small ABN run; writes experiments/abn_long_run.md.
+
+The `paper` preset (tfxai.attention.training.ABN_PRESETS["paper"]) trains 300
+epochs of plain ABN (step 1), then 300 epochs of ABN + mining branch + PC
+loss + COT, with L_PC summed over the batch (eq. 3), a hard mask at sigma =
+0.78, the paper's COT and SGD (lr 0.01, momentum 0.9) at batch 16. This
+script runs exactly those values for the same number of epochs on a small
+problem (a few hundred Fashion-MNIST images, a small CNN), once with the
+bounded PC loss the preset uses (unit-normalised features and centroids) and
+once with the raw eq. 3, and plots every epoch's losses.
+
+Run: nice -n 10 python experiments/abn_long_run.py
+Data: Fashion-MNIST IDX files in /usr/share/datasets/fashion-mnist/ (else the bundled subset).
+"""
+
+import argparse
+import dataclasses
+import json
+import os
+import platform
+import sys
+import time
+
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")  # small_cnn has no strided 1x1 convolution (see abn_ablation.py)
+
+import tfxai  # noqa: E402,F401  (before tensorflow)
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from abn_ablation import load_data  # noqa: E402
+
+from tfxai.attention.training import ABN_PRESETS, build_model, compile_abn, make_dataset  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+#: PC forms: (pc_normalize, pc_reduction) and the label used in the table and figure; "no-pc" turns the PC loss off.
+FORMS = {
+    "bounded": (True, "sum", "bounded (unit vectors), summed"),
+    "raw": (False, "sum", "raw eq. 3, summed"),
+    "bounded-mean": (True, "mean", "bounded (unit vectors), averaged"),
+    "no-pc": (True, "sum", "no PC loss (mining + COT only)"),
+}
+
+
+def run(form, args, train, test):
+    keras.utils.set_random_seed(args.seed)
+    (x_train, y_train), (x_test, y_test) = train, test
+    config = dataclasses.replace(
+        ABN_PRESETS["paper"], backbone="small_cnn", weights="none", backbone_filters=tuple(args.filters), image_size=28,
+        channels=1, attention_filters=args.attention_filters, attention_convs=1, epochs=args.epochs,
+        pretrain_epochs=args.pretrain_epochs, pc_normalize=FORMS[form][0], pc_reduction=FORMS[form][1], use_pc=form != "no-pc",
+    )
+    steps = int(np.ceil(len(y_train) / config.batch_size))
+    model = compile_abn(build_model(config, 10, steps), config)
+    data = make_dataset(x_train, y_train, config.batch_size, shuffle=True, seed=args.seed)
+    validation = make_dataset(x_test, y_test, 500, shuffle=False)
+    start = time.perf_counter()
+    history = model.fit(data, epochs=config.epochs, validation_data=validation, validation_freq=args.validation_freq, verbose=0)
+    seconds = time.perf_counter() - start
+    h = {k: [float(v) for v in values] for k, values in history.history.items()}
+    return {"form": form, "pc_normalize": FORMS[form][0], "history": h, "seconds": seconds, "steps_per_epoch": steps,
+            "parameters": int(model.count_params()), "config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(config).items()}}
+
+
+def figure(runs, args, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure_, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    for result in runs:
+        h, label = result["history"], FORMS[result["form"]][2]
+        epochs = np.arange(1, len(h["loss"]) + 1)
+        axes[0].plot(epochs, h["loss"], label=label)
+        if "pc_loss" in h:
+            axes[1].plot(epochs, h["pc_loss"], label=label)
+        line = axes[2].plot(epochs, h["accuracy"], lw=0.8, label=f"{label}: train")[0]
+        checks = np.arange(1, len(h.get("val_accuracy", [])) + 1) * args.validation_freq
+        axes[2].plot(checks, h.get("val_accuracy", []), "o--", color=line.get_color(), label=f"{label}: validation")
+    for axis, title in zip(axes, ("total objective (loss)", "pc_loss (per-sample mean, both feature vectors)", "accuracy")):
+        axis.axvline(args.pretrain_epochs, color="gray", lw=0.8, ls=":")
+        axis.set_xlabel("epoch")
+        axis.set_title(title, fontsize=9)
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=7)
+    axes[0].set_yscale("symlog")
+    axes[1].set_yscale("symlog")
+    figure_.tight_layout()
+    figure_.savefig(path, dpi=80)
+    plt.close(figure_)
+
+
+def markdown(runs, args, source, wall):
+    at = lambda h, key, epoch: h[key][epoch - 1]  # noqa: E731
+    marks = sorted({1, args.pretrain_epochs, args.pretrain_epochs + 1, args.pretrain_epochs + 10, args.pretrain_epochs + 100, args.epochs})
+    marks = [m for m in marks if 1 <= m <= args.epochs]
+    lines = [
+        "# Long small run of the ABN `paper` preset: is the loss bounded?",
+        "",
+        "Generated by `experiments/abn_long_run.py`:",
+        "",
+        f"    nice -n 10 python experiments/abn_long_run.py {' '.join(sys.argv[1:])}".rstrip(),
+        "",
+        f"- Data: {source}; {args.per_class * 10} training images ({args.per_class} per class, fixed), "
+        f"validation on the 10,000 test images every {args.validation_freq} epochs.",
+        f"- Model: the `paper` preset's values (batch 16, SGD lr 0.01 momentum 0.9, σ 0.78, ω 10, hard mask, L_am weight 1e-4, "
+        f"PC weight 1 summed over the batch (`bounded-mean`: averaged), the paper's COT) on `small_cnn` {tuple(args.filters)} at 28×28×1, attention "
+        f"branch 1 conv of {args.attention_filters} filters, {runs[0]['parameters']:,} parameters; "
+        f"{args.pretrain_epochs} epochs plain ABN, then {args.epochs - args.pretrain_epochs} epochs with mining + PC + COT "
+        f"({runs[0]['steps_per_epoch']} steps per epoch, {runs[0]['steps_per_epoch'] * args.epochs:,} steps in all); seed {args.seed}.",
+        f"- Hardware: {platform.machine()}, 2 shared CPU cores (AMD EPYC, loaded by other jobs), no GPU, TensorFlow {tf.__version__}, "
+        f"Keras {keras.__version__}, oneDNN on; wall time {wall / 60:.1f} min" + (" (the last training run only)." if args.merge else "."),
+        "",
+        "Per-epoch training values (pc_loss is the per-sample mean of L_PC over both feature vectors; loss is the weighted objective "
+        "of the main update, in which L_PC is summed over the batch of 16, or averaged for the averaged form):",
+        "",
+        "| PC form | epoch | loss | pc_loss | L_att | L_per | COT gap | train acc. | val. acc. |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for result in runs:
+        h = result["history"]
+        name = FORMS[result["form"]][2]
+        validation = h.get("val_accuracy", [])
+        for epoch in marks:
+            lines.append(
+                f"| {name} | {epoch} | {at(h, 'loss', epoch):.3f} | {at(h, 'pc_loss', epoch) if 'pc_loss' in h else float('nan'):.3f} | {at(h, 'attention_loss', epoch):.3f} | "
+                f"{at(h, 'perception_loss', epoch):.3f} | {at(h, 'cot_loss', epoch):.3f} | {at(h, 'accuracy', epoch):.3f} | "
+                f"{validation[epoch // args.validation_freq - 1] if epoch % args.validation_freq == 0 else float('nan'):.3f} |"
+            )
+    lines += ["", "![losses per epoch](abn/long_run.png)", ""]
+    return lines
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--per-class", type=int, default=20)
+    parser.add_argument("--epochs", type=int, default=600)
+    parser.add_argument("--pretrain-epochs", type=int, default=300)
+    parser.add_argument("--filters", type=int, nargs=3, default=(8, 16, 32))
+    parser.add_argument("--attention-filters", type=int, default=16)
+    parser.add_argument("--validation-freq", type=int, default=100)
+    parser.add_argument("--forms", nargs="*", choices=list(FORMS), default=["bounded", "raw"],
+                        help="runs to train (none with --merge: only redraw the table and figure from abn/long_run.json)")
+    parser.add_argument("--merge", action="store_true", help="keep the other forms' runs from abn/long_run.json")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default=os.path.join(HERE, "abn_long_run.md"))
+    args = parser.parse_args(argv)
+    began = time.perf_counter()
+    train, test, source = load_data(args.per_class, args.seed)
+    runs = []
+    for form in args.forms:
+        runs.append(run(form, args, train, test))
+        h = runs[-1]["history"]
+        print(f"{form}: loss {h['loss'][0]:.3f} -> {h['loss'][-1]:.3f}, val. accuracy {h['val_accuracy']} ({runs[-1]['seconds']:.0f} s)", flush=True)
+    wall = time.perf_counter() - began
+    from tfxai.io import write_json, write_text
+
+    figures = os.path.join(os.path.dirname(os.path.abspath(args.out)), "abn")
+    os.makedirs(figures, exist_ok=True)
+    if args.merge:
+        with open(os.path.join(figures, "long_run.json")) as handle:
+            stored = json.load(handle)
+        kept = [r for r in stored["runs"] if r["form"] not in args.forms]
+        wall = wall if args.forms else stored["wall_seconds"]
+        runs = sorted(kept + runs, key=lambda r: list(FORMS).index(r["form"]))
+    figure(runs, args, os.path.join(figures, "long_run.png"))
+    write_json(os.path.join(figures, "long_run.json"), {"args": vars(args), "runs": runs, "wall_seconds": wall})
+    write_text(args.out, "\n".join(markdown(runs, args, source, wall)))
+    print(f"wrote {args.out} in {wall / 60:.1f} min")
+
+
+if __name__ == "__main__":
+    main()
