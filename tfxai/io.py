@@ -129,14 +129,17 @@ def read_class_names(path):
     return names
 
 
-def load_keras_model(path, written_by="tfxai train"):
-    """``(model, class_names or None, model_file)`` from a ``.keras`` file or a results folder.
+def load_model(path, expect=None):
+    """``(model, class_names or None)`` from a ``.keras`` file or a run folder written by a training app.
 
-    A results folder holds ``model.keras`` and ``class_names.json`` (written by
-    the training apps); ``written_by`` names the app in the error messages.
+    A run folder holds ``model.keras`` and ``class_names.json``. ``expect`` is
+    a model class (``ABN``, ``GAIN``; ``keras.Model`` or None takes any): a
+    model of another kind is a :class:`TfxaiError` naming the app that writes
+    the expected kind (the class's ``app`` attribute).
     """
     import keras
 
+    written_by = getattr(expect, "app", "tfxai train")
     path = os.fspath(path)
     model_file = os.path.join(path, "model.keras") if os.path.isdir(path) else path
     if os.path.isdir(path) and not os.path.isfile(model_file) and os.path.isfile(os.path.join(path, "saved_model.pb")):
@@ -147,6 +150,8 @@ def load_keras_model(path, written_by="tfxai train"):
         model = keras.saving.load_model(model_file)
     except Exception as error:  # noqa: BLE001 - Keras raises many types for a bad file
         raise TfxaiError(f"cannot load model {model_file} ({type(error).__name__}): is it a .keras file saved by Keras 3?") from error
+    if expect is not None and not isinstance(model, expect):
+        raise TfxaiError(f"{model_file} holds a {type(model).__name__}, not a {expect.__name__}: pass a model written by '{written_by}'")
     names_file = os.path.join(os.path.dirname(model_file), "class_names.json")
     class_names = read_class_names(names_file) if os.path.isfile(names_file) else None
-    return model, class_names, model_file
+    return model, class_names

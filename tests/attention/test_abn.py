@@ -71,7 +71,7 @@ def test_mining_branch_shares_the_perception_branch_variables():
     perception_variables = {id(v) for v in perception_tape.watched_variables()}
     assert mining_variables == perception_variables and len(mining_variables) > 0
     # the mining branch is the perception branch applied to F* = F - T(M) F
-    _, expected = model.perceive(mask_out(features, attention, model.threshold, model.omega))
+    _, expected = model.perceive(mask_out(features, attention, model.sigma, model.omega))
     np.testing.assert_allclose(mining_logits, expected, rtol=1e-5, atol=1e-6)
     # no extra weights: ABN with the mining branch has exactly as many variables as plain ABN
     assert len(model.trainable_variables) == len(tiny().trainable_variables)
@@ -143,14 +143,14 @@ def test_fit_under_a_distribution_strategy():
 
 def test_keras_round_trip_keeps_outputs_config_and_hyperparameters(tmp_path):
     images, labels = quadrant_data(16)
-    model = compiled(tiny(use_mining=True, use_pc=True, use_cot=True, threshold=0.3, omega=7.0, pc_weight=0.5))
-    model.threshold.assign(0.35)  # scheduled hyperparameters are saved with their current value
+    model = compiled(tiny(use_mining=True, use_pc=True, use_cot=True, sigma=0.3, omega=7.0, pc_weight=0.5))
+    model.sigma.assign(0.35)  # scheduled hyperparameters are saved with their current value
     path = str(tmp_path / "abn.keras")
     model.save(path)
     loaded = keras.saving.load_model(path)
     assert isinstance(loaded, ABN) and loaded.updates == model.updates
     assert loaded.get_config() == model.get_config()
-    assert loaded.get_config()["threshold"] == pytest.approx(0.35)
+    assert loaded.get_config()["sigma"] == pytest.approx(0.35)
     np.testing.assert_allclose(loaded(images), model(images), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(loaded.explain(images)[0], model.explain(images)[0], rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(loaded.perception_prototypes.perception.centroids, model.perception_prototypes.perception.centroids)
@@ -202,12 +202,10 @@ def test_compile_rejects_a_loss_and_dict_inputs_need_images():
 
 
 def test_small_preset_with_another_backbone_leaves_that_backbone_its_own_widths():
-    import dataclasses
+    from tfxai.attention.abn_training import ABNConfig, build_abn
 
-    from tfxai.attention.training import ABN_PRESETS, build_model
-
-    config = dataclasses.replace(ABN_PRESETS["small"], backbone="mobilenet_v2", image_size=64, channels=3)
-    model = build_model(config, num_classes=3, steps_per_epoch=1)
+    config = ABNConfig.from_preset("small", backbone="mobilenet_v2", image_size=64, channels=3)
+    model = build_abn(config, num_classes=3, steps_per_epoch=1)
     assert model.backbone_filters is None
     assert model(np.zeros((1, 64, 64, 3), np.float32)).shape == (1, 3)
 

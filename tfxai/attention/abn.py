@@ -18,17 +18,17 @@ Structure (``images`` in raw pixels [0, 255])::
     use_pc: prototype conformity loss on GAP(perception) and GAP(attended F)
     use_cot: a second update per step minimising the complement-entropy gap
              of the mining branch (L_am is then not used, as in the paper)
-    human_weight > 0: L2 between human-edited maps and M (inputs as a dict
-             ``{"images", "attention_map", "has_attention_map"}``)
+    map_weight > 0: the shared map loss between given (human-edited) maps and M
+             (inputs as the map-supervision dict ``{"images", "attention_maps", "has_attention_map"}``)
 """
 
 import keras
 import tensorflow as tf
 
 from tfxai.attention import losses as losses_lib
-from tfxai.attention.base import MAIN, AttentionModel, unpack_inputs
+from tfxai.attention.base import MAIN, AttentionModel, map_loss, unpack_inputs
 from tfxai.attention.masking import mask_out
-from tfxai.backbones import GrayToRGB, _resolve_weights, _with_weights, build_backbone, get_backbone, small_cnn
+from tfxai.backbones import build_backbone, get_backbone, stem
 from tfxai.errors import TfxaiError
 
 __all__ = ["ABN", "AttentionBranch", "AttentionMechanism", "COMPLEMENT", "MECHANISMS"]
@@ -172,11 +172,13 @@ class ABN(AttentionModel):
         Default ``"residual"`` ((1 + M) F) for ABN, ``"multiply"`` (M F) with the mining branch.
     use_mining, use_pc, use_cot : bool
         Attention Mining Branch, Prototype Conformity loss, Complement Objective Training.
-    threshold, omega : float
-        sigma and omega of the soft mask T(M) = sigmoid(omega (M - sigma))
-        (paper: sigma = 0.78 on CUB-200-2010, 0.40 on Stanford Dogs).
-    attention_weight, perception_weight, mining_weight, pc_weight, cot_weight, human_weight : float
-        Loss weights (paper: 1, 1, 1e-4, 1, 1; the human term is off at 0).
+    sigma, omega : float
+        Threshold and sharpness of the soft mask T(M) = sigmoid(omega (M - sigma))
+        (paper: sigma = 0.78 on CUB-200-2010, 0.40 on Stanford Dogs);
+        ``tf.Variable`` hyperparameters a callback may schedule.
+    attention_weight, perception_weight, mining_weight, pc_weight, cot_weight, map_weight : float
+        Loss weights (paper: 1, 1, 1e-4, 1, 1; the map term, for human-edited
+        maps, is off at 0).
         L_am is summed over the batch as in the paper; the others are averaged.
     pretrain_steps : int
         Optimizer steps of plain ABN training (L_att + L_per) before the mining,
@@ -189,6 +191,7 @@ class ABN(AttentionModel):
     """
 
     updates = (MAIN,)
+    app = "tfxai train abn"
 
     def __init__(
         self,
@@ -202,14 +205,14 @@ class ABN(AttentionModel):
         use_mining=False,
         use_pc=False,
         use_cot=False,
-        threshold=0.5,
+        sigma=0.5,
         omega=10.0,
         attention_weight=1.0,
         perception_weight=1.0,
         mining_weight=1e-4,
         pc_weight=1.0,
         cot_weight=1.0,
-        human_weight=0.0,
+        map_weight=0.0,
         pretrain_steps=0,
         dropout=0.0,
         backbone_filters=None,
@@ -257,7 +260,7 @@ class ABN(AttentionModel):
             self.perception_prototypes = PrototypeConformityPair(num_classes, name="prototypes")
 
         # === Hyperparameters (tf.Variables: assign from callbacks to schedule them) ===
-        self.threshold = self.add_hyperparameter("threshold", threshold)
+        self.sigma = self.add_hyperparameter("sigma", sigma)
         self.omega = self.add_hyperparameter("omega", omega)
 
         # === Loss terms ===
@@ -270,8 +273,8 @@ class ABN(AttentionModel):
             self.add_loss_term("pc", pc_weight, start_step=start)
         if self.use_cot:
             self.add_loss_term("cot", cot_weight, update=COMPLEMENT, start_step=start)
-        if human_weight:
-            self.add_loss_term("human", human_weight)
+        if map_weight:
+            self.add_loss_term("map", map_weight)
 
         self.build((None,) + input_shape)
 
@@ -287,11 +290,6 @@ class ABN(AttentionModel):
             self.perception_prototypes.build(
                 (None, int(self.perception_trunk.outputs[0].shape[-1])), (None, int(feature_shape[-1]))
             )
-
-    @property
-    def inputs(self):
-        """One symbolic input (the images), as functional models have; used by exporters."""
-        return [keras.KerasTensor((None,) + self.image_shape, dtype="float32", name="images")]
 
     # === Forward passes ===
 
@@ -310,7 +308,7 @@ class ABN(AttentionModel):
 
     def masked_features(self, features, attention):
         """F* = F - T(M) * F, with T the shared soft threshold of :mod:`tfxai.attention.masking`."""
-        return mask_out(features, attention, self.threshold, self.omega)
+        return mask_out(features, attention, self.sigma, self.omega)
 
     def forward(self, images, training=None):
         """Every output of one pass, as a dict.
@@ -343,15 +341,11 @@ class ABN(AttentionModel):
         images, _ = unpack_inputs(inputs)
         return self.forward(images, training)["probabilities"]
 
-    def attention_maps(self, images, size=None):
-        """Attention maps (batch, H, W) in [0, 1], resized to the images (or ``size``) bilinearly."""
-        images = tf.convert_to_tensor(images)
-        _, _, attention = self.features_and_attention(images, training=False)
-        size = size or tuple(images.shape[1:3])
-        return tf.image.resize(attention, size, method="bilinear")[..., 0]
-
     def explain(self, images):
-        """``(attention maps (batch, H, W), probabilities (batch, K))`` -- the export callable."""
+        """``(attention maps (batch, H, W) in [0, 1], probabilities (batch, K))``: M resized bilinearly to the images.
+
+        The explainer protocol (what exports, reports and evaluation use).
+        """
         images = tf.cast(tf.convert_to_tensor(images), tf.float32)
         outputs = self.forward(images, training=False)
         maps = tf.image.resize(outputs["attention"], tf.shape(images)[1:3], method="bilinear")[..., 0]
@@ -377,46 +371,32 @@ class ABN(AttentionModel):
             terms["mining"] = losses_lib.attention_mining_loss(labels, tf.nn.softmax(mining_logits), reduction="none")
         if self.use_pc:
             terms["pc"] = self.perception_prototypes(out["perception_features"], out["attention_features"], labels)
-        if "human" in self._terms:
-            terms["human"] = self._human_term(extras, out["attention"])
+        if "map" in self._terms:
+            terms["map"] = map_loss(extras, out["attention"])
         return terms, out["probabilities"]
-
-    def _human_term(self, extras, attention):
-        if "attention_map" not in extras:
-            return tf.zeros(tf.shape(attention)[:1], tf.float32)
-        flags = extras.get("has_attention_map")
-        if flags is None:
-            flags = tf.ones(tf.shape(attention)[:1], tf.float32)
-        return losses_lib.attention_map_loss(extras["attention_map"], attention, flags, reduction="none")
 
     # === Config ===
 
     def get_config(self):
-        values = self.hyperparameter_values()
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "backbone": self.backbone,
-            "num_classes": self.num_classes,
-            "input_shape": list(self.image_shape),
-            "attention_filters": self.attention_filters,
-            "attention_convs": self.attention_convs,
-            "mechanism": self.mechanism,
-            "use_mining": self.use_mining,
-            "use_pc": self.use_pc,
-            "use_cot": self.use_cot,
-            "threshold": values["threshold"],
-            "omega": values["omega"],
-            "attention_weight": values["attention_weight"],
-            "perception_weight": values["perception_weight"],
-            "mining_weight": values.get("mining_weight", 1e-4),
-            "pc_weight": values.get("pc_weight", 1.0),
-            "cot_weight": values.get("cot_weight", 1.0),
-            "human_weight": values.get("human_weight", 0.0),
-            "pretrain_steps": self.pretrain_steps,
-            "dropout": self.dropout,
-            "backbone_filters": list(self.backbone_filters) if self.backbone_filters else None,
-        }
+        config = super().get_config()
+        config.pop("weights", None)  # initial weights only: a saved model carries its trained weights
+        config.update(
+            {
+                "backbone": self.backbone,
+                "num_classes": self.num_classes,
+                "input_shape": list(self.image_shape),
+                "attention_filters": self.attention_filters,
+                "attention_convs": self.attention_convs,
+                "mechanism": self.mechanism,
+                "use_mining": self.use_mining,
+                "use_pc": self.use_pc,
+                "use_cot": self.use_cot,
+                "pretrain_steps": self.pretrain_steps,
+                "dropout": self.dropout,
+                "backbone_filters": list(self.backbone_filters) if self.backbone_filters else None,
+            }
+        )
+        return config
 
     @classmethod
     def from_config(cls, config):
@@ -451,23 +431,11 @@ class PrototypeConformityPair(keras.layers.Layer):
 
 def _split_backbone(spec, input_shape, weights, filters=None):
     """(feature extractor: images -> F, perception trunk: F -> last feature map) sharing the backbone's layers."""
-    height, width, channels = input_shape
-    inputs = keras.Input(input_shape, name="images")
-    x = spec.preprocessing()(inputs)
-    base_channels = channels
-    if spec.imagenet and channels == 1:
-        x = GrayToRGB(name="gray_to_rgb")(x)
-        base_channels = 3
-    elif spec.imagenet and channels != 3:
-        raise TfxaiError(f"{spec.name} takes 1 or 3 channels, got {channels}: convert the images to RGB")
-    if filters:
-        if spec.name != "small_cnn":
-            raise TfxaiError(f"backbone_filters only applies to the small_cnn backbone, not {spec.name}: leave it unset")
-        if len(filters) < 3:
-            raise TfxaiError(f"small_cnn splits after its second block, so it needs at least 3 block widths, got {list(filters)}")
-        base = _with_weights(small_cnn((height, width, base_channels), filters=tuple(filters)), _resolve_weights(spec, weights))
-    else:
-        base = build_backbone(spec.name, (height, width, base_channels), weights)
+    height, width, _ = input_shape
+    inputs, x, base_channels = stem(spec, input_shape)
+    if filters and len(filters) < 3:
+        raise TfxaiError(f"small_cnn splits after its second block, so it needs at least 3 block widths, got {list(filters)}")
+    base = build_backbone(spec.name, (height, width, base_channels), weights, filters=filters)
     try:
         split = base.get_layer(spec.split_layer).output
     except ValueError as error:

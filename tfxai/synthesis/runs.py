@@ -17,6 +17,7 @@ from tfxai.synthesis.imagefiles import load_labelled_data, read_image_folder, to
 from tfxai.synthesis.mixed import build_mixed_dataset, flip_and_crop
 from tfxai.synthesis.model import MixedTargetModel
 from tfxai.synthesis.targets import CLASS_NAMES_FILE, format_distribution, load_class_names, parse_target
+from tfxai.training import early_stopping_callbacks
 
 AUGMENTATIONS = ("none", "flip_crop")
 
@@ -70,6 +71,7 @@ class TrainMixedConfig:
     mean: tuple = None
     std: tuple = None
     seed: int = 0
+    early_stopping: int = 0
     overwrite: bool = False
 
 
@@ -269,7 +271,10 @@ def run_train_mixed(config, progress=None, verbose="auto"):
         train = train.map(lambda x, y: (preprocessing(x), y))
         validation = None if validation is None else validation.map(lambda x, y: (preprocessing(x), y))
     with staged_directory(config.out, overwrite=config.overwrite) as staging:
-        history = fit_classifier(model, train, validation, config.epochs, verbose=verbose)
+        if config.early_stopping and validation is None:
+            raise TfxaiError("--early-stopping watches validation accuracy: pass --validation or a --validation-split above 0")
+        callbacks = early_stopping_callbacks(config.early_stopping)
+        history = fit_classifier(model, train, validation, config.epochs, callbacks=callbacks, verbose=verbose)
         student.save(os.path.join(staging, "model.keras"))
         write_json(os.path.join(staging, CLASS_NAMES_FILE), names)
         write_json(os.path.join(staging, "history.json"), {k: [float(v) for v in vals] for k, vals in history.history.items()})
