@@ -15,7 +15,7 @@ import keras
 
 from tfxai.errors import TfxaiError
 
-__all__ = ["Backbone", "BACKBONES", "get_backbone", "build_backbone", "build_classifier", "mini_xception", "small_cnn", "stem"]
+__all__ = ["Backbone", "BACKBONES", "get_backbone", "build_backbone", "build_classifier", "classifier_base", "mini_xception", "small_cnn", "stem"]
 
 
 # === Preprocessing layers ===
@@ -231,6 +231,20 @@ def stem(spec, input_shape):
     return inputs, x, channels
 
 
+def classifier_base(backbone, num_classes, input_shape, weights=None):
+    """The start every classifier builder shares: ``(spec, inputs, x, base)``.
+
+    ``inputs`` and ``x`` are :func:`stem`'s, ``base`` the backbone built for
+    ``x``'s channels (not yet called on it); fewer than 2 classes is a :class:`TfxaiError`.
+    """
+    spec = get_backbone(backbone)
+    if num_classes < 2:
+        raise TfxaiError(f"need at least 2 classes to train a classifier, got {num_classes}")
+    height, width, _ = input_shape
+    inputs, x, base_channels = stem(spec, input_shape)
+    return spec, inputs, x, build_backbone(spec.name, (height, width, base_channels), weights)
+
+
 def build_classifier(backbone, num_classes, input_shape, weights=None, dropout=0.2, train_backbone=False, name=None):
     """A transfer-learning classifier: preprocessing -> backbone -> GAP -> dropout -> softmax.
 
@@ -238,12 +252,7 @@ def build_classifier(backbone, num_classes, input_shape, weights=None, dropout=0
     backbone accepts; grayscale is repeated to RGB for ImageNet backbones).
     The backbone is a nested model, frozen unless ``train_backbone``.
     """
-    spec = get_backbone(backbone)
-    if num_classes < 2:
-        raise TfxaiError(f"need at least 2 classes to train a classifier, got {num_classes}")
-    height, width, _ = input_shape
-    inputs, x, base_channels = stem(spec, input_shape)
-    base = build_backbone(spec.name, (height, width, base_channels), weights)
+    spec, inputs, x, base = classifier_base(backbone, num_classes, input_shape, weights)
     base.trainable = bool(train_backbone) or _resolve_weights(spec, weights) is None
     x = base(x, training=False if not base.trainable else None)
     x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)

@@ -39,7 +39,7 @@ import tensorflow as tf
 
 from tfxai.attention.base import MAIN, AttentionModel, map_loss, unpack_inputs
 from tfxai.attention.masking import mask_out
-from tfxai.backbones import build_backbone, get_backbone, stem
+from tfxai.backbones import classifier_base
 from tfxai.errors import TfxaiError
 from tfxai.explain import targets as targets_lib
 from tfxai.explain.cam import GradCAM
@@ -328,12 +328,7 @@ def build_gain_classifier(
     weights : {"imagenet", None, "none"} or str
         Backbone weights (see :func:`tfxai.backbones.build_backbone`).
     """
-    spec = get_backbone(backbone)
-    if num_classes < 2:
-        raise TfxaiError(f"need at least 2 classes to train a classifier, got {num_classes}")
-    height, width, _ = input_shape
-    inputs, x, base_channels = stem(spec, input_shape)
-    base = build_backbone(spec.name, (height, width, base_channels), weights)
+    spec, inputs, x, base = classifier_base(backbone, num_classes, input_shape, weights)
     convs = [layer for layer in base.layers if isinstance(layer, keras.layers.Conv2D)]
     if frozen_convs > len(convs):
         raise TfxaiError(f"cannot freeze {frozen_convs} convolutions: {spec.name} has {len(convs)}; use --frozen-convs 0..{len(convs)}")
