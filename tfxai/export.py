@@ -20,7 +20,7 @@ import tensorflow as tf
 from tfxai.errors import TfxaiError
 from tfxai.explain import get_method
 from tfxai.explain.cam import BaseCAM
-from tfxai.explain.targets import PREDICTED, ClassScore, predicted_classes
+from tfxai.explain.targets import predicted_classes
 from tfxai.io import atomic_path
 
 __all__ = ["export_saved_model", "model_input_shape", "serving_function"]
@@ -58,14 +58,7 @@ def _explainer(model, explain, layer):
             model = getattr(model, "classifier", None) or _no_cam(model, explain)
         explain = get_method(explain)(model, layer)
     if isinstance(explain, BaseCAM):
-        cam = explain
-
-        def explain_with_cam(images):  # the in-graph pipeline (the eager explain() batches numpy arrays)
-            class_ids = tf.fill(tf.shape(images)[:1], PREDICTED)
-            heatmaps, scores = cam.heatmaps_and_scores(images, ClassScore(class_ids), class_ids)
-            return heatmaps, cam._to_probabilities(scores)
-
-        return explain_with_cam
+        return explain.explain_predicted  # the in-graph pipeline (the eager explain() batches numpy arrays)
     return explain_function(explain)
 
 

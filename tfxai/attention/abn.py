@@ -30,6 +30,7 @@ from tfxai.attention.base import MAIN, AttentionModel, map_loss, unpack_inputs
 from tfxai.attention.masking import mask_out
 from tfxai.backbones import build_backbone, get_backbone, stem
 from tfxai.errors import TfxaiError
+from tfxai.explain import targets as targets_lib
 
 __all__ = ["ABN", "AttentionBranch", "AttentionMechanism", "COMPLEMENT", "MECHANISMS"]
 
@@ -355,7 +356,7 @@ class ABN(AttentionModel):
 
     def loss_terms(self, x, y, update=MAIN, training=False):
         images, extras = unpack_inputs(x)
-        labels = losses_lib._labels(y)
+        labels = targets_lib.class_ids_from_labels(y, self.num_classes)
         if update == COMPLEMENT:
             features, _, attention = self.features_and_attention(images, training)
             mining_logits = self.mining(features, attention, training)

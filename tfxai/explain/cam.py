@@ -174,6 +174,12 @@ class BaseCAM:
             class_ids = tf.fill(tf.shape(images)[:1], targets_lib.PREDICTED)
         return self.heatmaps_and_scores(images, targets_lib.ClassScore(class_ids), class_ids, training)[0]
 
+    def explain_predicted(self, images, training=False):
+        """In-graph ``(heatmaps, probabilities)`` of each image's predicted class (traceable: what exports serve)."""
+        class_ids = tf.fill(tf.shape(images)[:1], targets_lib.PREDICTED)
+        heatmaps, scores = self.heatmaps_and_scores(images, targets_lib.ClassScore(class_ids), class_ids, training)
+        return heatmaps, self._to_probabilities(scores)
+
     # --- eager API ---
 
     def __call__(self, images, targets=None):
