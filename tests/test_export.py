@@ -90,5 +90,5 @@ def test_load_model_names_the_wrong_kind(tmp_path):
     loaded, names = load_model(tmp_path, expect=ABN)
     assert isinstance(loaded, ABN) and names is None
     assert isinstance(load_model(tmp_path)[0], ABN)  # no expectation: any kind
-    with pytest.raises(TfxaiError, match=r"holds a ABN, not a GAIN: pass a model written by 'tfxai train gain'"):
+    with pytest.raises(TfxaiError, match=r"holds an ABN, not a GAIN: pass a model written by 'tfxai train gain'"):
         load_model(tmp_path, expect=GAIN)

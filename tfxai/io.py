@@ -151,7 +151,14 @@ def load_model(path, expect=None):
     except Exception as error:  # noqa: BLE001 - Keras raises many types for a bad file
         raise TfxaiError(f"cannot load model {model_file} ({type(error).__name__}): is it a .keras file saved by Keras 3?") from error
     if expect is not None and not isinstance(model, expect):
-        raise TfxaiError(f"{model_file} holds a {type(model).__name__}, not a {expect.__name__}: pass a model written by '{written_by}'")
+        raise TfxaiError(
+            f"{model_file} holds {_a(type(model).__name__)}, not {_a(expect.__name__)}: pass a model written by '{written_by}'"
+        )
     names_file = os.path.join(os.path.dirname(model_file), "class_names.json")
     class_names = read_class_names(names_file) if os.path.isfile(names_file) else None
     return model, class_names
+
+
+def _a(name):
+    """``name`` with its indefinite article (``an ABN``, ``a GAIN``)."""
+    return f"{'an' if name[:1].upper() in 'AEIOU' else 'a'} {name}"

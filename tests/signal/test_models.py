@@ -151,3 +151,12 @@ def test_san1d_explains_with_its_footprint_weights():
     raw = np.asarray(model.call_with_attention(windows)["attention"][:, 1])
     low, high = raw.min(axis=(1, 2), keepdims=True), raw.max(axis=(1, 2), keepdims=True)
     np.testing.assert_allclose(np.asarray(model.explain(windows, block=1)[0]), (raw - low) / (high - low), atol=1e-5)
+
+
+def test_train_signal_model_stops_early_on_held_out_windows():
+    recordings = _toy_recordings()
+    # a learning rate too small to move the held-out accuracy: patience 1 stops after the second epoch
+    config = SignalTrainingConfig(model="cnn1d", window=16, step=8, train_step=4, epochs=6, batch_size=16, filters=4,
+                                  learning_rate=1e-12, early_stopping=1)
+    result = train_signal_model(recordings, config, verbose=0)
+    assert len(result.history["loss"]) == 2 and "val_accuracy" in result.history

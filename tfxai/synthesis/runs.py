@@ -232,6 +232,8 @@ def run_train_mixed(config, progress=None, verbose="auto"):
         raise TfxaiError(f"unknown augmentation {config.augment!r}: choose one of {', '.join(AUGMENTATIONS)}")
     if not 0.0 <= config.fraction <= 1.0:
         raise TfxaiError(f"--fraction must be between 0 and 1, got {config.fraction}")
+    if config.early_stopping and not config.validation and config.validation_split <= 0:
+        raise TfxaiError("--early-stopping watches validation accuracy: pass --validation or a --validation-split above 0")
     keras.utils.set_random_seed(config.seed)
     teacher = load_model(config.teacher, "teacher model")
     height, width, channels = _input_shape(teacher)
@@ -271,8 +273,6 @@ def run_train_mixed(config, progress=None, verbose="auto"):
         train = train.map(lambda x, y: (preprocessing(x), y))
         validation = None if validation is None else validation.map(lambda x, y: (preprocessing(x), y))
     with staged_directory(config.out, overwrite=config.overwrite) as staging:
-        if config.early_stopping and validation is None:
-            raise TfxaiError("--early-stopping watches validation accuracy: pass --validation or a --validation-split above 0")
         callbacks = early_stopping_callbacks(config.early_stopping)
         history = fit_classifier(model, train, validation, config.epochs, callbacks=callbacks, verbose=verbose)
         student.save(os.path.join(staging, "model.keras"))
