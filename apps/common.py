@@ -82,8 +82,14 @@ def run_training_app(config_class, train, preset, no_export, overwrite, log=True
     """Fill ``config_class`` from the preset and the options, run ``train(config)`` and print the final accuracy."""
     config = config_class.from_preset(preset, export=not no_export, overwrite=overwrite, **options)
     result = train(config, log=echo) if log else train(config)
+    from tfxai.training import kept_epoch
+
     class_names, history = result[1], result[2]
-    accuracy = history.history.get("val_accuracy", history.history.get("accuracy"))[-1]
-    stopped = f" (early stopping after {len(history.epoch)} epochs, best weights kept)" if len(history.epoch) < config.epochs else ""
-    echo(f"done: {len(class_names)} classes, final accuracy {accuracy:.3f}{stopped}; wrote {config.out}")
+    kept = kept_epoch(history, config)
+    accuracy = history.history.get("val_accuracy", history.history.get("accuracy"))[kept]
+    stopped = f"early stopping after {len(history.epoch)} epochs, " if len(history.epoch) < config.epochs else ""
+    if config.early_stopping:
+        echo(f"done: {len(class_names)} classes, accuracy {accuracy:.3f} ({stopped}weights of epoch {kept + 1} kept); wrote {config.out}")
+    else:
+        echo(f"done: {len(class_names)} classes, final accuracy {accuracy:.3f}; wrote {config.out}")
     return config, result

@@ -82,3 +82,15 @@ def test_train_gain_stops_early_and_says_so(tmp_path):
     assert "early stopping after 2 epochs" in result.output
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["epochs_run"] == 2 and metrics["config"]["early_stopping"] == 1
+    assert metrics["kept_epoch"] == 1 and metrics["kept"]["val_accuracy"] == metrics["final"]["val_accuracy"]  # no improvement: epoch 1 kept
+    assert "weights of epoch 1 kept" in result.output
+
+
+def test_the_kept_epoch_is_the_first_best_validation_accuracy_with_early_stopping():
+    from types import SimpleNamespace
+
+    from tfxai.training import kept_epoch
+
+    history = SimpleNamespace(history={"val_accuracy": [0.5, 0.8, 0.7, 0.8, 0.6]}, epoch=[0, 1, 2, 3, 4])
+    assert kept_epoch(history, GAINConfig.from_preset("small", early_stopping=3)) == 1
+    assert kept_epoch(history, GAINConfig.from_preset("small")) == 4  # no early stopping: the last epoch's weights

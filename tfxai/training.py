@@ -10,7 +10,8 @@ export. This module holds the shared steps once; ``train_abn``
 extra inputs).
 
 A run folder holds ``model.keras``, ``class_names.json``, ``history.csv``,
-``metrics.json``, ``attention/`` (overlays of held-out images, for models
+``metrics.json`` (the options, the last epoch's metrics under ``final`` and
+those of the epoch whose weights were saved under ``kept``), ``attention/`` (overlays of held-out images, for models
 that explain themselves) and ``saved_model/`` (probabilities, class id and
 map; see :func:`tfxai.export.export_saved_model`).
 """
@@ -28,6 +29,7 @@ from tfxai.errors import TfxaiError
 __all__ = [
     "RunConfig",
     "early_stopping_callbacks",
+    "kept_epoch",
     "make_dataset",
     "run_training",
     "shift_and_crop",
@@ -203,6 +205,14 @@ def early_stopping_callbacks(patience, monitor="val_accuracy"):
     return [keras.callbacks.EarlyStopping(monitor=monitor, mode="max", patience=int(patience), restore_best_weights=True)]
 
 
+def kept_epoch(history, config):
+    """Index of the epoch whose weights the model holds after ``fit``: the best validation accuracy with early stopping, else the last."""
+    accuracy = history.history.get("val_accuracy")
+    if config.early_stopping and accuracy:
+        return int(np.argmax(accuracy))  # Keras keeps the first best epoch and restores it at the end of fit
+    return len(history.epoch) - 1
+
+
 def write_run_folder(folder, model, class_names, history, config, samples=None, title="tfxai attention maps", **metrics):
     """Write a finished run into ``folder`` (see the module docstring); ``metrics`` are added to ``metrics.json``.
 
@@ -219,7 +229,10 @@ def write_run_folder(folder, model, class_names, history, config, samples=None, 
     write_json(os.path.join(folder, "class_names.json"), list(class_names))
     write_text(os.path.join(folder, "history.csv"), history_csv(history.history))
     final = {key: float(values[-1]) for key, values in history.history.items()}
-    write_json(os.path.join(folder, "metrics.json"), {"config": config.to_dict(), "final": final, "epochs_run": len(history.epoch), **metrics})
+    kept = kept_epoch(history, config)
+    summary = {"config": config.to_dict(), "final": final, "epochs_run": len(history.epoch), "kept_epoch": kept + 1,
+               "kept": {key: float(values[kept]) for key, values in history.history.items()}, **metrics}
+    write_json(os.path.join(folder, "metrics.json"), summary)
     if samples is not None and len(samples.labels):
         explanations = explain_batch(model, samples.images, samples.sources, samples.labels)
         write_report(explanations, class_names, os.path.join(folder, "attention"), title)
