@@ -17,12 +17,10 @@ def export_command(model, data, out, select, limit, overwrite):
     """Export attention maps of chosen images as grayscale PNGs to edit."""
     from tfxai.attention.abn import ABN
     from tfxai.attention.human import export_attention_maps
-    from tfxai.attention.training import load_abn, load_labelled_images
-    from tfxai.errors import TfxaiError
+    from tfxai.data import load_labelled_images
+    from tfxai.io import load_model
 
-    network, class_names = load_abn(model)
-    if not isinstance(network, ABN):
-        raise TfxaiError(f"{model} holds a {type(network).__name__}, not an ABN: export maps of a model from 'tfxai train abn'")
+    network, class_names = load_model(model, expect=ABN)
     height, width, channels = network.image_shape
     images = load_labelled_images(data, height, channels)
     echo(f"computing attention maps of {len(images.labels)} images")

@@ -28,3 +28,68 @@ def reports_errors(function):
 def echo(message):
     """Print a progress line to stderr (stdout stays clean for results)."""
     click.echo(message, err=True)
+
+
+def early_stopping_option(function):
+    """``--early-stopping PATIENCE``: stop when validation accuracy has not improved for PATIENCE epochs, keep the best weights."""
+    return click.option(
+        "--early-stopping", type=click.IntRange(0, 100000), default=None, metavar="PATIENCE",
+        help="Stop when validation accuracy has not improved for PATIENCE epochs and restore the best epoch's weights (0: off).",
+    )(function)
+
+
+def training_options(presets, out, backbones, preset_help):
+    """The options every image training app shares, filling a :class:`tfxai.training.RunConfig`.
+
+    ``presets`` are the preset names, ``out`` the default output folder,
+    ``backbones`` the backbone names shown in the help. Every option defaults
+    to None (the preset's value); ``--channels`` arrives as an int.
+    """
+    options = [
+        click.option("--data", required=True, help="Folder with one sub-folder of images per class, or 'demo' (bundled Fashion-MNIST subset)."),
+        click.option("--out", default=out, show_default=True, help="Output folder (written only when training finishes)."),
+        click.option("--preset", type=click.Choice(list(presets)), default=list(presets)[0], show_default=True, help=preset_help),
+        click.option("--backbone", default=None, help=f"{backbones} (overrides the preset)."),
+        click.option("--weights", default=None, help="imagenet | none | PATH to a local weights file."),
+        click.option("--image-size", type=click.IntRange(8, 1024), default=None),
+        click.option("--channels", type=click.Choice(["1", "3"]), default=None, callback=_as_int, help="Train on grayscale (1) or RGB (3)."),
+        click.option("--epochs", type=click.IntRange(1, 100000), default=None),
+        click.option("--batch-size", type=click.IntRange(1, 4096), default=None),
+        click.option("--learning-rate", type=float, default=None),
+        click.option("--validation-split", type=click.FloatRange(0.0, 0.9), default=None),
+        click.option("--augment/--no-augment", default=None, help="Random left-right flips (of images and their maps together)."),
+        click.option("--shift-crop", type=click.FloatRange(0.0, 0.49), default=None, metavar="FRACTION",
+                     help="Random shifts and crops of up to FRACTION of the image side (0: off)."),
+        early_stopping_option,
+        click.option("--seed", type=int, default=None),
+        click.option("--no-export", is_flag=True, help="Do not write the SavedModel."),
+        click.option("--overwrite", is_flag=True, help="Replace an existing output folder once the new one is complete."),
+    ]
+
+    def decorate(function):
+        for option in reversed(options):
+            function = option(function)
+        return function
+
+    return decorate
+
+
+def _as_int(context, parameter, value):
+    return None if value is None else int(value)
+
+
+def run_training_app(config_class, train, preset, no_export, overwrite, log=True, **options):
+    """Fill ``config_class`` from the preset and the options, run ``train(config)`` and print the final accuracy."""
+    config = config_class.from_preset(preset, export=not no_export, overwrite=overwrite, **options)
+    result = train(config, log=echo) if log else train(config)
+    from tfxai.training import kept_epoch
+
+    class_names, history = result[1], result[2]
+    kept = kept_epoch(history, config)
+    accuracy = history.history.get("val_accuracy", history.history.get("accuracy"))[kept]
+    stopped = f"early stopping after {len(history.epoch)} epochs, " if len(history.epoch) < config.epochs else ""
+    if config.early_stopping:
+        echo(f"done: {len(class_names)} classes, accuracy {accuracy:.3f} ({stopped}weights of epoch {kept + 1} kept); wrote {config.out}")
+    else:
+        echo(f"done: {len(class_names)} classes, final accuracy {accuracy:.3f}; wrote {config.out}")
+    return config, result

@@ -2,7 +2,7 @@
 
 import click
 
-from tfxai.apps.common import echo, reports_errors
+from tfxai.apps.common import early_stopping_option, echo, reports_errors
 
 
 @click.command(name="mixed")
@@ -28,6 +28,7 @@ from tfxai.apps.common import echo, reports_errors
 @click.option("--mean", default=None, help="Per-channel mean subtracted after scaling.")
 @click.option("--std", default=None, help="Per-channel standard deviation divided by after scaling.")
 @click.option("--seed", type=int, default=0, show_default=True)
+@early_stopping_option
 @click.option("--overwrite", is_flag=True, help="Replace an existing output folder.")
 @reports_errors
 def command(**options):

@@ -2,7 +2,7 @@
 
 import click
 
-from tfxai.apps.common import echo, reports_errors
+from tfxai.apps.common import early_stopping_option, echo, reports_errors
 
 
 @click.command(name="signal")
@@ -23,6 +23,7 @@ from tfxai.apps.common import echo, reports_errors
 @click.option("--seed", type=int, default=None, help="Seed for the split, weights and batch order [0].")
 @click.option("--attention-recording", default=None, help="Recording (name or index) whose attention is plotted [first test recording].")
 @click.option("--attention-block", type=int, default=None, help="Attention block shown, 0 = nearest the input [0].")
+@early_stopping_option
 @click.option("--overwrite", is_flag=True, help="Replace an existing results folder.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @reports_errors

@@ -36,7 +36,7 @@ def measure(name, rounds):
     rng = np.random.default_rng(0)
     images = (rng.random((batch, size, size, 3)) * 255).astype("float32")
     labels = (np.arange(batch) % 2).astype("float32")
-    masks = {"images": images, "masks": rng.random((batch, size, size)).astype("float32"), "has_mask": labels}
+    masks = {"images": images, "attention_maps": rng.random((batch, size, size)).astype("float32"), "has_attention_map": labels}
 
     def model():
         keras.utils.set_random_seed(0)
@@ -44,9 +44,9 @@ def measure(name, rounds):
 
     plain = model()
     plain.compile(keras.optimizers.Adam(1e-4), "binary_crossentropy")
-    gain = GAIN(model(), alpha=1.0)
+    gain = GAIN(model(), mining_weight=1.0)
     gain.compile(keras.optimizers.Adam(1e-4))
-    ext = GAIN(model(), alpha=1.0, ext_weight=1.0)
+    ext = GAIN(model(), mining_weight=1.0, map_weight=1.0)
     ext.compile(keras.optimizers.Adam(1e-4))
     runs = {
         "plain classifier step": lambda: plain.train_on_batch(images, labels),

@@ -45,7 +45,8 @@ import tensorflow as tf  # noqa: E402
 
 from tfxai.attention import ABN  # noqa: E402
 from tfxai.attention.evaluation import topk_accuracy  # noqa: E402
-from tfxai.attention.training import compile_abn, make_dataset  # noqa: E402
+from tfxai.attention.abn_training import compile_abn  # noqa: E402
+from tfxai.training import make_dataset  # noqa: E402
 from tfxai.metrics import insertion_deletion  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -95,7 +96,7 @@ def build(row, args, steps_per_epoch):
         backbone_filters=tuple(args.filters),
         attention_filters=args.attention_filters,
         attention_convs=1,
-        threshold=args.threshold,
+        sigma=args.threshold,
         mining_weight=args.mining_weight,
         pc_weight=args.pc_weight,
         cot_weight=1.0,

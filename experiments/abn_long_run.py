@@ -1,6 +1,6 @@
 """Does the paper preset's loss stay bounded over the paper's length? A long, small ABN run; writes experiments/abn_long_run.md.
 
-The `paper` preset (tfxai.attention.training.ABN_PRESETS["paper"]) trains 300
+The `paper` preset (ABNConfig.from_preset("paper")) trains 300
 epochs of plain ABN (step 1), then 300 epochs of ABN + mining branch + PC
 loss + COT, with L_PC summed over the batch (eq. 3), a hard mask at sigma =
 0.78, the paper's COT and SGD (lr 0.01, momentum 0.9) at batch 16. This
@@ -32,7 +32,8 @@ import tensorflow as tf  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from abn_ablation import load_data  # noqa: E402
 
-from tfxai.attention.training import ABN_PRESETS, build_model, compile_abn, make_dataset  # noqa: E402
+from tfxai.attention.abn_training import ABNConfig, build_abn, compile_abn  # noqa: E402
+from tfxai.training import make_dataset  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 #: PC forms: (pc_normalize, pc_reduction) and the label used in the table and figure; "no-pc" turns the PC loss off.
@@ -47,13 +48,13 @@ FORMS = {
 def run(form, args, train, test):
     keras.utils.set_random_seed(args.seed)
     (x_train, y_train), (x_test, y_test) = train, test
-    config = dataclasses.replace(
-        ABN_PRESETS["paper"], backbone="small_cnn", weights="none", backbone_filters=tuple(args.filters), image_size=28,
+    config = ABNConfig.from_preset(
+        "paper", backbone="small_cnn", weights="none", backbone_filters=tuple(args.filters), image_size=28,
         channels=1, attention_filters=args.attention_filters, attention_convs=1, epochs=args.epochs,
         pretrain_epochs=args.pretrain_epochs, pc_normalize=FORMS[form][0], pc_reduction=FORMS[form][1], use_pc=form != "no-pc",
     )
     steps = int(np.ceil(len(y_train) / config.batch_size))
-    model = compile_abn(build_model(config, 10, steps), config)
+    model = compile_abn(build_abn(config, 10, steps), config)
     data = make_dataset(x_train, y_train, config.batch_size, shuffle=True, seed=args.seed)
     validation = make_dataset(x_test, y_test, 500, shuffle=False)
     start = time.perf_counter()

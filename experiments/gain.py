@@ -12,9 +12,9 @@ model that reads the square instead of the garment fails.
 Variants, same data, initial weights, epochs, optimizer and seeds:
 
 - plain: the classifier alone (L_cl, ``classifier.fit``);
-- GAIN: ``GAIN(classifier, alpha=1)`` (L_cl + L_am);
+- GAIN: ``GAIN(classifier, mining_weight=1)`` (L_cl + L_am);
 - GAIN_ext: L_cl + L_am + 10 L_e with object masks (garment pixels) for
-  25% of the training images (``has_mask`` per sample; others add nothing).
+  25% of the training images (``has_attention_map`` per sample; others add nothing).
 
 Attention is GAIN's in-graph Grad-CAM of the predicted class at the last
 feature map (8x8, upsampled). We report the share of attention mass on the
@@ -46,7 +46,8 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from tfxai.attention import GAIN, build_gain_classifier  # noqa: E402
-from tfxai.attention.gain import gain_dataset  # noqa: E402
+from tfxai.explain.protocol import explain_in_batches  # noqa: E402
+from tfxai.training import make_dataset  # noqa: E402
 from tfxai.metrics.insertion_deletion import insertion_deletion  # noqa: E402
 
 DATA = "/usr/share/datasets/fashion-mnist"
@@ -95,17 +96,17 @@ def train_variant(variant, train, seed, epochs, batch_size, mask_fraction):
     model = classifier(seed)
     if variant == "plain":
         model.compile(keras.optimizers.Adam(1e-3), "binary_crossentropy")
-        data = gain_dataset(images, labels.astype(np.float32), None, batch_size, True, seed)
+        data = make_dataset(images, labels, batch_size, True, seed)
         model.fit(data, epochs=epochs, verbose=2)
         return GAIN(model, layer="block3_relu2")  # the same Grad-CAM for the evaluation
     if variant == "GAIN":
-        gain, masks = GAIN(model, layer="block3_relu2", alpha=1.0), None
+        gain, inputs = GAIN(model, layer="block3_relu2", mining_weight=1.0), images
     else:
-        gain = GAIN(model, layer="block3_relu2", alpha=1.0, ext_weight=10.0)
-        has_mask = (np.random.default_rng(seed + 100).random(len(labels)) < mask_fraction).astype(np.float32)
-        masks = (objects, has_mask)
+        gain = GAIN(model, layer="block3_relu2", mining_weight=1.0, map_weight=10.0)
+        has_map = (np.random.default_rng(seed + 100).random(len(labels)) < mask_fraction).astype(np.float32)
+        inputs = {"images": images, "attention_maps": objects, "has_attention_map": has_map}
     gain.compile(keras.optimizers.Adam(1e-3))
-    data = gain_dataset(images, labels.astype(np.float32), masks, batch_size, True, seed)
+    data = make_dataset(inputs, labels, batch_size, True, seed)
     keras.utils.set_random_seed(seed)
     gain.fit(data, epochs=epochs, verbose=2)
     return gain
@@ -127,7 +128,7 @@ def two_columns(gain):
 
 def evaluate(gain, test, threshold_images, rise_images):
     images, labels, has_cue, objects = test
-    probabilities, attention = gain.predict_with_attention(images, batch_size=250)
+    attention, probabilities = explain_in_batches(gain, images, 250)
     predicted = (probabilities[:, 0] > 0.5).astype(np.int32)
     correct = predicted == labels
     conflicting = has_cue != (labels == 1)

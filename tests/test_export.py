@@ -47,3 +47,48 @@ def test_export_refuses_to_overwrite(tmp_path):
     with pytest.raises(TfxaiError, match="already exists"):
         export_saved_model(model, tmp_path / "sm")
     assert os.listdir(tmp_path) == ["sm"]  # no temporary leftovers
+
+
+def _tiny_abn():
+    from tfxai.attention import ABN
+
+    return ABN("small_cnn", 3, (16, 16, 1), backbone_filters=(4, 8, 8), attention_filters=4, attention_convs=1)
+
+
+def _tiny_gain():
+    import keras
+
+    from tfxai.attention import GAIN
+
+    inputs = keras.Input((16, 16, 1))
+    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="features")(inputs)
+    outputs = keras.layers.Dense(1, activation="sigmoid")(keras.layers.GlobalAveragePooling2D()(x))
+    return GAIN(keras.Model(inputs, outputs), layer="features")
+
+
+@pytest.mark.parametrize("build", [_tiny_abn, _tiny_gain], ids=["abn", "gain"])
+def test_attention_models_export_their_own_maps_by_default(tmp_path, build):
+    """One export for every model (issue 10: export_saved_model(abn, path) raised AttributeError 'outputs')."""
+    import tensorflow as tf
+
+    model = build()
+    x = (np.random.default_rng(1).random((3, 16, 16, 1)) * 255).astype("float32")
+    path = export_saved_model(model, tmp_path / "sm")
+    served = tf.saved_model.load(path).signatures["serving_default"](images=tf.constant(x))
+    maps, probabilities = model.explain(x)
+    np.testing.assert_allclose(served["heatmap"].numpy(), np.asarray(maps), atol=1e-4)
+    np.testing.assert_allclose(served["probabilities"].numpy(), np.asarray(probabilities), atol=1e-5)
+    assert served["heatmap"].shape == (3, 16, 16)
+
+
+def test_load_model_names_the_wrong_kind(tmp_path):
+    from tfxai.attention import ABN, GAIN
+    from tfxai.io import load_model
+
+    model = _tiny_abn()
+    model.save(tmp_path / "model.keras")
+    loaded, names = load_model(tmp_path, expect=ABN)
+    assert isinstance(loaded, ABN) and names is None
+    assert isinstance(load_model(tmp_path)[0], ABN)  # no expectation: any kind
+    with pytest.raises(TfxaiError, match=r"holds an ABN, not a GAIN: pass a model written by 'tfxai train gain'"):
+        load_model(tmp_path, expect=GAIN)

@@ -135,11 +135,12 @@ def test_a_weights_file_is_loaded_into_small_cnn(tmp_path):
 
 
 def test_a_savedmodel_folder_is_named_as_such(tmp_path):
-    from tfxai.io import load_keras_model
+    from tfxai.attention import GAIN
+    from tfxai.io import load_model
 
     (tmp_path / "serving").mkdir()
     (tmp_path / "serving" / "saved_model.pb").write_bytes(b"")
     with pytest.raises(TfxaiError, match="is a SavedModel"):
-        load_keras_model(tmp_path / "serving")
-    with pytest.raises(TfxaiError, match="does not exist"):
-        load_keras_model(tmp_path / "nowhere", "tfxai train gain")
+        load_model(tmp_path / "serving")
+    with pytest.raises(TfxaiError, match="does not exist.*'tfxai train gain'"):
+        load_model(tmp_path / "nowhere", expect=GAIN)

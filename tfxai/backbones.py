@@ -15,7 +15,7 @@ import keras
 
 from tfxai.errors import TfxaiError
 
-__all__ = ["Backbone", "BACKBONES", "get_backbone", "build_backbone", "build_classifier", "mini_xception", "small_cnn"]
+__all__ = ["Backbone", "BACKBONES", "get_backbone", "build_backbone", "build_classifier", "classifier_base", "mini_xception", "small_cnn", "stem"]
 
 
 # === Preprocessing layers ===
@@ -172,7 +172,7 @@ def _resolve_weights(spec, weights):
     return os.fspath(weights)
 
 
-def build_backbone(name, input_shape, weights=None):
+def build_backbone(name, input_shape, weights=None, filters=None):
     """Build the feature extractor of backbone ``name`` (no classification top).
 
     Parameters
@@ -184,13 +184,19 @@ def build_backbone(name, input_shape, weights=None):
     weights : {"imagenet", None, "none"} or str
         ImageNet weights (downloaded once by Keras and cached in ~/.keras), none
         (random init), or a local weights file.
+    filters : tuple of int, optional
+        Block widths of ``small_cnn`` (default (32, 64, 128)); only for ``small_cnn``.
     """
     spec = get_backbone(name)
+    if filters and spec.name != "small_cnn":
+        raise TfxaiError(f"backbone_filters only applies to the small_cnn backbone, not {spec.name}: leave it unset")
     weights = _resolve_weights(spec, weights)
     height, width = input_shape[:2]
     if min(height, width) < spec.min_size:
         raise TfxaiError(f"{spec.name} needs images of at least {spec.min_size}x{spec.min_size}, got {height}x{width}: use a larger --image-size")
     try:
+        if filters:
+            return _with_weights(small_cnn(tuple(input_shape), filters=tuple(filters)), weights)
         return spec.builder(tuple(input_shape), weights)
     except TfxaiError:
         raise
@@ -206,6 +212,39 @@ def build_backbone(name, input_shape, weights=None):
         raise
 
 
+def stem(spec, input_shape):
+    """The shared start of every image model: ``(inputs, x, backbone channels)``.
+
+    ``inputs`` is a ``keras.Input`` named ``images`` (raw pixels [0, 255]),
+    ``x`` the backbone's preprocessing of it, with grayscale repeated to RGB
+    for ImageNet backbones; any other channel count for those is a
+    :class:`TfxaiError`.
+    """
+    spec = get_backbone(spec) if isinstance(spec, str) else spec
+    channels = input_shape[-1]
+    inputs = keras.Input(tuple(input_shape), name="images")
+    x = spec.preprocessing()(inputs)
+    if spec.imagenet and channels == 1:
+        return inputs, GrayToRGB(name="gray_to_rgb")(x), 3
+    if spec.imagenet and channels != 3:
+        raise TfxaiError(f"{spec.name} takes 1 or 3 channels, got {channels}: convert the images to RGB")
+    return inputs, x, channels
+
+
+def classifier_base(backbone, num_classes, input_shape, weights=None):
+    """The start every classifier builder shares: ``(spec, inputs, x, base)``.
+
+    ``inputs`` and ``x`` are :func:`stem`'s, ``base`` the backbone built for
+    ``x``'s channels (not yet called on it); fewer than 2 classes is a :class:`TfxaiError`.
+    """
+    spec = get_backbone(backbone)
+    if num_classes < 2:
+        raise TfxaiError(f"need at least 2 classes to train a classifier, got {num_classes}")
+    height, width, _ = input_shape
+    inputs, x, base_channels = stem(spec, input_shape)
+    return spec, inputs, x, build_backbone(spec.name, (height, width, base_channels), weights)
+
+
 def build_classifier(backbone, num_classes, input_shape, weights=None, dropout=0.2, train_backbone=False, name=None):
     """A transfer-learning classifier: preprocessing -> backbone -> GAP -> dropout -> softmax.
 
@@ -213,19 +252,7 @@ def build_classifier(backbone, num_classes, input_shape, weights=None, dropout=0
     backbone accepts; grayscale is repeated to RGB for ImageNet backbones).
     The backbone is a nested model, frozen unless ``train_backbone``.
     """
-    spec = get_backbone(backbone)
-    if num_classes < 2:
-        raise TfxaiError(f"need at least 2 classes to train a classifier, got {num_classes}")
-    height, width, channels = input_shape
-    inputs = keras.Input((height, width, channels), name="images")
-    x = spec.preprocessing()(inputs)
-    base_channels = channels
-    if spec.imagenet and channels == 1:
-        x = GrayToRGB(name="gray_to_rgb")(x)
-        base_channels = 3
-    elif spec.imagenet and channels != 3:
-        raise TfxaiError(f"{spec.name} takes 1 or 3 channels, got {channels}: convert the images to RGB")
-    base = build_backbone(spec.name, (height, width, base_channels), weights)
+    spec, inputs, x, base = classifier_base(backbone, num_classes, input_shape, weights)
     base.trainable = bool(train_backbone) or _resolve_weights(spec, weights) is None
     x = base(x, training=False if not base.trainable else None)
     x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)

@@ -5,26 +5,27 @@ import dataclasses
 import io
 import os
 import sys
+from typing import ClassVar
 
 import keras
 import numpy as np
 
-from tfxai.backbones import build_classifier, get_backbone
+from tfxai.backbones import build_classifier
 from tfxai.errors import TfxaiError
-from tfxai.io import atomic_path, load_keras_model, write_json, write_text
+from tfxai.io import atomic_path, load_model, write_json
+from tfxai.training import RunConfig
 
-__all__ = ["ClassifierConfig", "PRESETS", "train_classifier", "load_classifier", "save_classifier"]
+__all__ = ["CLASSIFIER_PRESETS", "ClassifierConfig", "train_classifier", "load_classifier", "save_classifier"]
 
 
 @dataclasses.dataclass
-class ClassifierConfig:
+class ClassifierConfig(RunConfig):
     """Everything ``tfxai train classifier`` needs.
 
     The default preset follows the MobileNetV2 + Grad-CAM report: ImageNet
     MobileNetV2, a new softmax head, 224x224, about 20 epochs.
     """
 
-    data: str = ""
     out: str = "saved_models/classifier"
     backbone: str = "mobilenet_v2"
     weights: str = "imagenet"
@@ -34,18 +35,17 @@ class ClassifierConfig:
     batch_size: int = 32
     learning_rate: float = 1e-3
     dropout: float = 0.2
-    validation_split: float = 0.2
     train_backbone: bool = False
     augment: bool = True
-    seed: int = 0
-    export: bool = True
-    overwrite: bool = False
+
+    presets: ClassVar[dict] = {}
 
 
-PRESETS = {
-    "paper": ClassifierConfig(),
-    "small": ClassifierConfig(backbone="small_cnn", weights="none", image_size=32, epochs=5, batch_size=64),
+CLASSIFIER_PRESETS = {
+    "paper": {},
+    "small": {"backbone": "small_cnn", "weights": "none", "image_size": 32, "epochs": 5, "batch_size": 64},
 }
+ClassifierConfig.presets = CLASSIFIER_PRESETS
 
 
 def save_classifier(model, directory, class_names):
@@ -62,13 +62,13 @@ def load_classifier(path):
     ``path`` is a ``.keras`` file or a folder holding ``model.keras``; class
     names come from ``class_names.json`` beside it (else ``class_0``, ...).
     """
-    model, class_names, model_file = load_keras_model(path, "tfxai train classifier")
+    model, class_names = load_model(path)
     num_classes = int(model.outputs[0].shape[-1])
     if class_names is None:
         class_names = [f"class_{i}" for i in range(max(num_classes, 2))]
     elif len(class_names) != max(num_classes, 2):
         raise TfxaiError(
-            f"class_names.json beside {model_file} lists {len(class_names)} class names but the model has "
+            f"class_names.json beside {path} lists {len(class_names)} class names but the model has "
             f"{num_classes} outputs: give one name per class"
         )
     return model, class_names
@@ -130,39 +130,29 @@ def check_finite_training(model, history):
 
 
 def train_classifier(config, verbose="auto"):
-    """Train a transfer-learning classifier on an image folder and write it to ``config.out``.
+    """Train a transfer-learning classifier on an image folder (or ``demo``) and write its run folder to ``config.out``.
 
-    Writes ``model.keras``, ``class_names.json``, ``history.csv``,
-    ``metrics.json`` and (if ``config.export``) ``saved_model/`` serving
-    probabilities, class id and Grad-CAM heatmap. Nothing is written unless
-    training finishes.
+    The run folder is :func:`tfxai.training.write_run_folder`'s; the
+    SavedModel serves probabilities, class id and the Grad-CAM heatmap.
+    Nothing is written unless training finishes.
     """
-    from tfxai.data import image_dataset, scan_image_folder
-    from tfxai.export import export_saved_model
-    from tfxai.io import staged_directory
+    from tfxai.data import load_labelled_images
+    from tfxai.training import make_dataset, run_training, split_run_data
 
-    get_backbone(config.backbone)
-    check_learning_rate(config.learning_rate)
-    folder = scan_image_folder(config.data)
+    config.validate()
+    data = load_labelled_images(config.data, config.image_size, config.channels)
     keras.utils.set_random_seed(config.seed)
-    train, validation = image_dataset(
-        folder, config.image_size, config.channels, config.batch_size, config.validation_split, config.seed, config.augment
-    )
+    train, held_out = split_run_data(data, config.validation_split, config.seed)
     model = build_classifier(
         config.backbone,
-        len(folder.class_names),
+        len(data.class_names),
         (config.image_size, config.image_size, config.channels),
         weights=config.weights,
         dropout=config.dropout,
         train_backbone=config.train_backbone,
     )
     compile_classifier(model, config.learning_rate)
-    with staged_directory(config.out, overwrite=config.overwrite) as staging:
-        history = fit_classifier(model, train, validation, config.epochs, verbose=verbose)
-        save_classifier(model, staging, folder.class_names)
-        write_text(os.path.join(staging, "history.csv"), history_csv(history.history))
-        metrics = {k: float(v[-1]) for k, v in history.history.items()}
-        write_json(os.path.join(staging, "metrics.json"), {"config": dataclasses.asdict(config), "final": metrics})
-        if config.export:
-            export_saved_model(model, os.path.join(staging, "saved_model"), explain="gradcam")
-    return model, folder.class_names, history
+    train_data = make_dataset(train.images, train.labels, config.batch_size, True, config.seed, config.augment, config.shift_crop)
+    validation_data = make_dataset(held_out.images, held_out.labels, config.batch_size) if len(held_out.labels) else None
+    history = run_training(config, model, train_data, validation_data, data.class_names, verbose=verbose)
+    return model, data.class_names, history

@@ -7,7 +7,8 @@ without tfxai. Signatures:
   ``{"probabilities", "class_id", "heatmap"}``;
 - ``serve_float32`` and ``serve_uint8``: the same for each input type.
 
-The heatmap is the chosen CAM method's map of the predicted class, (batch, H, W)
+The heatmap is the model's own attention (attention models) or the chosen CAM
+method's map of the predicted class, (batch, H, W)
 in [0, 1] (or (batch, T, H, W) for video models).
 """
 
@@ -18,30 +19,22 @@ import tensorflow as tf
 
 from tfxai.errors import TfxaiError
 from tfxai.explain import get_method
-from tfxai.explain.targets import PREDICTED, predicted_classes
+from tfxai.explain.cam import BaseCAM
+from tfxai.explain.targets import predicted_classes
 from tfxai.io import atomic_path
 
-__all__ = ["export_saved_model", "serving_function"]
+__all__ = ["export_saved_model", "model_input_shape", "serving_function"]
 
 
-def serving_function(model, explain="gradcam", layer=None):
+def serving_function(model, explain=None, layer=None):
     """A function ``images -> {"probabilities", "class_id", "heatmap"}`` (traceable).
 
-    ``explain`` names a CAM method (``gradcam``, ``gradcam++``, ``cam``) or is
-    a callable ``images -> (heatmaps, probabilities)`` (attention models pass
-    their own attention map here).
+    ``explain`` is None (an attention model's own maps, Grad-CAM for other
+    classifiers), a CAM method name (``gradcam``, ``gradcam++``, ``cam``), a
+    CAM object, or any explainer / callable ``images -> (maps, probabilities)``
+    that can be traced.
     """
-    if callable(explain):
-        explainer = explain
-    else:
-        cam = get_method(explain)(model, layer)
-
-        def explainer(images):
-            class_ids = tf.fill(tf.shape(images)[:1], PREDICTED)
-            from tfxai.explain.targets import ClassScore
-
-            heatmaps, scores = cam.heatmaps_and_scores(images, ClassScore(class_ids), class_ids)
-            return heatmaps, cam._to_probabilities(scores)
+    explainer = _explainer(model, explain, layer)
 
     def serve(images):
         heatmaps, probabilities = explainer(tf.cast(images, tf.float32))
@@ -54,19 +47,49 @@ def serving_function(model, explain="gradcam", layer=None):
     return serve
 
 
-def export_saved_model(model, path, explain="gradcam", layer=None, input_dtype="float32", overwrite=False):
-    """Export ``model`` to a SavedModel folder at ``path`` (written atomically).
+def _explainer(model, explain, layer):
+    from tfxai.attention.base import AttentionModel
+    from tfxai.explain.protocol import explain_function
+
+    if explain is None:
+        explain = model if isinstance(model, AttentionModel) else "gradcam"
+    if isinstance(explain, str):
+        if isinstance(model, AttentionModel):
+            model = getattr(model, "classifier", None) or _no_cam(model, explain)
+        explain = get_method(explain)(model, layer)
+    if isinstance(explain, BaseCAM):
+        return explain.explain_predicted  # the in-graph pipeline (the eager explain() batches numpy arrays)
+    return explain_function(explain)
+
+
+def _no_cam(model, method):
+    raise TfxaiError(f"{type(model).__name__} is not a functional classifier, so {method} cannot explain it: export its own maps (explain=None)")
+
+
+def model_input_shape(model):
+    """``(None, H, W, C)`` (or the video shape) of a classifier or an attention model."""
+    from tfxai.attention.base import AttentionModel
+
+    if isinstance(model, AttentionModel):
+        return [None] + list(model.image_shape)
+    return [None] + list(model.inputs[0].shape[1:])
+
+
+def export_saved_model(model, path, explain=None, layer=None, input_dtype="float32", overwrite=False):
+    """Export any tfxai model to a SavedModel folder at ``path`` (written atomically).
 
     Parameters
     ----------
     model : keras.Model
-        A trained classifier (functional/Sequential) or a tfxai attention model.
+        A trained classifier (functional/Sequential) or a tfxai attention
+        model (:class:`~tfxai.attention.ABN`, :class:`~tfxai.attention.GAIN`).
     path : str
         Output folder; must not exist unless ``overwrite``.
-    explain : str or callable
-        CAM method name or a callable ``images -> (heatmaps, probabilities)``.
+    explain : None, str, explainer or callable
+        None: an attention model's own maps, Grad-CAM for a classifier; or a
+        CAM method name, or an explainer ``images -> (maps, probabilities)``.
     layer : str, optional
-        Feature-map layer for the CAM method.
+        Feature-map layer for a CAM method.
     input_dtype : {"float32", "uint8"}
         Input type of ``serving_default``; both are served under their own names.
 
@@ -81,7 +104,7 @@ def export_saved_model(model, path, explain="gradcam", layer=None, input_dtype="
     if os.path.exists(path) and not overwrite:
         raise TfxaiError(f"{path} already exists: pass overwrite=True (--overwrite) or choose another folder")
     serve = serving_function(model, explain, layer)
-    shape = [None] + list(model.inputs[0].shape[1:])
+    shape = model_input_shape(model)
     archive = keras.export.ExportArchive()
     archive.track(model)
     specs = {dtype: tf.TensorSpec(shape, getattr(tf, dtype), name="images") for dtype in ("float32", "uint8")}

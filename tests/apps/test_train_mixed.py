@@ -122,3 +122,12 @@ def test_bad_options_exit_2(workspace, args, message):
                   "--out", str(workspace / "run"), "--epochs", "1", *args)
     assert result.exit_code == 2, result.output
     assert message in result.stderr.strip().splitlines()[-1], result.stderr
+
+
+def test_early_stopping_needs_validation_data():
+    from tfxai.errors import TfxaiError
+    from tfxai.synthesis.runs import TrainMixedConfig, run_train_mixed
+
+    config = TrainMixedConfig(data="unused", teacher="unused", out="unused", validation_split=0.0, early_stopping=2)
+    with pytest.raises(TfxaiError, match="--early-stopping watches validation accuracy"):
+        run_train_mixed(config)

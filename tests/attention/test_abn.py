@@ -71,7 +71,7 @@ def test_mining_branch_shares_the_perception_branch_variables():
     perception_variables = {id(v) for v in perception_tape.watched_variables()}
     assert mining_variables == perception_variables and len(mining_variables) > 0
     # the mining branch is the perception branch applied to F* = F - T(M) F
-    _, expected = model.perceive(mask_out(features, attention, model.threshold, model.omega))
+    _, expected = model.perceive(mask_out(features, attention, model.sigma, model.omega))
     np.testing.assert_allclose(mining_logits, expected, rtol=1e-5, atol=1e-6)
     # no extra weights: ABN with the mining branch has exactly as many variables as plain ABN
     assert len(model.trainable_variables) == len(tiny().trainable_variables)
@@ -143,14 +143,14 @@ def test_fit_under_a_distribution_strategy():
 
 def test_keras_round_trip_keeps_outputs_config_and_hyperparameters(tmp_path):
     images, labels = quadrant_data(16)
-    model = compiled(tiny(use_mining=True, use_pc=True, use_cot=True, threshold=0.3, omega=7.0, pc_weight=0.5))
-    model.threshold.assign(0.35)  # scheduled hyperparameters are saved with their current value
+    model = compiled(tiny(use_mining=True, use_pc=True, use_cot=True, sigma=0.3, omega=7.0, pc_weight=0.5))
+    model.sigma.assign(0.35)  # scheduled hyperparameters are saved with their current value
     path = str(tmp_path / "abn.keras")
     model.save(path)
     loaded = keras.saving.load_model(path)
     assert isinstance(loaded, ABN) and loaded.updates == model.updates
     assert loaded.get_config() == model.get_config()
-    assert loaded.get_config()["threshold"] == pytest.approx(0.35)
+    assert loaded.get_config()["sigma"] == pytest.approx(0.35)
     np.testing.assert_allclose(loaded(images), model(images), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(loaded.explain(images)[0], model.explain(images)[0], rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(loaded.perception_prototypes.perception.centroids, model.perception_prototypes.perception.centroids)
@@ -202,12 +202,10 @@ def test_compile_rejects_a_loss_and_dict_inputs_need_images():
 
 
 def test_small_preset_with_another_backbone_leaves_that_backbone_its_own_widths():
-    import dataclasses
+    from tfxai.attention.abn_training import ABNConfig, build_abn
 
-    from tfxai.attention.training import ABN_PRESETS, build_model
-
-    config = dataclasses.replace(ABN_PRESETS["small"], backbone="mobilenet_v2", image_size=64, channels=3)
-    model = build_model(config, num_classes=3, steps_per_epoch=1)
+    config = ABNConfig.from_preset("small", backbone="mobilenet_v2", image_size=64, channels=3)
+    model = build_abn(config, num_classes=3, steps_per_epoch=1)
     assert model.backbone_filters is None
     assert model(np.zeros((1, 64, 64, 3), np.float32)).shape == (1, 3)
 
@@ -245,12 +243,12 @@ def test_cot_update_uses_the_chosen_complement_entropy_of_the_mining_branch(vari
 
 
 def test_hard_mask_erases_whole_features_and_still_trains_the_attention_branch():
-    model = tiny(use_mining=True, mask="hard", threshold=0.5)
+    model = tiny(use_mining=True, mask="hard", sigma=0.5)
     assert model.get_config()["mask"] == "hard" and ABN.from_config(model.get_config()).mask == "hard"
     images, labels = quadrant_data(4)
     features, _, attention = model.features_and_attention(images)
     sigma = float(np.median(attention.numpy()))
-    model.threshold.assign(sigma)  # half of the map covered, whatever the initial attention
+    model.sigma.assign(sigma)  # half of the map covered, whatever the initial attention
     masked = model.masked_features(features, attention).numpy()
     covered = attention.numpy() > sigma
     assert covered.any() and not covered.all()  # both cases occur
@@ -282,24 +280,22 @@ def test_pc_term_is_summed_over_the_batch_with_the_papers_reduction_and_normaliz
 
 
 def test_paper_preset_pretrains_plain_abn_for_300_epochs_then_trains_the_full_method_for_300():
-    import dataclasses
+    from tfxai.attention.abn_training import ABNConfig, build_abn
 
-    from tfxai.attention.training import ABN_PRESETS, _check_config, build_model
-
-    paper = ABN_PRESETS["paper"]
+    paper = ABNConfig.from_preset("paper")
     assert (paper.pretrain_epochs, paper.epochs - paper.pretrain_epochs) == (300, 300)  # step 1, then steps 2-4
     assert (paper.mask, paper.cot_variant, paper.pc_reduction, paper.pc_normalize) == ("hard", "paper", "sum", True)
-    assert (paper.use_mining, paper.use_pc, paper.use_cot, paper.batch_size, paper.threshold, paper.mining_weight) == (
+    assert (paper.use_mining, paper.use_pc, paper.use_cot, paper.batch_size, paper.sigma, paper.mining_weight) == (
         True, True, True, 16, 0.78, 1e-4)
     # the same values on a tiny backbone: the model gets them, epochs become optimizer steps
-    config = dataclasses.replace(paper, backbone="small_cnn", weights="none", backbone_filters=(4, 8, 8), image_size=16,
-                                 channels=1, attention_filters=4, attention_convs=1)
-    model = build_model(config, num_classes=4, steps_per_epoch=7)
+    config = ABNConfig.from_preset("paper", backbone="small_cnn", weights="none", backbone_filters=(4, 8, 8), image_size=16,
+                                   channels=1, attention_filters=4, attention_convs=1)
+    model = build_abn(config, num_classes=4, steps_per_epoch=7)
     assert model.pretrain_steps == 300 * 7
     assert (model.mask, model.cot_variant, model.pc_reduction, model.pc_normalize) == ("hard", "paper", "sum", True)
     assert {term.name: term.start_step for term in model._terms.values()} == {"attention": 0, "perception": 0, "pc": 2100, "cot": 2100}
     assert model._terms["pc"].reduction == "sum"
     with pytest.raises(TfxaiError, match=r"--pretrain-epochs \(300\) must be below --epochs \(10\)"):
-        _check_config(dataclasses.replace(paper, epochs=10))
-    small = ABN_PRESETS["small"]
+        ABNConfig.from_preset("paper", epochs=10)
+    small = ABNConfig.from_preset("small")
     assert (small.pretrain_epochs, small.mask, small.pc_reduction) == (0, "soft", "mean")

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfxai.attention import GAIN, GAINConfig, build_gain_classifier, export_gain, soft_mask, target_probabilities
+from tfxai.attention import GAIN, GAINConfig, build_gain_classifier, soft_mask, target_probabilities
+from tfxai.export import export_saved_model
 from tfxai.errors import TfxaiError
 from tfxai.testing import assert_config_round_trip, assert_keras_round_trip, run_without_tfxai
 
@@ -49,7 +50,8 @@ def square_data(n=64, cue=False, seed=0):
 
 def attention_fraction(gain, images, region):
     """Share of the attention mass (class 1) that falls inside ``region``."""
-    _, attention = gain.predict_with_attention(images, class_ids=1)
+    attention, _ = gain.explain(images, 1)
+    attention = attention.numpy()
     return float((attention * region).sum() / attention.sum())
 
 
@@ -70,9 +72,17 @@ def test_target_probability_of_a_softmax_output_is_the_class_probability():
     np.testing.assert_allclose(got, [expected[0, 2], 1 / 3], rtol=1e-6)
 
 
+def map_inputs(masks=None, has_mask=None):
+    """The map-supervision extras (``attention_maps``, ``has_attention_map``) of a batch."""
+    extras = {} if masks is None else {"attention_maps": masks}
+    if has_mask is not None:
+        extras["has_attention_map"] = has_mask
+    return extras
+
+
 def batch_losses(gain, streams, labels, masks=None, has_mask=None):
-    """Batch means of GAIN's per-sample terms ``cl``, ``am``, ``e`` (no sample weights, one replica)."""
-    terms = gain.sample_losses(streams, labels, gain.class_ids(labels), masks, has_mask)
+    """Batch means of GAIN's per-sample terms ``classification``, ``mining``, ``map`` (no sample weights, one replica)."""
+    terms = gain.sample_losses(streams, labels, gain.class_ids(labels), map_inputs(masks, has_mask))
     return {name: float(tf.reduce_mean(values)) for name, values in terms.items()}
 
 
@@ -89,9 +99,9 @@ def test_attention_mining_loss_follows_the_binary_rule(negatives):
     losses = batch_losses(gain, streams, labels)
     p = 1 / (1 + np.exp(-1.5))
     expected = (p + (1 - p)) / 2 if negatives == "complement" else p / 2  # negatives count as 0 with "ignore"
-    np.testing.assert_allclose(losses["am"], expected, rtol=1e-6)
-    np.testing.assert_allclose(losses["cl"], np.log(2.0), rtol=1e-6)  # zero logits
-    assert losses["e"] == 0.0  # no masks given
+    np.testing.assert_allclose(losses["mining"], expected, rtol=1e-6)
+    np.testing.assert_allclose(losses["classification"], np.log(2.0), rtol=1e-6)  # zero logits
+    assert losses["map"] == 0.0  # no masks given
 
 
 def test_samples_without_masks_add_nothing_to_the_external_loss():
@@ -100,24 +110,24 @@ def test_samples_without_masks_add_nothing_to_the_external_loss():
     attention = np.random.default_rng(0).random((2, 4, 4))
     masks = np.ones((2, 4, 4), np.float32)
     streams = _streams([[0.0], [0.0]], attention)
-    assert batch_losses(gain, streams, labels)["e"] == 0.0
-    assert batch_losses(gain, streams, labels, masks, has_mask=tf.constant([0.0, 0.0]))["e"] == 0.0
-    per_sample = gain.sample_losses(streams, labels, gain.class_ids(labels), masks, tf.constant([1.0, 0.0]))["e"].numpy()
+    assert batch_losses(gain, streams, labels)["map"] == 0.0
+    assert batch_losses(gain, streams, labels, masks, has_mask=tf.constant([0.0, 0.0]))["map"] == 0.0
+    per_sample = gain.sample_losses(streams, labels, gain.class_ids(labels), map_inputs(masks, tf.constant([1.0, 0.0])))["map"].numpy()
     np.testing.assert_allclose(per_sample, [np.mean((attention[0] - 1.0) ** 2), 0.0], rtol=1e-5)
-    mixed = batch_losses(gain, streams, labels, masks, has_mask=tf.constant([1.0, 0.0]))["e"]
+    mixed = batch_losses(gain, streams, labels, masks, has_mask=tf.constant([1.0, 0.0]))["map"]
     np.testing.assert_allclose(mixed, np.mean((attention[0] - 1.0) ** 2) / 2, rtol=1e-5)  # over the global batch
     resized = batch_losses(gain, streams, labels, np.ones((2, 8, 8, 1), np.float32), tf.constant([1.0, 0.0]))
-    np.testing.assert_allclose(resized["e"], mixed, rtol=1e-5)
+    np.testing.assert_allclose(resized["map"], mixed, rtol=1e-5)
 
 
 def test_fit_on_batches_without_masks_reports_zero_external_loss():
     images, labels, masks = square_data(16)
     gain = GAIN(tiny_classifier(filters=4), layer="features")
     gain.compile(keras.optimizers.Adam(1e-3))
-    x = {"images": images, "masks": masks, "has_mask": np.zeros(16, np.float32)}
+    x = {"images": images, "attention_maps": masks, "has_attention_map": np.zeros(16, np.float32)}
     history = gain.fit(x, labels, batch_size=8, epochs=1, verbose=0).history
-    assert history["e_loss"] == [0.0]
-    assert history["am_loss"][0] > 0.0
+    assert history["map_loss"] == [0.0]
+    assert history["mining_loss"][0] > 0.0
 
 
 # === The streams ===
@@ -153,7 +163,7 @@ def test_second_order_gradients_reach_the_output_layer_through_the_attention():
     ids = gain.class_ids(labels)
     with tf.GradientTape() as tape:
         streams = gain.compute_streams(tf.constant(images), ids, training=True)
-        loss_e = tf.reduce_mean(gain.sample_losses(streams, labels, ids, masks)["e"])
+        loss_e = tf.reduce_mean(gain.sample_losses(streams, labels, ids, map_inputs(masks))["map"])
     kernel = gain.classifier.get_layer("predictions").kernel
     gradients = tape.gradient(loss_e, [kernel, gain.classifier.get_layer("conv1").kernel])
     assert all(g is not None for g in gradients)
@@ -164,7 +174,7 @@ def test_second_order_gradients_reach_the_output_layer_through_the_attention():
 
 
 def test_attention_mining_loss_decreases_when_the_evidence_sits_in_a_known_region():
-    """Positives carry a square (top-left) and a redundant cross (bottom-right): L_am falls, faster with alpha = 1."""
+    """Positives carry a square (top-left) and a redundant cross (bottom-right): L_am falls, faster with mining_weight = 1."""
     images, labels, _ = square_data(64, cue=True)
     keras.utils.set_random_seed(0)
     classifier = tiny_classifier()
@@ -172,19 +182,19 @@ def test_attention_mining_loss_decreases_when_the_evidence_sits_in_a_known_regio
     classifier.fit(images, labels, batch_size=16, epochs=4, verbose=0, shuffle=False)
     weights = classifier.get_weights()
 
-    def l_am_after(alpha):
+    def l_am_after(mining_weight):
         classifier.set_weights(weights)
-        gain = GAIN(classifier, layer="features", alpha=alpha, binary_negatives="ignore")
+        gain = GAIN(classifier, layer="features", mining_weight=mining_weight, binary_negatives="ignore")
         gain.compile(keras.optimizers.Adam(1e-2))
-        before = gain.evaluate(images, labels, verbose=0, return_dict=True)["am_loss"]
+        before = gain.evaluate(images, labels, verbose=0, return_dict=True)["mining_loss"]
         gain.fit(images, labels, batch_size=16, epochs=4, verbose=0, shuffle=False)
         return before, gain.evaluate(images, labels, verbose=0, return_dict=True)
 
     before, with_gain = l_am_after(1.0)
     _, without = l_am_after(0.0)
-    assert with_gain["am_loss"] < 0.5 * before, (before, with_gain)
-    assert with_gain["am_loss"] < 0.8 * without["am_loss"], (with_gain, without)  # measured 0.04 vs 0.07
-    assert with_gain["cl_loss"] < 0.2  # still classifies
+    assert with_gain["mining_loss"] < 0.5 * before, (before, with_gain)
+    assert with_gain["mining_loss"] < 0.8 * without["mining_loss"], (with_gain, without)  # measured 0.04 vs 0.07
+    assert with_gain["classification_loss"] < 0.2  # still classifies
 
 
 def test_external_masks_move_the_attention_into_the_mask_region():
@@ -197,11 +207,11 @@ def test_external_masks_move_the_attention_into_the_mask_region():
     classifier.compile(keras.optimizers.Adam(1e-2), "binary_crossentropy")
     classifier.fit(images, labels, batch_size=16, epochs=10, verbose=0)
     weights = classifier.get_weights()
-    x = {"images": images, "masks": masks, "has_mask": labels}  # negatives come without masks
+    x = {"images": images, "attention_maps": masks, "has_attention_map": labels}  # negatives come without masks
 
-    def fractions(ext_weight):
+    def fractions(map_weight):
         classifier.set_weights(weights)
-        gain = GAIN(classifier, layer="features", alpha=0.0, ext_weight=ext_weight)
+        gain = GAIN(classifier, layer="features", mining_weight=0.0, map_weight=map_weight)
         gain.compile(keras.optimizers.Adam(3e-3), metrics=[keras.metrics.BinaryAccuracy(name="accuracy")])
         gain.fit(x, labels, batch_size=16, epochs=12, verbose=0)
         accuracy = gain.evaluate(x, labels, verbose=0, return_dict=True)["accuracy"]
@@ -220,13 +230,13 @@ def test_mixed_batches_from_tf_data_with_sample_weights_and_accuracy_metric():
     images, labels, masks = square_data(16)
     has_mask = (np.arange(16) % 4 == 1).astype(np.float32)
     weights = np.linspace(0.5, 1.5, 16).astype(np.float32)
-    data = tf.data.Dataset.from_tensor_slices(({"images": images, "masks": masks[..., None], "has_mask": has_mask}, labels, weights))
-    gain = GAIN(tiny_classifier(filters=4), layer="features", alpha=tf.constant(0.5).numpy(), ext_weight=2.0)
+    data = tf.data.Dataset.from_tensor_slices(({"images": images, "attention_maps": masks[..., None], "has_attention_map": has_mask}, labels, weights))
+    gain = GAIN(tiny_classifier(filters=4), layer="features", mining_weight=tf.constant(0.5).numpy(), map_weight=2.0)
     gain.compile(keras.optimizers.Adam(1e-3), metrics=[keras.metrics.BinaryAccuracy(name="accuracy")])
     history = gain.fit(data.batch(8), epochs=2, validation_data=data.batch(8), verbose=0).history
-    assert set(history) == {f"{p}{k}" for p in ("", "val_") for k in ("loss", "cl_loss", "am_loss", "e_loss", "accuracy")}
+    assert set(history) == {f"{p}{k}" for p in ("", "val_") for k in ("loss", "classification_loss", "mining_loss", "map_loss", "accuracy")}
     assert all(np.isfinite(v).all() for v in history.values())
-    assert history["e_loss"][0] > 0.0
+    assert history["map_loss"][0] > 0.0
     predictions = gain.predict(data.batch(8), verbose=0)
     assert predictions.shape == (16, 1)
 
@@ -240,24 +250,24 @@ def test_softmax_classifiers_train_with_sparse_or_one_hot_labels(one_hot):
     gain = GAIN(tiny_classifier(outputs=3, channels=3, filters=4))
     gain.compile(keras.optimizers.Adam(1e-3))
     history = gain.fit(images, y, batch_size=6, epochs=1, verbose=0).history
-    assert np.isfinite(history["loss"][0]) and history["cl_loss"][0] > 0.5
-    probabilities, attention = gain.predict_with_attention(images[:5])
+    assert np.isfinite(history["loss"][0]) and history["classification_loss"][0] > 0.5
+    attention, probabilities = gain.explain(images[:5])
     np.testing.assert_allclose(probabilities, gain.classifier.predict(images[:5], verbose=0), atol=1e-5)
     assert attention.shape == (5, SIZE, SIZE)
 
 
 def test_loss_weights_are_variables_that_a_callback_can_schedule():
     images, labels, _ = square_data(16)
-    gain = GAIN(tiny_classifier(filters=4), layer="features", alpha=1.0)
+    gain = GAIN(tiny_classifier(filters=4), layer="features", mining_weight=1.0)
     gain.compile(keras.optimizers.Adam(1e-3))
 
     class ZeroAlpha(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):
-            self.model.alpha.assign(0.0 if epoch == 1 else 1.0)
+            self.model.hyperparameter("mining_weight").assign(0.0 if epoch == 1 else 1.0)
 
     history = gain.fit(images, labels, batch_size=16, epochs=2, verbose=0, callbacks=[ZeroAlpha()]).history
-    np.testing.assert_allclose(history["loss"][1], history["cl_loss"][1], rtol=1e-5)  # alpha = 0 took effect in the traced step
-    assert history["loss"][0] > history["cl_loss"][0]
+    np.testing.assert_allclose(history["loss"][1], history["classification_loss"][1], rtol=1e-5)  # mining_weight = 0 took effect in the traced step
+    assert history["loss"][0] > history["classification_loss"][0]
 
 
 # === Construction, saving, export ===
@@ -277,15 +287,19 @@ def test_rejects_heads_and_inputs_it_cannot_use():
 
 def test_config_and_keras_round_trip(tmp_path):
     images, labels, _ = square_data(8)
-    gain = GAIN(tiny_classifier(filters=4), layer="features", sigma=0.4, omega=8.0, alpha=0.7, ext_weight=3.0, binary_negatives="ignore")
+    gain = GAIN(tiny_classifier(filters=4), layer="features", sigma=0.4, omega=8.0, mining_weight=0.7, map_weight=3.0, binary_negatives="ignore")
     gain.compile(keras.optimizers.Adam(1e-3), metrics=[keras.metrics.BinaryAccuracy(name="accuracy")])
     gain.fit(images, labels, batch_size=8, epochs=1, verbose=0)
-    gain.alpha.assign(0.25)
+    gain.hyperparameter("mining_weight").assign(0.25)
+    gain.sigma.assign(0.45)  # the mask is schedulable too
     clone = assert_config_round_trip(gain, images)
-    assert (clone.layer, clone.sigma, clone.omega, clone.binary_negatives) == ("features", 0.4, 8.0, "ignore")
+    assert (clone.layer, clone.binary_negatives) == ("features", "ignore")
+    assert (float(clone.sigma.numpy()), float(clone.omega.numpy())) == pytest.approx((0.45, 8.0))
     loaded = assert_keras_round_trip(gain, images, str(tmp_path))
-    assert float(loaded.alpha.numpy()) == 0.25 and float(loaded.ext_weight.numpy()) == 3.0
-    np.testing.assert_allclose(loaded.predict_with_attention(images)[1], gain.predict_with_attention(images)[1], atol=1e-5)
+    assert loaded.hyperparameter_values() == pytest.approx(
+        {"sigma": 0.45, "omega": 8.0, "classification_weight": 1.0, "mining_weight": 0.25, "map_weight": 3.0}
+    )
+    np.testing.assert_allclose(loaded.explain(images)[0], gain.explain(images)[0], atol=1e-5)
     history = loaded.fit(images, labels, batch_size=8, epochs=1, verbose=0).history  # reloaded model keeps training
     assert "accuracy" in history and np.isfinite(history["loss"][0])
 
@@ -293,8 +307,8 @@ def test_config_and_keras_round_trip(tmp_path):
 def test_export_serves_probabilities_and_attention_without_tfxai(tmp_path):
     images, labels, _ = square_data(6)
     gain = GAIN(tiny_classifier(filters=4), layer="features")
-    path = export_gain(gain, str(tmp_path / "saved_model"))
-    probabilities, attention = gain.predict_with_attention(images)
+    path = export_saved_model(gain, str(tmp_path / "saved_model"))  # an attention model serves its own maps
+    attention, probabilities = (v.numpy() for v in gain.explain(images))
     np.savez(tmp_path / "expected.npz", images=images, probabilities=probabilities, attention=attention)
     out = run_without_tfxai(
         f"""
@@ -317,7 +331,8 @@ def test_paper_classifier_freezes_the_first_seven_convolutions():
     model = build_gain_classifier("vgg16", (32, 32, 3), num_classes=2, weights=None)
     convs = [layer for layer in model.get_layer("vgg16").layers if isinstance(layer, keras.layers.Conv2D)]
     assert [layer.trainable for layer in convs] == [False] * 7 + [True] * 6
-    assert [model.get_layer(name).units for name in ("fc1", "fc2", "predictions")] == [512, 256, 1]
+    assert [model.get_layer(name).units for name in ("fc1", "predictions")] == [256, 1]  # GAP(512) -> 256 -> 1, as the paper
+    assert model.get_layer("avg_pool").output.shape[-1] == 512
     assert model.get_layer("predictions").activation.__name__ == "sigmoid"
     gain = GAIN(model, layer=GAINConfig.from_preset("paper").layer_name())
     assert gain.layer == "block5_conv3"
@@ -329,8 +344,10 @@ def test_paper_classifier_freezes_the_first_seven_convolutions():
 
 def test_presets():
     paper = GAINConfig.from_preset("paper")
-    assert (paper.backbone, paper.image_size, paper.hidden, paper.frozen_convs, paper.batch_size, paper.alpha) == (
-        "vgg16", 224, (512, 256), 7, 32, 1.0)
+    assert (paper.backbone, paper.image_size, paper.hidden, paper.frozen_convs, paper.batch_size, paper.mining_weight) == (
+        "vgg16", 224, (256,), 7, 32, 1.0)
+    # Tomono et al.: Adam with learning rate 1.0e-7, batch 32, stopped when validation accuracy fell, shifts and crops
+    assert (paper.learning_rate, paper.early_stopping > 0, paper.shift_crop > 0) == (1e-7, True, True)
     small = GAINConfig.from_preset("small", epochs=3, hidden="16,8")
     assert (small.backbone, small.epochs, small.hidden) == ("small_cnn", 3, (16, 8))
     with pytest.raises(TfxaiError, match="unknown preset"):
@@ -338,4 +355,4 @@ def test_presets():
     for widths in ("0", "16,-1", "16,x"):
         with pytest.raises(TfxaiError, match="hidden widths"):
             GAINConfig.from_preset("small", hidden=widths)
-    assert os.path.basename(paper.output) == "gain"
+    assert os.path.basename(paper.out) == "gain"

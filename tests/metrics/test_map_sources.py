@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from tfxai.attention import ABN
-from tfxai.attention.evaluation import attention_source, compute_maps, topk_accuracy
+from tfxai.attention.evaluation import attention_source, topk_accuracy
+from tfxai.explain.protocol import explain_in_batches
 from tfxai.errors import TfxaiError
 from tfxai.metrics import insertion_deletion
 
@@ -27,7 +28,7 @@ def images_and_labels(count=5):
 def test_gradcam_maps_of_a_plain_classifier_feed_insertion_deletion(method):
     model = classifier()
     images, labels = images_and_labels()
-    maps, probabilities = compute_maps(attention_source(model, method), images, batch_size=2)
+    maps, probabilities = explain_in_batches(attention_source(model, method), images, batch_size=2)
     assert maps.shape == (5, 16, 16) and probabilities.shape == (5, 3)
     np.testing.assert_allclose(probabilities, model(images), rtol=1e-5)
     result = insertion_deletion(model.predict_on_batch, images, labels, maps, normalize=True)
@@ -37,7 +38,7 @@ def test_gradcam_maps_of_a_plain_classifier_feed_insertion_deletion(method):
 def test_abn_uses_its_own_attention_by_default():
     model = ABN("small_cnn", 3, (16, 16, 1), backbone_filters=(4, 8, 8), attention_filters=4, attention_convs=1)
     images, _ = images_and_labels(3)
-    maps, probabilities = attention_source(model, "auto")(images)
+    maps, probabilities = attention_source(model, "auto").explain(images)
     expected_maps, expected_probabilities = model.explain(images)
     np.testing.assert_allclose(maps, expected_maps, rtol=1e-6)
     np.testing.assert_allclose(probabilities, expected_probabilities, rtol=1e-6)
@@ -61,7 +62,7 @@ def test_topk_accuracy_reads_a_single_sigmoid_as_two_classes():
 
 def test_folder_labels_are_matched_to_the_model_classes_by_name():
     from tfxai.attention.evaluation import _model_labels
-    from tfxai.attention.training import LabelledImages
+    from tfxai.data import LabelledImages
 
     data = LabelledImages(np.zeros((3, 2, 2, 1), np.uint8), np.array([0, 1, 1]), ["a", "b", "c"], ["cat", "dog"])
     np.testing.assert_array_equal(_model_labels(data, None), [0, 1, 1])

@@ -139,3 +139,24 @@ def test_exported_savedmodel_serves_raw_windows_without_tfxai(tmp_path):
     assert "serve" in output
     np.testing.assert_allclose(np.load(tmp_path / "probabilities.npy"), expected["probabilities"], rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(np.load(tmp_path / "attention.npy"), expected["attention"], rtol=1e-5, atol=1e-6)
+
+
+def test_san1d_explains_with_its_footprint_weights():
+    model = SAN1D(num_classes=3, window_length=16, channels=3, filters=8, footprint=5)
+    windows = _windows()
+    maps, probabilities = model.explain(windows)
+    maps = np.asarray(maps)
+    assert maps.shape == (6, 16, 5) and maps.min() >= 0.0 and maps.max() <= 1.0
+    np.testing.assert_allclose(probabilities, model(windows), atol=1e-5)
+    raw = np.asarray(model.call_with_attention(windows)["attention"][:, 1])
+    low, high = raw.min(axis=(1, 2), keepdims=True), raw.max(axis=(1, 2), keepdims=True)
+    np.testing.assert_allclose(np.asarray(model.explain(windows, block=1)[0]), (raw - low) / (high - low), atol=1e-5)
+
+
+def test_train_signal_model_stops_early_on_held_out_windows():
+    recordings = _toy_recordings()
+    # a learning rate too small to move the held-out accuracy: patience 1 stops after the second epoch
+    config = SignalTrainingConfig(model="cnn1d", window=16, step=8, train_step=4, epochs=6, batch_size=16, filters=4,
+                                  learning_rate=1e-12, early_stopping=1)
+    result = train_signal_model(recordings, config, verbose=0)
+    assert len(result.history["loss"]) == 2 and "val_accuracy" in result.history

@@ -1,28 +1,20 @@
-"""Attention-guided training: ABN (+ mining branch, PC loss, COT), GAIN, shared masking."""
+"""Attention-guided training: ABN (+ mining branch, PC loss, COT, human-edited maps), GAIN, shared masking.
 
-from tfxai.attention.masking import hard_mask, mask_out, soft_mask
+Every model here is an :class:`AttentionModel` (declared loss terms with
+``<term>_weight`` hyperparameters, the soft mask's ``sigma``/``omega``, the
+map-supervision dict ``{"images", "attention_maps", "has_attention_map"}``)
+and an explainer (``explain(images) -> (maps, probabilities)``). Fukui 2019;
+Iwayoshi et al.; Mitsuhara 2021; Li et al., CVPR 2018.
+"""
 
-__all__ = ["hard_mask", "mask_out", "soft_mask"]
-
-# --- GAIN (Li et al., CVPR 2018) ---
-from tfxai.attention.gain import (  # noqa: E402
-    GAIN,
-    GAINConfig,
-    build_gain_classifier,
-    export_gain,
-    load_gain,
-    target_probabilities,
-    train_gain,
-)
-
-__all__ += ["GAIN", "GAINConfig", "build_gain_classifier", "export_gain", "load_gain", "target_probabilities", "train_gain"]
-
-# --- ABN, Attention Mining Branch, PC loss, COT, human-edited maps (Fukui 2019; Iwayoshi et al.; Mitsuhara 2021) ---
-from tfxai.attention.abn import ABN, AttentionBranch, AttentionMechanism  # noqa: E402
-from tfxai.attention.base import AttentionModel  # noqa: E402
-from tfxai.attention.callbacks import AttentionImageLogger  # noqa: E402
-from tfxai.attention.human import AttentionEditor, attach_attention_maps, export_attention_maps, load_edited_maps  # noqa: E402
-from tfxai.attention.losses import (  # noqa: E402
+from tfxai.attention.abn import ABN, AttentionBranch, AttentionMechanism
+from tfxai.attention.abn_training import ABN_PRESETS, PAPER_SIGMAS, ABNConfig, train_abn
+from tfxai.attention.base import MAP_KEYS, AttentionModel, map_loss
+from tfxai.attention.callbacks import AttentionImageLogger
+from tfxai.attention.gain import GAIN, build_gain_classifier, target_probabilities
+from tfxai.attention.gain_training import GAIN_PRESETS, GAINConfig, load_mask_folder, train_gain
+from tfxai.attention.human import AttentionEditor, attach_attention_maps, export_attention_maps, load_edited_maps
+from tfxai.attention.losses import (
     AttentionMapLoss,
     AttentionMiningLoss,
     ComplementEntropy,
@@ -32,9 +24,9 @@ from tfxai.attention.losses import (  # noqa: E402
     complement_entropy,
     prototype_conformity,
 )
-from tfxai.attention.training import ABN_PRESETS, ABNConfig, load_abn, train_abn  # noqa: E402
+from tfxai.attention.masking import hard_mask, mask_out, soft_mask
 
-__all__ += [
+__all__ = [
     "ABN",
     "ABNConfig",
     "ABN_PRESETS",
@@ -46,14 +38,26 @@ __all__ += [
     "AttentionMiningLoss",
     "AttentionModel",
     "ComplementEntropy",
+    "GAIN",
+    "GAINConfig",
+    "GAIN_PRESETS",
+    "MAP_KEYS",
+    "PAPER_SIGMAS",
     "PrototypeConformity",
     "attach_attention_maps",
     "attention_map_loss",
     "attention_mining_loss",
+    "build_gain_classifier",
     "complement_entropy",
     "export_attention_maps",
-    "load_abn",
+    "hard_mask",
     "load_edited_maps",
+    "load_mask_folder",
+    "map_loss",
+    "mask_out",
     "prototype_conformity",
+    "soft_mask",
+    "target_probabilities",
     "train_abn",
+    "train_gain",
 ]

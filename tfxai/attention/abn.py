@@ -21,18 +21,19 @@ Structure (``images`` in raw pixels [0, 255])::
     use_cot: a second update per step minimising the complement-entropy gap
              of the mining branch (L_am is then not used, as in the paper);
              cot_variant "paper" (eq. 4 with y_g = 0) or "chen" (renormalised)
-    human_weight > 0: L2 between human-edited maps and M (inputs as a dict
-             ``{"images", "attention_map", "has_attention_map"}``)
+    map_weight > 0: the shared map loss between given (human-edited) maps and M
+             (inputs as the map-supervision dict ``{"images", "attention_maps", "has_attention_map"}``)
 """
 
 import keras
 import tensorflow as tf
 
 from tfxai.attention import losses as losses_lib
-from tfxai.attention.base import MAIN, AttentionModel, unpack_inputs
+from tfxai.attention.base import MAIN, AttentionModel, map_loss, unpack_inputs
 from tfxai.attention.masking import MASKS, mask_out
-from tfxai.backbones import GrayToRGB, _resolve_weights, _with_weights, build_backbone, get_backbone, small_cnn
+from tfxai.backbones import build_backbone, get_backbone, stem
 from tfxai.errors import TfxaiError
+from tfxai.explain import targets as targets_lib
 
 __all__ = ["ABN", "AttentionBranch", "AttentionMechanism", "COMPLEMENT", "MECHANISMS"]
 
@@ -175,9 +176,10 @@ class ABN(AttentionModel):
         Default ``"residual"`` ((1 + M) F) for ABN, ``"multiply"`` (M F) with the mining branch.
     use_mining, use_pc, use_cot : bool
         Attention Mining Branch, Prototype Conformity loss, Complement Objective Training.
-    threshold, omega : float
-        sigma and omega of the soft mask T(M) = sigmoid(omega (M - sigma))
-        (paper: sigma = 0.78 on CUB-200-2010, 0.40 on Stanford Dogs).
+    sigma, omega : float
+        Threshold and sharpness of the soft mask T(M) = sigmoid(omega (M - sigma))
+        (paper: sigma = 0.78 on CUB-200-2010, 0.40 on Stanford Dogs);
+        ``tf.Variable`` hyperparameters a callback may schedule.
     mask : {"soft", "hard"}
         T(M) of the mining branch: ``"soft"`` sigmoid(omega (M - sigma)), or
         ``"hard"`` the paper's binarisation step(M - sigma) (exactly 0/1
@@ -196,8 +198,9 @@ class ABN(AttentionModel):
         the COT update also drives the true class to 0, doing L_am's job) or
         ``"chen"`` (Chen et al.'s renormalised COT, zero gradient on the true
         class). See :func:`tfxai.attention.losses.complement_entropy`.
-    attention_weight, perception_weight, mining_weight, pc_weight, cot_weight, human_weight : float
-        Loss weights (paper: 1, 1, 1e-4, 1, 1; the human term is off at 0).
+    attention_weight, perception_weight, mining_weight, pc_weight, cot_weight, map_weight : float
+        Loss weights (paper: 1, 1, 1e-4, 1, 1; the map term, for human-edited
+        maps, is off at 0).
         L_am is summed over the batch as in the paper; the others are averaged
         (L_PC too unless ``pc_reduction="sum"``).
     pretrain_steps : int
@@ -211,6 +214,7 @@ class ABN(AttentionModel):
     """
 
     updates = (MAIN,)
+    app = "tfxai train abn"
 
     def __init__(
         self,
@@ -227,7 +231,7 @@ class ABN(AttentionModel):
         pc_reduction="mean",
         pc_normalize=True,
         cot_variant="paper",
-        threshold=0.5,
+        sigma=0.5,
         omega=10.0,
         mask="soft",
         attention_weight=1.0,
@@ -235,7 +239,7 @@ class ABN(AttentionModel):
         mining_weight=1e-4,
         pc_weight=1.0,
         cot_weight=1.0,
-        human_weight=0.0,
+        map_weight=0.0,
         pretrain_steps=0,
         dropout=0.0,
         backbone_filters=None,
@@ -293,7 +297,7 @@ class ABN(AttentionModel):
             self.perception_prototypes = PrototypeConformityPair(num_classes, normalize=self.pc_normalize, name="prototypes")
 
         # === Hyperparameters (tf.Variables: assign from callbacks to schedule them) ===
-        self.threshold = self.add_hyperparameter("threshold", threshold)
+        self.sigma = self.add_hyperparameter("sigma", sigma)
         self.omega = self.add_hyperparameter("omega", omega)
 
         # === Loss terms ===
@@ -306,8 +310,8 @@ class ABN(AttentionModel):
             self.add_loss_term("pc", pc_weight, reduction=pc_reduction, start_step=start)
         if self.use_cot:
             self.add_loss_term("cot", cot_weight, update=COMPLEMENT, start_step=start)
-        if human_weight:
-            self.add_loss_term("human", human_weight)
+        if map_weight:
+            self.add_loss_term("map", map_weight)
 
         self.build((None,) + input_shape)
 
@@ -323,11 +327,6 @@ class ABN(AttentionModel):
             self.perception_prototypes.build(
                 (None, int(self.perception_trunk.outputs[0].shape[-1])), (None, int(feature_shape[-1]))
             )
-
-    @property
-    def inputs(self):
-        """One symbolic input (the images), as functional models have; used by exporters."""
-        return [keras.KerasTensor((None,) + self.image_shape, dtype="float32", name="images")]
 
     # === Forward passes ===
 
@@ -346,7 +345,7 @@ class ABN(AttentionModel):
 
     def masked_features(self, features, attention):
         """F* = F - T(M) * F, with T the shared soft or hard mask of :mod:`tfxai.attention.masking`."""
-        return mask_out(features, attention, self.threshold, self.omega, kind=self.mask)
+        return mask_out(features, attention, self.sigma, self.omega, kind=self.mask)
 
     def forward(self, images, training=None):
         """Every output of one pass, as a dict.
@@ -379,15 +378,11 @@ class ABN(AttentionModel):
         images, _ = unpack_inputs(inputs)
         return self.forward(images, training)["probabilities"]
 
-    def attention_maps(self, images, size=None):
-        """Attention maps (batch, H, W) in [0, 1], resized to the images (or ``size``) bilinearly."""
-        images = tf.convert_to_tensor(images)
-        _, _, attention = self.features_and_attention(images, training=False)
-        size = size or tuple(images.shape[1:3])
-        return tf.image.resize(attention, size, method="bilinear")[..., 0]
-
     def explain(self, images):
-        """``(attention maps (batch, H, W), probabilities (batch, K))`` -- the export callable."""
+        """``(attention maps (batch, H, W) in [0, 1], probabilities (batch, K))``: M resized bilinearly to the images.
+
+        The explainer protocol (what exports, reports and evaluation use).
+        """
         images = tf.cast(tf.convert_to_tensor(images), tf.float32)
         outputs = self.forward(images, training=False)
         maps = tf.image.resize(outputs["attention"], tf.shape(images)[1:3], method="bilinear")[..., 0]
@@ -397,7 +392,7 @@ class ABN(AttentionModel):
 
     def loss_terms(self, x, y, update=MAIN, training=False):
         images, extras = unpack_inputs(x)
-        labels = losses_lib._labels(y)
+        labels = targets_lib.class_ids_from_labels(y, self.num_classes)
         if update == COMPLEMENT:
             features, _, attention = self.features_and_attention(images, training)
             mining_logits = self.mining(features, attention, training)
@@ -413,50 +408,36 @@ class ABN(AttentionModel):
             terms["mining"] = losses_lib.attention_mining_loss(labels, tf.nn.softmax(mining_logits), reduction="none")
         if self.use_pc:
             terms["pc"] = self.perception_prototypes(out["perception_features"], out["attention_features"], labels)
-        if "human" in self._terms:
-            terms["human"] = self._human_term(extras, out["attention"])
+        if "map" in self._terms:
+            terms["map"] = map_loss(extras, out["attention"])
         return terms, out["probabilities"]
-
-    def _human_term(self, extras, attention):
-        if "attention_map" not in extras:
-            return tf.zeros(tf.shape(attention)[:1], tf.float32)
-        flags = extras.get("has_attention_map")
-        if flags is None:
-            flags = tf.ones(tf.shape(attention)[:1], tf.float32)
-        return losses_lib.attention_map_loss(extras["attention_map"], attention, flags, reduction="none")
 
     # === Config ===
 
     def get_config(self):
-        values = self.hyperparameter_values()
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "backbone": self.backbone,
-            "num_classes": self.num_classes,
-            "input_shape": list(self.image_shape),
-            "attention_filters": self.attention_filters,
-            "attention_convs": self.attention_convs,
-            "mechanism": self.mechanism,
-            "use_mining": self.use_mining,
-            "use_pc": self.use_pc,
-            "use_cot": self.use_cot,
-            "cot_variant": self.cot_variant,
-            "pc_reduction": self.pc_reduction,
-            "pc_normalize": self.pc_normalize,
-            "threshold": values["threshold"],
-            "omega": values["omega"],
-            "mask": self.mask,
-            "attention_weight": values["attention_weight"],
-            "perception_weight": values["perception_weight"],
-            "mining_weight": values.get("mining_weight", 1e-4),
-            "pc_weight": values.get("pc_weight", 1.0),
-            "cot_weight": values.get("cot_weight", 1.0),
-            "human_weight": values.get("human_weight", 0.0),
-            "pretrain_steps": self.pretrain_steps,
-            "dropout": self.dropout,
-            "backbone_filters": list(self.backbone_filters) if self.backbone_filters else None,
-        }
+        config = super().get_config()
+        config.pop("weights", None)  # initial weights only: a saved model carries its trained weights
+        config.update(
+            {
+                "backbone": self.backbone,
+                "num_classes": self.num_classes,
+                "input_shape": list(self.image_shape),
+                "attention_filters": self.attention_filters,
+                "attention_convs": self.attention_convs,
+                "mechanism": self.mechanism,
+                "use_mining": self.use_mining,
+                "use_pc": self.use_pc,
+                "use_cot": self.use_cot,
+                "cot_variant": self.cot_variant,
+                "pc_reduction": self.pc_reduction,
+                "pc_normalize": self.pc_normalize,
+                "mask": self.mask,
+                "pretrain_steps": self.pretrain_steps,
+                "dropout": self.dropout,
+                "backbone_filters": list(self.backbone_filters) if self.backbone_filters else None,
+            }
+        )
+        return config
 
     @classmethod
     def from_config(cls, config):
@@ -492,23 +473,11 @@ class PrototypeConformityPair(keras.layers.Layer):
 
 def _split_backbone(spec, input_shape, weights, filters=None):
     """(feature extractor: images -> F, perception trunk: F -> last feature map) sharing the backbone's layers."""
-    height, width, channels = input_shape
-    inputs = keras.Input(input_shape, name="images")
-    x = spec.preprocessing()(inputs)
-    base_channels = channels
-    if spec.imagenet and channels == 1:
-        x = GrayToRGB(name="gray_to_rgb")(x)
-        base_channels = 3
-    elif spec.imagenet and channels != 3:
-        raise TfxaiError(f"{spec.name} takes 1 or 3 channels, got {channels}: convert the images to RGB")
-    if filters:
-        if spec.name != "small_cnn":
-            raise TfxaiError(f"backbone_filters only applies to the small_cnn backbone, not {spec.name}: leave it unset")
-        if len(filters) < 3:
-            raise TfxaiError(f"small_cnn splits after its second block, so it needs at least 3 block widths, got {list(filters)}")
-        base = _with_weights(small_cnn((height, width, base_channels), filters=tuple(filters)), _resolve_weights(spec, weights))
-    else:
-        base = build_backbone(spec.name, (height, width, base_channels), weights)
+    height, width, _ = input_shape
+    inputs, x, base_channels = stem(spec, input_shape)
+    if filters and len(filters) < 3:
+        raise TfxaiError(f"small_cnn splits after its second block, so it needs at least 3 block widths, got {list(filters)}")
+    base = build_backbone(spec.name, (height, width, base_channels), weights, filters=filters)
     try:
         split = base.get_layer(spec.split_layer).output
     except ValueError as error:

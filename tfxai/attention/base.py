@@ -33,8 +33,10 @@ Metrics: one ``keras.metrics.Mean`` per term (``<name>_loss``, the per-sample
 mean), ``loss`` (the first update's weighted objective) and the metrics given
 to ``compile``, updated with the probabilities of the first update.
 
-GAIN or any other multi-loss attention model can reuse this class: subclass it,
-declare the terms, write ``loss_terms``.
+A method also implements :meth:`AttentionModel.explain` (the explainer
+protocol of :mod:`tfxai.explain.protocol`) and names its app in ``app``. Inputs
+are images, or the map-supervision dict ``{"images", "attention_maps",
+"has_attention_map"}`` whose loss is :func:`map_loss` for every method.
 """
 
 import dataclasses
@@ -44,7 +46,7 @@ import tensorflow as tf
 
 from tfxai.errors import TfxaiError
 
-__all__ = ["AttentionModel", "LossTerm", "unpack_inputs"]
+__all__ = ["AttentionModel", "LossTerm", "MAP_KEYS", "map_loss", "unpack_inputs"]
 
 MAIN = "main"
 
@@ -59,13 +61,35 @@ class LossTerm:
     start_step: int = 0
 
 
+#: Keys of the map-supervision input dict besides ``images``: target maps (batch, H, W[, 1]) in [0, 1]
+#: and a 0/1 flag per sample (samples with flag 0 add nothing to the map loss).
+MAP_KEYS = ("attention_maps", "has_attention_map")
+
+
 def unpack_inputs(x):
-    """``x`` may be images or a dict with ``images`` and optional per-sample extras; return (images, extras)."""
+    """``x`` is images or the dict ``{"images", "attention_maps", "has_attention_map"}``; return (images, extras)."""
     if isinstance(x, dict):
         if "images" not in x:
             raise TfxaiError(f"input dict has keys {sorted(x)} but no 'images': pass images or a dict with an 'images' entry")
+        unknown = sorted(set(x) - {"images", *MAP_KEYS})
+        if unknown:
+            raise TfxaiError(f"input dict has unknown key(s) {unknown}: use 'images', 'attention_maps' and 'has_attention_map'")
         return x["images"], {key: value for key, value in x.items() if key != "images"}
     return x, {}
+
+
+def map_loss(extras, maps):
+    """Per-sample map-supervision loss (batch,): L2 between ``extras["attention_maps"]`` and the model's ``maps``.
+
+    One loss for every method (:func:`tfxai.attention.losses.attention_map_loss`:
+    the target maps are resized to ``maps`` by area averaging); zeros when
+    the batch carries no maps, and 0 for samples whose ``has_attention_map`` is 0.
+    """
+    from tfxai.attention.losses import attention_map_loss
+
+    if "attention_maps" not in extras:
+        return tf.zeros(tf.shape(maps)[:1], tf.float32)
+    return attention_map_loss(extras["attention_maps"], maps, extras.get("has_attention_map"), reduction="none")
 
 
 class AttentionModel(keras.Model):
@@ -79,6 +103,8 @@ class AttentionModel(keras.Model):
 
     #: Names of the gradient updates made in each training step, in order.
     updates = (MAIN,)
+    #: The app that trains this kind of model (named in loader errors).
+    app = "tfxai train"
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -136,6 +162,30 @@ class AttentionModel(keras.Model):
             The model's class probabilities in this pass (for compiled metrics).
         """
         raise NotImplementedError
+
+    # === The explainer protocol ===
+
+    def explain(self, images):
+        """``(maps (batch, H, W) float32 in [0, 1] at the input's resolution, probabilities (batch, K))``.
+
+        Every attention model implements it with its own attention (see
+        :mod:`tfxai.explain.protocol`); it must trace inside ``tf.function``
+        (it is the SavedModel's heatmap).
+        """
+        raise NotImplementedError(f"{type(self).__name__} must implement explain(images) -> (maps, probabilities)")
+
+    # === Config ===
+
+    def get_config(self):
+        """Keras' config merged with the current values of the hyperparameters (``sigma``, ``omega``, ``<term>_weight``).
+
+        Subclasses add their structural arguments; hyperparameters are
+        constructor arguments of the same name, so their trained or scheduled
+        values are what a reloaded model starts from.
+        """
+        config = super().get_config()
+        config.update(self.hyperparameter_values())
+        return config
 
     # === Compiling ===
 

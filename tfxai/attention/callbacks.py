@@ -41,16 +41,16 @@ def write_scalar_summary(tag, value, step):
     return tf.summary.write(tag, tf.constant(float(value), tf.float32), step=step, metadata=_metadata("scalars"))
 
 
-def attention_tiles(explain, images, labels=None, class_names=None, alpha=0.4):
+def attention_tiles(explainer, images, labels=None, class_names=None, alpha=0.4):
     """Overlays of attention maps with the predicted class and probability written under each (uint8 RGB tiles).
 
-    ``explain`` maps float images to ``(maps (N, H, W), probabilities (N, K))``
-    (e.g. :meth:`tfxai.attention.ABN.explain`).
+    ``explainer`` is any explainer (:mod:`tfxai.explain.protocol`): an
+    attention model, a Grad-CAM object or a callable ``images -> (maps, probabilities)``.
     """
     from tfxai.explain.overlay import caption, overlay
+    from tfxai.explain.protocol import explain_in_batches
 
-    maps, probabilities = explain(np.asarray(images, np.float32))
-    maps, probabilities = np.asarray(maps), np.asarray(probabilities)
+    maps, probabilities = explain_in_batches(explainer, images)
     names = class_names or [str(i) for i in range(probabilities.shape[-1])]
     tiles = []
     for index, image in enumerate(np.asarray(images)):
@@ -77,9 +77,12 @@ class AttentionImageLogger(keras.callbacks.Callback):
         Log every ``every`` epochs (and after the last).
     scalars : bool
         Also log the epoch's ``logs`` as scalars.
+    explainer : explainer, optional
+        What draws the maps (default: the model being trained, an attention
+        model); e.g. a :class:`tfxai.explain.GradCAM` of a plain classifier.
     """
 
-    def __init__(self, log_dir, images, labels=None, class_names=None, every=1, scalars=True, alpha=0.4, columns=8):
+    def __init__(self, log_dir, images, labels=None, class_names=None, every=1, scalars=True, alpha=0.4, columns=8, explainer=None):
         super().__init__()
         images = np.asarray(images)
         if images.ndim != 4 or len(images) == 0:
@@ -94,12 +97,16 @@ class AttentionImageLogger(keras.callbacks.Callback):
         self.scalars = scalars
         self.alpha = alpha
         self.columns = columns
+        self.explainer = explainer
         self._writer = None
 
-    def _explain(self, images):
-        if not hasattr(self.model, "explain"):
-            raise TfxaiError(f"{type(self.model).__name__} has no explain(images) method: AttentionImageLogger needs an attention model")
-        return self.model.explain(images)
+    def _explainer(self):
+        explainer = self.explainer if self.explainer is not None else self.model
+        if not hasattr(explainer, "explain"):
+            raise TfxaiError(
+                f"{type(explainer).__name__} has no explain(images) method: train an attention model or pass explainer=GradCAM(model)"
+            )
+        return explainer
 
     def on_train_begin(self, logs=None):
         self._writer = tf.summary.create_file_writer(os.path.join(self.log_dir, "attention"))
@@ -115,7 +122,7 @@ class AttentionImageLogger(keras.callbacks.Callback):
             if (epoch + 1) % self.every == 0 or last:
                 from tfxai.explain.overlay import contact_sheet
 
-                tiles = attention_tiles(self._explain, self.images, self.labels, self.class_names, self.alpha)
+                tiles = attention_tiles(self._explainer(), self.images, self.labels, self.class_names, self.alpha)
                 write_image_summary("attention_maps", contact_sheet(tiles, columns=self.columns), epoch)
         self._writer.flush()
 

@@ -1,4 +1,4 @@
-"""Insertion/deletion evaluation of attention maps from any source (what ``tfxai evaluate attention`` runs).
+"""Insertion/deletion evaluation of attention maps from any explainer (what ``tfxai evaluate attention`` runs).
 
 ``evaluate_attention(config)`` loads a model (ABN, GAIN, or a plain Keras
 classifier explained with Grad-CAM / Grad-CAM++ / CAM), computes the maps of
@@ -41,34 +41,33 @@ class EvaluateAttentionConfig:
 
 
 def attention_source(model, method="auto"):
-    """A callable ``images -> (maps (N, H, W) in [0, 1], probabilities (N, K))`` for ``model``.
+    """The explainer of ``model``'s maps: ``explain(images) -> (maps (N, H, W) in [0, 1], probabilities (N, K))``.
 
-    ``"attention"`` uses the model's own attention: ``model.explain`` (ABN) or
-    ``model.probabilities_and_attention`` (GAIN). ``"gradcam"``,
-    ``"gradcam++"`` and ``"cam"`` explain a functional classifier with
-    :mod:`tfxai.explain`. ``"auto"`` picks the model's own attention when it has one.
+    ``"attention"`` is the attention model itself (ABN, GAIN: their own
+    maps). ``"gradcam"``, ``"gradcam++"`` and ``"cam"`` explain a functional
+    classifier (GAIN's wrapped classifier) with :mod:`tfxai.explain`.
+    ``"auto"`` picks the model's own attention when it has one.
     """
+    from tfxai.attention.base import AttentionModel
+
     if method not in MAP_SOURCES:
         raise TfxaiError(f"unknown map source {method!r}: choose one of {list(MAP_SOURCES)}")
-    own = hasattr(model, "explain") or hasattr(model, "probabilities_and_attention")
+    own = isinstance(model, AttentionModel)
     if method == "auto":
         method = "attention" if own else "gradcam"
     if method == "attention":
-        if hasattr(model, "explain"):
-            return lambda images: tuple(np.asarray(v) for v in model.explain(images))
-        if hasattr(model, "probabilities_and_attention"):
-            return lambda images: tuple(np.asarray(v) for v in model.probabilities_and_attention(images)[::-1])
+        if own:
+            return model
         raise TfxaiError(f"{type(model).__name__} has no attention maps of its own: use --method gradcam")
     from tfxai.explain import get_method
 
     target = getattr(model, "classifier", model)  # GAIN wraps a functional classifier
     try:
-        cam = get_method(method)(target)
+        return get_method(method)(target)
     except (AttributeError, ValueError) as error:
         if isinstance(error, TfxaiError):
             raise
         raise TfxaiError(f"{method} needs a functional Keras classifier, {type(model).__name__} is not one: use --method attention") from error
-    return lambda images: tuple(np.asarray(v) for v in cam.explain(images))
 
 
 def topk_accuracy(probabilities, labels, k):
@@ -82,16 +81,6 @@ def topk_accuracy(probabilities, labels, k):
     k = min(k, probabilities.shape[-1])
     top = np.argsort(-probabilities, axis=-1, kind="stable")[:, :k]
     return float(np.mean(np.any(top == np.asarray(labels)[:, None], axis=-1)))
-
-
-def compute_maps(source, images, batch_size=64):
-    """Run a map source over ``images`` in batches; returns numpy (maps, probabilities)."""
-    maps, probabilities = [], []
-    for start in range(0, len(images), batch_size):
-        m, p = source(np.asarray(images[start : start + batch_size], np.float32))
-        maps.append(np.asarray(m))
-        probabilities.append(np.asarray(p))
-    return np.concatenate(maps), np.concatenate(probabilities)
 
 
 def plot_curves(results, path, title="insertion / deletion"):
@@ -122,8 +111,9 @@ def plot_curves(results, path, title="insertion / deletion"):
 
 def evaluate_attention(config, log=print):
     """Evaluate a model's maps with insertion/deletion and write the report; returns the results dict."""
-    from tfxai.attention.training import load_labelled_images
-    from tfxai.io import staged_directory, write_json, write_text
+    from tfxai.data import load_labelled_images
+    from tfxai.explain.protocol import explain_in_batches
+    from tfxai.io import load_model, staged_directory, write_json, write_text
     from tfxai.metrics import insertion_deletion
 
     modes = tuple(config.modes)
@@ -133,7 +123,7 @@ def evaluate_attention(config, log=print):
         raise TfxaiError(f"--thresholds needs at least 2 points, got {config.thresholds}")
     if config.limit is not None and config.limit < 1:
         raise TfxaiError(f"--limit must be at least 1 image, got {config.limit}")
-    model, class_names = _load_any(config.model)
+    model, class_names = load_model(config.model)
     height, width, channels = _input_shape(model)
     data = load_labelled_images(config.data, height, config.channels or channels, split="test")
     if data.images.shape[1:3] != (height, width):
@@ -146,7 +136,7 @@ def evaluate_attention(config, log=print):
     source = attention_source(model, config.method)
     images = data.images.astype(np.float32)
     log(f"computing maps of {len(images)} images ({config.method})")
-    maps, probabilities = compute_maps(source, images, config.batch_size)
+    maps, probabilities = explain_in_batches(source, images, config.batch_size)
 
     def predict(batch):
         return np.asarray(model(batch, training=False))
@@ -194,12 +184,6 @@ def _model_labels(data, model_class_names):
         )
     index = np.array([list(model_class_names).index(name) for name in data.class_names])
     return index[data.labels]
-
-
-def _load_any(path):
-    from tfxai.attention.training import load_abn
-
-    return load_abn(path)
 
 
 def _input_shape(model):

@@ -17,7 +17,7 @@ The workflow, each step a function here and an app in ``tfxai``:
    logic is the display-free :class:`AttentionEditor`.
 3. :func:`load_edited_maps` reads them back (keyed by each image's source),
    :func:`attach_attention_maps` builds the model inputs
-   ``{"images", "attention_map", "has_attention_map"}`` in which images
+   ``{"images", "attention_maps", "has_attention_map"}`` in which images
    without an edited map carry a zero map and flag 0, so mixed batches
    train as usual for them.
 """
@@ -66,12 +66,13 @@ Images without a file in edited/ train as usual.
 # === 1. Export ===
 
 
-def export_attention_maps(model, images, labels, sources, out, class_names, select="misclassified", limit=None, batch_size=32, overwrite=False):
+def export_attention_maps(explainer, images, labels, sources, out, class_names, select="misclassified", limit=None, batch_size=32, overwrite=False):
     """Write the attention maps of chosen images as grayscale PNGs for editing.
 
     Parameters
     ----------
-    model : ABN (or any model with ``explain(images) -> (maps, probabilities)``)
+    explainer : an attention model (ABN, GAIN), a Grad-CAM object or any explainer
+        (``explain(images) -> (maps, probabilities)``, see :mod:`tfxai.explain.protocol`)
     images : uint8 array (N, H, W, C)
     labels : int array (N,)
     sources : list of str
@@ -90,6 +91,7 @@ def export_attention_maps(model, images, labels, sources, out, class_names, sele
         The manifest entries written.
     """
     from tfxai.explain.overlay import caption, contact_sheet, overlay
+    from tfxai.explain.protocol import explain_in_batches
 
     if select not in SELECTIONS:
         raise TfxaiError(f"unknown selection {select!r}: choose one of {list(SELECTIONS)}")
@@ -97,7 +99,7 @@ def export_attention_maps(model, images, labels, sources, out, class_names, sele
     labels = np.asarray(labels).astype(np.int64)
     if not (len(images) == len(labels) == len(sources)):
         raise TfxaiError(f"got {len(images)} images, {len(labels)} labels and {len(sources)} sources: pass one of each per image")
-    maps, probabilities = explain_images(model, images, batch_size)
+    maps, probabilities = explain_in_batches(explainer, images, batch_size)
     predicted = probabilities.argmax(axis=-1)
     confidence = probabilities[np.arange(len(labels)), labels]
     if select == "misclassified":
@@ -147,20 +149,6 @@ def export_attention_maps(model, images, labels, sources, out, class_names, sele
     return entries
 
 
-def explain_images(model, images, batch_size=32):
-    """``(maps (N, H, W) in [0, 1], probabilities (N, K))`` as numpy, batched, from ``model.explain``."""
-    if not hasattr(model, "explain"):
-        raise TfxaiError(f"{type(model).__name__} has no attention maps (no explain method): pass an ABN model")
-    maps, probabilities = [], []
-    for start in range(0, len(images), batch_size):
-        m, p = model.explain(np.asarray(images[start : start + batch_size], np.float32))
-        maps.append(np.asarray(m))
-        probabilities.append(np.asarray(p))
-    if not maps:
-        raise TfxaiError("no images: pass at least one image")
-    return np.concatenate(maps), np.concatenate(probabilities)
-
-
 # === 3. Import ===
 
 
@@ -205,9 +193,9 @@ def load_edited_maps(folder, image_size=None):
 
 
 def attach_attention_maps(images, sources, edited, strict=True):
-    """Model inputs with optional human maps: ``{"images", "attention_map", "has_attention_map"}``.
+    """Model inputs with optional human maps: ``{"images", "attention_maps", "has_attention_map"}``.
 
-    ``attention_map`` is (N, H, W) float32 (zeros where there is no edit) and
+    ``attention_maps`` is (N, H, W) float32 (zeros where there is no edit) and
     ``has_attention_map`` (N,) float32 is 1 where ``edited`` holds the image's
     source. With ``strict``, an edited map whose source is not among
     ``sources`` raises :class:`TfxaiError` (the maps belong to other data).
@@ -230,7 +218,7 @@ def attach_attention_maps(images, sources, edited, strict=True):
             edit = cv2.resize(edit, (width, height), interpolation=cv2.INTER_AREA)
         maps[index[source]] = edit
         flags[index[source]] = 1.0
-    return {"images": images, "attention_map": maps, "has_attention_map": flags}
+    return {"images": images, "attention_maps": maps, "has_attention_map": flags}
 
 
 # === 2. Editing (pure logic, no window) ===

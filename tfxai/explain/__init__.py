@@ -3,6 +3,7 @@
 from tfxai.explain.cam import CAM, BaseCAM, GradCAM, GradCAMPlusPlus
 from tfxai.explain.layers import feature_view, find_layer
 from tfxai.explain.overlay import caption, contact_sheet, overlay
+from tfxai.explain.protocol import explain_in_batches
 from tfxai.explain.saliency import SALIENCY_METHODS, saliency
 from tfxai.explain.targets import PREDICTED, ClassScore
 
@@ -30,6 +31,7 @@ __all__ = [
     "SALIENCY_METHODS",
     "caption",
     "contact_sheet",
+    "explain_in_batches",
     "feature_view",
     "find_layer",
     "get_method",

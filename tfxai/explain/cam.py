@@ -17,6 +17,7 @@ import tensorflow as tf
 from tfxai.errors import TfxaiError
 from tfxai.explain import targets as targets_lib
 from tfxai.explain.layers import feature_view, output_activation, score_layer
+from tfxai.explain.protocol import map_in_batches
 
 EPSILON = 1e-7
 
@@ -172,13 +173,19 @@ class BaseCAM:
             class_ids = tf.fill(tf.shape(images)[:1], targets_lib.PREDICTED)
         return self.heatmaps_and_scores(images, targets_lib.ClassScore(class_ids), class_ids, training)[0]
 
+    def explain_predicted(self, images, training=False):
+        """In-graph ``(heatmaps, probabilities)`` of each image's predicted class (traceable: what exports serve)."""
+        class_ids = tf.fill(tf.shape(images)[:1], targets_lib.PREDICTED)
+        heatmaps, scores = self.heatmaps_and_scores(images, targets_lib.ClassScore(class_ids), class_ids, training)
+        return heatmaps, self._to_probabilities(scores)
+
     # --- eager API ---
 
     def __call__(self, images, targets=None):
         return self.explain(images, targets)[0]
 
     def explain(self, images, targets=None):
-        """Return ``(heatmaps, probabilities)`` for numpy arrays, tensors or a ``tf.data`` dataset."""
+        """Return ``(heatmaps, probabilities)`` for numpy arrays, tensors or a ``tf.data`` dataset (the explainer protocol)."""
         if isinstance(images, tf.data.Dataset):
             return self._explain_dataset(images, targets)
         images = self._check_images(images)
@@ -187,18 +194,9 @@ class BaseCAM:
             if not self.needs_gradients:
                 raise TfxaiError(f"{type(self).__name__} takes class indices as targets, not a callable: pass ints or None")
             self._probe_score_function(targets, min(batch, self.batch_size))
-            run = self._trace(targets)
-            parts = [run(images[i : i + self.batch_size]) for i in range(0, batch, self.batch_size)]
-        else:
-            class_ids = targets_lib.resolve_class_ids(targets, batch, self.num_classes)
-            run = self._trace(None)
-            parts = [
-                run(images[i : i + self.batch_size], class_ids[i : i + self.batch_size])
-                for i in range(0, batch, self.batch_size)
-            ]
-        heatmaps = tf.concat([p[0] for p in parts], axis=0)
-        probabilities = tf.concat([p[1] for p in parts], axis=0)
-        return heatmaps, probabilities
+            return map_in_batches(self._trace(targets), (images,), self.batch_size)
+        class_ids = targets_lib.resolve_class_ids(targets, batch, self.num_classes)
+        return map_in_batches(self._trace(None), (images, class_ids), self.batch_size)
 
     def _probe_score_function(self, score_fn, batch):
         """Check a target function's output shape eagerly, so a wrong one is a clear error, not a tracing one."""
@@ -310,6 +308,6 @@ class CAM(BaseCAM):
             raise TfxaiError("CAM takes class indices as targets, not a callable: pass ints or None")
         kernel = tf.convert_to_tensor(self.dense.kernel)
         if kernel.shape[-1] == 1:  # single sigmoid output: class 0 is the negated evidence
-            sign = tf.cast(2 * class_ids - 1, kernel.dtype)
+            sign = targets_lib.binary_sign(class_ids, kernel.dtype)
             return tf.transpose(kernel)[tf.zeros_like(class_ids)] * sign[:, None]
         return tf.gather(tf.transpose(kernel), class_ids)

@@ -122,9 +122,6 @@ def _output_layer(model):
     return model.layers[-1]
 
 
-_score_layer = _output_layer  # still imported by tfxai.attention.gain until it uses output_activation
-
-
 def _squash_of(layer):
     """``"softmax"``/``"sigmoid"`` when ``layer``'s output is squashed in a way a view can strip, else None."""
     if isinstance(layer, keras.Model):

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 
 from tfxai.errors import TfxaiError
-from tfxai.explain.cam import BaseCAM
+from tfxai.explain.protocol import explain_in_batches
 from tfxai.explain.overlay import caption, contact_sheet, overlay
 from tfxai.io import atomic_path, write_text
 
@@ -37,22 +37,12 @@ class Explanation:
         return caption(overlay(self.image, self.heatmap, alpha), lines)
 
 
-def explain_batch(method, images, names, true_labels=None, targets=None, batch_size=32):
-    """Explain uint8 ``images`` (N, H, W, C) with a CAM object or a callable ``images -> (heatmaps, probabilities)``."""
+def explain_batch(explainer, images, names, true_labels=None, targets=None, batch_size=32):
+    """Explain uint8 ``images`` (N, H, W, C) with any explainer (``explain(images) -> (maps, probabilities)``)."""
     images = np.asarray(images)
     if len(images) == 0:
         raise TfxaiError("no images to explain: pass at least one image")
-    heatmaps, probabilities = [], []
-    for start in range(0, len(images), batch_size):
-        chunk = images[start : start + batch_size].astype(np.float32)
-        if isinstance(method, BaseCAM):
-            chunk_targets = None if targets is None else np.asarray(targets)[start : start + batch_size]
-            h, p = method.explain(chunk, chunk_targets)
-        else:
-            h, p = method(chunk)
-        heatmaps.append(np.asarray(h))
-        probabilities.append(np.asarray(p))
-    heatmaps, probabilities = np.concatenate(heatmaps), np.concatenate(probabilities)
+    heatmaps, probabilities = explain_in_batches(explainer, images, batch_size, targets)
     if probabilities.shape[-1] == 1:  # single sigmoid output -> two classes
         probabilities = np.concatenate([1.0 - probabilities, probabilities], axis=-1)
     true = np.full(len(images), -1) if true_labels is None else np.asarray(true_labels)

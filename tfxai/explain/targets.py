@@ -44,9 +44,26 @@ def class_scores(outputs, class_ids):
     class_ids = tf.convert_to_tensor(class_ids, tf.int32)
     class_ids = tf.where(class_ids == PREDICTED, predicted_classes(outputs), class_ids)
     if outputs.shape[-1] == 1:
-        sign = tf.cast(2 * class_ids - 1, outputs.dtype)
-        return outputs[:, 0] * sign
+        return outputs[:, 0] * binary_sign(class_ids, outputs.dtype)
     return tf.gather(outputs, class_ids, axis=-1, batch_dims=1)
+
+
+def binary_sign(class_ids, dtype=tf.float32):
+    """+1 for class 1, -1 for class 0: the score of a single sigmoid output's class is ``sign * logit``.
+
+    ``sigmoid(sign * z)`` is then the class's probability (``1 - sigmoid(z) = sigmoid(-z)``).
+    """
+    return tf.cast(2 * tf.cast(class_ids, tf.int32) - 1, dtype)
+
+
+def class_ids_from_labels(labels, num_outputs):
+    """Target class per sample from training labels: 0/1 labels (one sigmoid output), class indices or one-hot rows."""
+    labels = tf.convert_to_tensor(labels)
+    if num_outputs == 1:
+        return tf.cast(tf.reshape(tf.cast(labels, tf.float32), [-1]) > 0.5, tf.int32)
+    if len(labels.shape) >= 2 and labels.shape[-1] == num_outputs:
+        return tf.argmax(labels, axis=-1, output_type=tf.int32)
+    return tf.cast(tf.reshape(labels, [-1]), tf.int32)
 
 
 def resolve_class_ids(targets, batch_size, num_classes):

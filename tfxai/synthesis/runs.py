@@ -17,6 +17,7 @@ from tfxai.synthesis.imagefiles import load_labelled_data, read_image_folder, to
 from tfxai.synthesis.mixed import build_mixed_dataset, flip_and_crop
 from tfxai.synthesis.model import MixedTargetModel
 from tfxai.synthesis.targets import CLASS_NAMES_FILE, format_distribution, load_class_names, parse_target
+from tfxai.training import early_stopping_callbacks
 
 AUGMENTATIONS = ("none", "flip_crop")
 
@@ -70,6 +71,7 @@ class TrainMixedConfig:
     mean: tuple = None
     std: tuple = None
     seed: int = 0
+    early_stopping: int = 0
     overwrite: bool = False
 
 
@@ -230,6 +232,8 @@ def run_train_mixed(config, progress=None, verbose="auto"):
         raise TfxaiError(f"unknown augmentation {config.augment!r}: choose one of {', '.join(AUGMENTATIONS)}")
     if not 0.0 <= config.fraction <= 1.0:
         raise TfxaiError(f"--fraction must be between 0 and 1, got {config.fraction}")
+    if config.early_stopping and not config.validation and config.validation_split <= 0:
+        raise TfxaiError("--early-stopping watches validation accuracy: pass --validation or a --validation-split above 0")
     keras.utils.set_random_seed(config.seed)
     teacher = load_model(config.teacher, "teacher model")
     height, width, channels = _input_shape(teacher)
@@ -269,7 +273,8 @@ def run_train_mixed(config, progress=None, verbose="auto"):
         train = train.map(lambda x, y: (preprocessing(x), y))
         validation = None if validation is None else validation.map(lambda x, y: (preprocessing(x), y))
     with staged_directory(config.out, overwrite=config.overwrite) as staging:
-        history = fit_classifier(model, train, validation, config.epochs, verbose=verbose)
+        callbacks = early_stopping_callbacks(config.early_stopping)
+        history = fit_classifier(model, train, validation, config.epochs, callbacks=callbacks, verbose=verbose)
         student.save(os.path.join(staging, "model.keras"))
         write_json(os.path.join(staging, CLASS_NAMES_FILE), names)
         write_json(os.path.join(staging, "history.json"), {k: [float(v) for v in vals] for k, vals in history.history.items()})

@@ -1,0 +1,223 @@
+"""Training GAIN end to end: config, presets, pixel-level masks and ``train_gain`` (what ``tfxai train gain`` runs).
+
+The steps shared by every training app (validation, data, split, datasets,
+early stopping, run folder, export) are :mod:`tfxai.training`'s; this module
+holds what is GAIN's own: its classifier and loss options and the mask folder
+of GAIN_ext.
+"""
+
+import dataclasses
+import os
+from typing import ClassVar
+
+import keras
+import numpy as np
+
+from tfxai.attention.gain import BINARY_NEGATIVES, GAIN, build_gain_classifier
+from tfxai.backbones import get_backbone
+from tfxai.errors import TfxaiError
+from tfxai.training import RunConfig, make_dataset, run_training, split_run_data
+
+__all__ = ["GAINConfig", "GAIN_PRESETS", "build_gain", "compile_gain", "load_mask_folder", "train_gain"]
+
+
+@dataclasses.dataclass
+class GAINConfig(RunConfig):
+    """Everything ``tfxai train gain`` needs (model, loss weights, training, data); defaults: the ``paper`` preset.
+
+    ``"paper"`` is Tomono et al.'s setting: VGG16 with ImageNet weights and
+    the first 7 convs frozen, GAP (512) -> Dense(256) -> one sigmoid unit,
+    224x224, Adam with learning rate 1e-7, batch 32, L_am weight 1, training
+    stopped when validation accuracy begins to fall (the paper stopped at
+    epoch 25 without GAIN and 45 with it: here early stopping with patience 5
+    restores the best epoch's weights, up to 100 epochs), training images
+    shifted and cropped (the paper expanded its data that way). See
+    docs/gain.md for the table of document values against preset values.
+    ``"small"`` trains a small CNN at 32x32 on two CPU cores in minutes.
+    """
+
+    masks: str = ""
+    out: str = "saved_models/gain"
+    backbone: str = "vgg16"
+    weights: str = "imagenet"
+    image_size: int = 224
+    channels: int = 3
+    hidden: tuple = (256,)
+    frozen_convs: int = 7
+    dropout: float = 0.0
+    layer: str = ""
+    sigma: float = 0.5
+    omega: float = 10.0
+    mining_weight: float = 1.0
+    map_weight: float = 1.0
+    binary_negatives: str = "complement"
+    epochs: int = 100
+    batch_size: int = 32
+    learning_rate: float = 1e-7
+    shift_crop: float = 0.1
+    early_stopping: int = 5
+
+    presets: ClassVar[dict] = {}
+
+    def validate(self):
+        if isinstance(self.hidden, str):
+            self.hidden = _parse_widths(self.hidden)
+        self.hidden = tuple(self.hidden)
+        super().validate()
+        if any(int(width) < 1 for width in self.hidden):
+            raise TfxaiError(f"--hidden needs positive layer widths like '256', got {list(self.hidden)}")
+        if not 0.0 <= self.sigma <= 1.0:
+            raise TfxaiError(f"--sigma is an attention value in [0, 1], got {self.sigma}")
+        if self.binary_negatives not in BINARY_NEGATIVES:
+            raise TfxaiError(f"--binary-negatives must be one of {BINARY_NEGATIVES}, got {self.binary_negatives!r}")
+        return self
+
+    def layer_name(self):
+        """The attention layer: the given one, else the backbone's feature layer."""
+        return self.layer or get_backbone(self.backbone).feature_layer
+
+
+def _parse_widths(text):
+    try:
+        widths = tuple(int(part) for part in text.replace(",", " ").split())
+    except ValueError as error:
+        raise TfxaiError(f"hidden widths must be integers like '512,256', got {text!r}") from error
+    if any(width < 1 for width in widths):
+        raise TfxaiError(f"hidden widths must be positive, like '512,256', got {text!r}")
+    return widths
+
+
+GAIN_PRESETS = {
+    "paper": {},
+    "small": {
+        "backbone": "small_cnn",
+        "weights": "none",
+        "image_size": 32,
+        "hidden": (64,),
+        "frozen_convs": 0,
+        "epochs": 10,
+        "learning_rate": 1e-3,
+        "shift_crop": 0.0,
+        "early_stopping": 0,
+    },
+}
+GAINConfig.presets = GAIN_PRESETS
+
+
+# === Data: pixel-level masks ===
+
+
+def load_mask_folder(masks, sources, size):
+    """Pixel-level masks for the images named by ``sources`` (``class/file.ext`` paths relative to the data folder).
+
+    The mask of ``DATA/<class>/<name>.<ext>`` is ``MASKS/<class>/<name>.<any image ext>``
+    (grayscale or colour, any size: read as gray, resized to ``size``, scaled
+    to [0, 1]). Images without a mask file get ``has_attention_map = 0`` and
+    add nothing to L_e.
+
+    Returns
+    -------
+    maps : np.ndarray
+        (N, H, W) float32 in [0, 1] (zeros where there is no mask).
+    has_attention_map : np.ndarray
+        (N,) float32 0/1.
+    """
+    import cv2
+
+    from tfxai.data import list_images, read_image
+
+    masks = os.fspath(masks)
+    if not os.path.isdir(masks):
+        raise TfxaiError(f"mask folder {masks} does not exist: pass a folder laid out like --data (<class>/<image name>.png)")
+    by_stem = {}
+    for path in list_images(masks):
+        stem = os.path.splitext(os.path.relpath(path, masks).replace(os.sep, "/"))[0]
+        by_stem[stem] = path
+    out = np.zeros((len(sources),) + tuple(size), np.float32)
+    has_map = np.zeros(len(sources), np.float32)
+    for i, source in enumerate(sources):
+        path = by_stem.get(os.path.splitext(source)[0])
+        if path is None:
+            continue
+        mask = read_image(path, 1, convert=True)[..., 0]
+        out[i] = cv2.resize(mask, (size[1], size[0]), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
+        has_map[i] = 1.0
+    if not has_map.any():
+        raise TfxaiError(
+            f"none of the {len(by_stem)} mask files in {masks} matches an image of the data folder: "
+            "name each mask <class>/<image name>.png like its image"
+        )
+    return out, has_map
+
+
+# === The method-specific steps ===
+
+
+def build_gain(config, num_classes):
+    """A new :class:`GAIN` around :func:`build_gain_classifier` as ``config`` says."""
+    classifier = build_gain_classifier(
+        config.backbone,
+        (config.image_size, config.image_size, config.channels),
+        num_classes=num_classes,
+        hidden=tuple(config.hidden),
+        frozen_convs=config.frozen_convs,
+        weights=config.weights,
+        dropout=config.dropout,
+    )
+    return GAIN(
+        classifier,
+        layer=config.layer_name(),
+        sigma=config.sigma,
+        omega=config.omega,
+        mining_weight=config.mining_weight,
+        map_weight=config.map_weight,
+        binary_negatives=config.binary_negatives,
+    )
+
+
+def compile_gain(gain, learning_rate):
+    """Adam and an ``accuracy`` metric fitting the output (binary or sparse categorical)."""
+    if gain.num_outputs == 1:
+        accuracy = keras.metrics.BinaryAccuracy(name="accuracy")
+    else:
+        accuracy = keras.metrics.SparseCategoricalAccuracy(name="accuracy")
+    gain.compile(keras.optimizers.Adam(learning_rate), metrics=[accuracy])
+    return gain
+
+
+def train_gain(config, verbose="auto", log=print):
+    """Train GAIN (GAIN_ext when ``config.masks`` is set) and write its run folder; returns ``(gain, class_names, history)``.
+
+    The run folder is :func:`tfxai.training.write_run_folder`'s, with GAIN's
+    attention as the maps. With two classes the model has one sigmoid output
+    and class index 1 (the second class folder, alphabetically) is the
+    positive class. Raises :class:`TfxaiError` for bad data, options or a NaN
+    loss; nothing is written unless training finishes.
+    """
+    from tfxai.data import load_labelled_images
+
+    config.validate()
+    data = load_labelled_images(config.data, config.image_size, config.channels)
+    all_maps = load_mask_folder(config.masks, data.sources, (config.image_size,) * 2) if config.masks else None
+    keras.utils.set_random_seed(config.seed)
+    train, held_out = split_run_data(data, config.validation_split, config.seed)
+    gain = build_gain(config, len(data.class_names))
+    compile_gain(gain, config.learning_rate)
+    train_inputs = train.images
+    if all_maps is not None:
+        row = {source: index for index, source in enumerate(data.sources)}
+        rows = [row[source] for source in train.sources]
+        train_inputs = {"images": train.images, "attention_maps": all_maps[0][rows], "has_attention_map": all_maps[1][rows]}
+        log(f"GAIN_ext: {int(all_maps[1][rows].sum())} of {len(rows)} training images have a mask (weight {config.map_weight})")
+    train_data = make_dataset(train_inputs, train.labels, config.batch_size, True, config.seed, config.augment, config.shift_crop)
+    held_data = make_dataset(held_out.images, held_out.labels, 64) if len(held_out.labels) else None
+    log(
+        f"training GAIN/{config.backbone} ({gain.count_params():,} parameters, attention at {gain.layer}, "
+        f"mining weight {config.mining_weight}) on {len(train.labels)} images of {len(data.class_names)} classes, {config.epochs} epochs"
+    )
+    samples = (held_out if len(held_out.labels) else train).first(64)
+    history = run_training(
+        config, gain, train_data, held_data, data.class_names, samples, verbose=verbose,
+        title="tfxai GAIN attention maps", train_images=int(len(train.labels)),
+    )
+    return gain, data.class_names, history

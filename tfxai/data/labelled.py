@@ -1,0 +1,59 @@
+"""Labelled images in memory: an image folder or the bundled demo set, with a source string per image."""
+
+import dataclasses
+import os
+
+import numpy as np
+
+from tfxai.errors import TfxaiError
+
+__all__ = ["DEMO", "LabelledImages", "load_labelled_images"]
+
+#: ``--data demo``: the bundled Fashion-MNIST subset.
+DEMO = "demo"
+
+
+@dataclasses.dataclass
+class LabelledImages:
+    """uint8 images (N, H, W, C), int labels, a source string per image and the class names."""
+
+    images: np.ndarray
+    labels: np.ndarray
+    sources: list
+    class_names: list
+
+    def subset(self, indices):
+        indices = np.asarray(indices, np.int64)
+        return LabelledImages(self.images[indices], self.labels[indices], [self.sources[i] for i in indices], self.class_names)
+
+    def first(self, count):
+        """The first ``count`` images (all when there are fewer)."""
+        return self.subset(np.arange(min(int(count), len(self.labels))))
+
+
+def load_labelled_images(data, image_size, channels, split="train"):
+    """An image folder (one sub-folder per class) or ``"demo"`` (bundled Fashion-MNIST subset).
+
+    Sources are the paths relative to the folder (``class/file.png``) or
+    ``demo:<split>:<index>``; they link edited attention maps and masks to images.
+    """
+    import cv2
+
+    from tfxai.data import load_demo, load_images, scan_image_folder
+
+    size = (int(image_size), int(image_size))
+    if data == DEMO:
+        (x_train, y_train), (x_test, y_test), class_names = load_demo()
+        images, labels = (x_train, y_train) if split == "train" else (x_test, y_test)
+        if images.shape[1:3] != size:
+            images = np.stack([cv2.resize(image, size[::-1], interpolation=cv2.INTER_AREA).reshape(size + (-1,)) for image in images])
+        if channels == 3 and images.shape[-1] == 1:
+            images = np.repeat(images, 3, axis=-1)
+        sources = [f"demo:{split}:{i}" for i in range(len(images))]
+        return LabelledImages(images, labels.astype(np.int32), sources, class_names)
+    if not data:
+        raise TfxaiError("no training data given: pass --data FOLDER (one sub-folder per class) or --data demo")
+    folder = scan_image_folder(data)
+    images = load_images(folder.paths, size, channels, convert=True)
+    sources = [os.path.relpath(path, data).replace(os.sep, "/") for path in folder.paths]
+    return LabelledImages(images, folder.labels, sources, folder.class_names)
