@@ -28,7 +28,7 @@ class FrameDifferenceConfig:
     margin: float = 0.25
     balance: float = 0.2
     min_changed: int = 8
-    max_step: float = 0.15
+    max_step: float = 0.25
 
 
 def frame_difference_step(previous, current, box, config=None, bounds=None):

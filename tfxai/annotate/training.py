@@ -16,7 +16,7 @@ from tfxai.annotate.boxes import search_region
 from tfxai.annotate.detector import CenterNetLoss, build_centernet, centernet_targets
 from tfxai.errors import TfxaiError
 
-__all__ = ["DetectorTrainingConfig", "make_samples", "train_detector"]
+__all__ = ["DetectorTrainingConfig", "exported_frames", "labelled_frames", "make_samples", "train_detector"]
 
 
 @dataclass
@@ -81,3 +81,34 @@ def train_detector(frames, labels, num_classes, config=None, model=None, verbose
     history = model.fit(images.astype(np.float32), targets, batch_size=config.batch_size, epochs=config.epochs,
                         verbose=verbose, callbacks=callbacks or [], shuffle=True)
     return model, history.history
+
+
+def labelled_frames(video, store, sources=None):
+    """``(frames, [[(box, class_id)]])`` of the store's frames with boxes from ``sources`` (default all)."""
+    frames, labels = [], []
+    for frame, boxes in store.items(sources):
+        frames.append(video.read(frame))
+        labels.append([(label.box, label.class_id) for label in boxes])
+    if not frames:
+        kinds = f" from {sorted(sources)}" if sources else ""
+        raise TfxaiError(f"{store.folder} has no boxes{kinds}: label some frames first ('tfxai annotate label')")
+    return frames, labels
+
+
+def exported_frames(folder, fmt):
+    """``(frames, [[(box, class_id)]], classes)`` from a YOLO/COCO/VOC export folder."""
+    import os
+
+    from tfxai.annotate.formats import read_export
+
+    classes, boxes, images = read_export(folder, fmt)
+    frames, labels = [], []
+    for name, entries in sorted(boxes.items()):
+        image = cv2.imread(os.path.join(images, name))
+        if image is None:
+            raise TfxaiError(f"cannot read image {name} of {folder}: export the labels again")
+        frames.append(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
+        labels.append(list(entries))
+    if not any(labels):
+        raise TfxaiError(f"{folder} holds no boxes: export reviewed labels first")
+    return frames, labels, classes
