@@ -71,8 +71,9 @@ def label_command(video, folder, classes, start, jump, scale):
     Keys: n/space next, p previous, . and , jump, c or 0-9 class, d delete, q quit.
     """
     from tfxai.annotate import LabelStore, Video
-    from tfxai.annotate.sessions import LabelSession, run_window
+    from tfxai.annotate.sessions import LabelSession, check_window, run_window
 
+    check_window()  # before creating the label folder
     with Video(video) as clip:
         store = LabelStore(folder, classes=_classes(classes, folder), video=clip)
         session = LabelSession(clip, store, start=min(start, len(clip) - 1), jump=jump, scale=scale)
@@ -185,7 +186,7 @@ def review_command(video, folder, sheets, every, step, scale, overwrite):
     Keys: space keep+next, n/p, Tab select, d delete, x delete all, h/j/k/l nudge (capitals 5x), +/- size, q quit.
     """
     from tfxai.annotate import LabelStore, Video
-    from tfxai.annotate.sessions import ReviewSession, run_window, write_contact_sheets
+    from tfxai.annotate.sessions import ReviewSession, check_window, run_window, write_contact_sheets
 
     store = LabelStore.open(folder)
     with Video(video) as clip:
@@ -193,6 +194,7 @@ def review_command(video, folder, sheets, every, step, scale, overwrite):
             names = write_contact_sheets(clip, store, sheets, every=every, overwrite=overwrite)
             echo(f"wrote {len(names)} contact sheets to {sheets}")
             return
+        check_window()
         session = ReviewSession(clip, store, frames=store.frames()[::every], step=step, scale=scale)
         run_window(session, "tfxai annotate review")
     reviewed = sum(store.get(frame).reviewed for frame in store.frames())

@@ -59,6 +59,7 @@ def test_track_review_export_and_train(video, tmp_path):
         (["track", "VIDEO", "--init", "0:1,2,3,4", "--out", "OUT", "--mode", "combined"], "needs a detector"),
         (["export", "--labels", "OUT", "--video", "VIDEO", "--format", "coco", "--out", "X"], "not a label folder"),
         (["pretrain", "--video", "VIDEO", "--labels", "OUT", "--out", "m.h5"], "not a label folder"),
+        (["review", "VIDEO", "--labels", "OUT"], "not a label folder"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(args, message, video, tmp_path):
@@ -66,3 +67,11 @@ def test_bad_input_is_one_line_and_exit_2(args, message, video, tmp_path):
     result = _run(*args)
     assert result.exit_code == 2, result.output
     assert message in result.output and result.output.count("\n") == 1
+
+
+def test_label_without_a_window_says_how_to_work_headless(video, tmp_path, monkeypatch):
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    result = _run("label", video, "--labels", tmp_path / "hand")
+    assert result.exit_code == 2 and "headless" in result.output and result.output.count("\n") == 1
+    assert not (tmp_path / "hand").exists()  # nothing created

@@ -17,7 +17,7 @@ from tfxai.annotate.labels import Label
 from tfxai.errors import TfxaiError
 from tfxai.io import atomic_path, staged_directory
 
-__all__ = ["COLORS", "LabelSession", "ReviewSession", "draw_labels", "run_window", "write_contact_sheets"]
+__all__ = ["COLORS", "LabelSession", "ReviewSession", "check_window", "draw_labels", "run_window", "write_contact_sheets"]
 
 # RGB colour of a box by why it exists
 COLORS = {"hand": (0, 220, 0), "detector": (0, 140, 255), "framediff": (255, 160, 0), "held": (255, 0, 0),
@@ -257,11 +257,21 @@ def _write_png(path, image):
             raise TfxaiError(f"could not write {path}: check the output folder")
 
 
-def run_window(session, title):
-    """Show ``session`` in an OpenCV window until it quits (needs a display and opencv-python with GUI)."""
+def check_window():
+    """Raise :class:`TfxaiError` (saying how to work headless) unless OpenCV can open windows here."""
     from tfxai.attention.human import check_gui
 
-    check_gui()
+    try:
+        check_gui()
+    except TfxaiError as error:
+        reason = str(error).split(":")[0]
+        raise TfxaiError(f"{reason}: install opencv-python and run on a desktop, or work headless "
+                         "('tfxai annotate review --sheets', 'tfxai annotate track --init')") from None
+
+
+def run_window(session, title):
+    """Show ``session`` in an OpenCV window until it quits (needs a display and opencv-python with GUI)."""
+    check_window()
     try:
         cv2.namedWindow(title, cv2.WINDOW_AUTOSIZE)
     except cv2.error as error:
