@@ -144,18 +144,6 @@ class LabelStore:
         record = {"frame": int(frame), "reviewed": bool(reviewed), "boxes": [label.to_json() for label in boxes]}
         write_json(self._path(frame), record)
 
-    def delete(self, frame):
-        """Remove the label file of ``frame`` (no error when there is none)."""
-        if os.path.isfile(self._path(frame)):
-            os.remove(self._path(frame))
-
-    def last_frame(self, sources=None):
-        """The highest labelled frame (whose boxes all come from ``sources`` when given), or None."""
-        for frame in reversed(self.frames()):
-            if sources is None or any(label.source in sources for label in self.boxes(frame)):
-                return frame
-        return None
-
     def items(self, sources=None):
         """``(frame, [Label])`` for every labelled frame with boxes, keeping only ``sources`` when given."""
         for frame in self.frames():

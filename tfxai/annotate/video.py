@@ -49,12 +49,6 @@ class Video:
         self._next = index + 1
         return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
 
-    def frames(self, start=0, stop=None):
-        """Yield ``(index, frame)`` from ``start`` up to ``stop`` (exclusive, default: the end)."""
-        stop = self.frame_count if stop is None else min(int(stop), self.frame_count)
-        for index in range(int(start), stop):
-            yield index, self.read(index)
-
     def close(self):
         self._capture.release()
 
