@@ -24,12 +24,19 @@ COMMANDS = {
     ("evaluate", "attention"): "tfxai.apps.evaluate_attention:command",
     ("attention", "export-maps"): "tfxai.apps.attention_maps:export_command",
     ("attention", "edit"): "tfxai.apps.attention_maps:edit_command",
+    ("annotate", "label"): "tfxai.apps.annotate:label_command",
+    ("annotate", "pretrain"): "tfxai.apps.annotate:pretrain_command",
+    ("annotate", "track"): "tfxai.apps.annotate:track_command",
+    ("annotate", "review"): "tfxai.apps.annotate:review_command",
+    ("annotate", "export"): "tfxai.apps.annotate:export_command",
+    ("annotate", "train"): "tfxai.apps.annotate:train_command",
 }
 
 GROUP_HELP = {
     "train": "Train a model (classifier, ABN, GAIN, signal, mixed).",
     "evaluate": "Evaluate explanations (insertion/deletion).",
     "attention": "Export, edit and import attention maps for human-in-the-loop fine-tuning.",
+    "annotate": "Auto-annotate videos: label a few frames, pre-train, track, review, export, train.",
 }
 
 

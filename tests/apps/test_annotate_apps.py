@@ -1,0 +1,77 @@
+"""``tfxai annotate``: track -> review sheets -> export -> train on a tiny synthetic video; bad input exits 2."""
+
+import cv2
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from tfxai.annotate import LabelStore
+from tfxai.apps.cli import main
+
+
+@pytest.fixture
+def video(tmp_path):
+    path = str(tmp_path / "clip.avi")
+    writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"FFV1"), 10, (96, 64))
+    for t in range(12):
+        frame = np.full((64, 96, 3), 50, np.uint8)
+        frame[20:36, 10 + 3 * t : 26 + 3 * t] = 220
+        writer.write(frame)
+    writer.release()
+    return path
+
+
+def _run(*args):
+    return CliRunner().invoke(main, ["annotate", *map(str, args)])
+
+
+def test_track_review_export_and_train(video, tmp_path):
+    labels = tmp_path / "labels"
+    result = _run("track", video, "--init", "0:10,20,16,16", "--out", labels, "--classes", "box")
+    assert result.exit_code == 0, result.output
+    store = LabelStore.open(labels)
+    assert store.frames() == list(range(12)) and store.classes == ["box"]
+    assert store.boxes(11)[0].box[0] > 30  # it followed the square (33 px to the right by frame 11)
+    result = _run("review", video, "--labels", labels, "--sheets", tmp_path / "sheets", "--every", 2)
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "sheets" / "sheet_000.png").is_file()
+    result = _run("export", "--labels", labels, "--video", video, "--format", "yolo", "--out", tmp_path / "yolo")
+    assert result.exit_code == 0, result.output
+    assert len(list((tmp_path / "yolo" / "labels").iterdir())) == 12
+    model = tmp_path / "main.keras"
+    result = _run("train", "--data", tmp_path / "yolo", "--out", model, "--input-size", 64, "--width", 4,
+                  "--search-size", 64, "--samples", 16, "--epochs", 1)
+    assert result.exit_code == 0, result.output
+    assert model.is_file()
+    # the trained detector plugs into the tracker (resuming an existing folder tracks nothing new)
+    result = _run("track", video, "--init", "0:10,20,16,16", "--out", tmp_path / "again", "--detector", model,
+                  "--search-size", 64, "--stop", 4)
+    assert result.exit_code == 0, result.output
+    assert "tracked 3 frames" in result.output
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["track", "VIDEO", "--init", "0:1,2,3", "--out", "OUT"], "is not 4 numbers"),
+        (["track", "VIDEO", "--out", "OUT"], "pass either --init"),
+        (["track", "missing.avi", "--init", "0:1,2,3,4", "--out", "OUT"], "does not exist"),
+        (["track", "VIDEO", "--init", "0:1,2,3,4", "--out", "OUT", "--mode", "combined"], "needs a detector"),
+        (["export", "--labels", "OUT", "--video", "VIDEO", "--format", "coco", "--out", "X"], "not a label folder"),
+        (["pretrain", "--video", "VIDEO", "--labels", "OUT", "--out", "m.h5"], "not a label folder"),
+        (["review", "VIDEO", "--labels", "OUT"], "not a label folder"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(args, message, video, tmp_path):
+    args = [str(tmp_path / "out") if a == "OUT" else video if a == "VIDEO" else a for a in args]
+    result = _run(*args)
+    assert result.exit_code == 2, result.output
+    assert message in result.output and result.output.count("\n") == 1
+
+
+def test_label_without_a_window_says_how_to_work_headless(video, tmp_path, monkeypatch):
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    result = _run("label", video, "--labels", tmp_path / "hand")
+    assert result.exit_code == 2 and "headless" in result.output and result.output.count("\n") == 1
+    assert not (tmp_path / "hand").exists()  # nothing created
