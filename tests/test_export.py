@@ -28,6 +28,8 @@ def test_saved_model_matches_keras_in_a_fresh_process_without_tfxai(tmp_path):
         uint8 = served.signatures["serve_uint8"](images=tf.constant(x.astype(np.uint8)))
         np.save({str(tmp_path / 'p.npy')!r}, result["probabilities"].numpy())
         np.save({str(tmp_path / 'h.npy')!r}, result["heatmap"].numpy())
+        np.save({str(tmp_path / 'p8.npy')!r}, uint8["probabilities"].numpy())
+        np.save({str(tmp_path / 'h8.npy')!r}, uint8["heatmap"].numpy())
         print(json.dumps({{"keys": sorted(result), "class_id": result["class_id"].numpy().tolist(),
                            "uint8_shape": list(uint8["heatmap"].shape)}}))
         """
@@ -38,6 +40,10 @@ def test_saved_model_matches_keras_in_a_fresh_process_without_tfxai(tmp_path):
     np.testing.assert_allclose(np.load(tmp_path / "p.npy"), probabilities.numpy(), atol=1e-4)
     np.testing.assert_allclose(np.load(tmp_path / "h.npy"), heatmaps.numpy(), atol=1e-4)
     assert report["class_id"] == np.argmax(probabilities.numpy(), axis=1).tolist()
+    # serve_uint8 is the same model on the uint8 image (not rescaled, not reinterpreted)
+    heatmaps8, probabilities8 = GradCAM(model).explain(x.astype(np.uint8).astype("float32"))
+    np.testing.assert_allclose(np.load(tmp_path / "p8.npy"), probabilities8.numpy(), atol=1e-4)
+    np.testing.assert_allclose(np.load(tmp_path / "h8.npy"), heatmaps8.numpy(), atol=1e-4)
     assert os.path.isdir(path)
 
 

@@ -173,7 +173,9 @@ def test_savedmodel_serves_probabilities_and_attention_maps(tmp_path):
     np.testing.assert_allclose(outputs["heatmap"], maps, rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(outputs["class_id"], np.argmax(probabilities, axis=-1))
     as_uint8 = reloaded.signatures["serve_uint8"](images=tf.constant(images.astype(np.uint8)))
-    assert as_uint8["heatmap"].shape == (3, 16, 16)
+    maps8, probabilities8 = model.explain(images.astype(np.uint8).astype(np.float32))
+    np.testing.assert_allclose(as_uint8["probabilities"], probabilities8, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(as_uint8["heatmap"], maps8, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize(
