@@ -79,11 +79,24 @@ def test_explain_one_target_over_more_images_than_a_batch(trained):
     assert len(os.listdir(root / "many_lc" / "overlays")) == 40
 
 
-def test_export_app(trained):
+@pytest.mark.parametrize("method", ["gradcam++", "cam"])
+def test_export_app_serves_the_chosen_method_on_uint8_images(trained, method):
+    import tensorflow as tf
+
+    from tfxai.explain import CAM, GradCAMPlusPlus
+    from tfxai.io import load_model
+
     root, _, out = trained
-    result = run(["export", "--model", str(out / "model.keras"), "--out", str(root / "exported"), "--input-dtype", "uint8"])
+    exported = root / f"exported_{method}"
+    result = run(["export", "--model", str(out / "model.keras"), "--out", str(exported), "--input-dtype", "uint8", "--method", method])
     assert result.exit_code == 0, result.output
-    assert os.path.isfile(root / "exported" / "saved_model.pb")
+    x = np.random.default_rng(5).integers(0, 256, (4, 16, 16, 3), dtype=np.uint8)
+    served = tf.saved_model.load(str(exported)).signatures["serving_default"](images=tf.constant(x))
+    model, _ = load_model(out / "model.keras")
+    heatmaps, probabilities = {"gradcam++": GradCAMPlusPlus, "cam": CAM}[method](model).explain(x.astype(np.float32))
+    np.testing.assert_allclose(served["probabilities"].numpy(), np.asarray(probabilities), atol=1e-5)
+    np.testing.assert_allclose(served["heatmap"].numpy(), np.asarray(heatmaps), atol=1e-4)
+    assert float(np.ptp(np.asarray(heatmaps))) > 0.1  # a real map, not a constant both sides agree on
 
 
 def one_line_error(result):
