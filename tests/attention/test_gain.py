@@ -156,6 +156,21 @@ def test_attention_is_gradcam_of_the_target_class():
     np.testing.assert_allclose(gain.compute_streams(tf.constant(images), ids)["attention"].numpy(), expected, atol=1e-5)
 
 
+def test_sigmoid_class_0_attention_is_the_hand_derived_map_of_minus_z():
+    """GAP + Dense(1): dz/dA_k = w_k / HW, so class 1 maps relu(A.w) and class 0 (score -z) maps relu(-A.w), min-max scaled."""
+    images, labels, _ = square_data(6, seed=3)
+    classifier = tiny_classifier(filters=8)
+    gain = GAIN(classifier, layer="features")
+    features = keras.Model(classifier.inputs, classifier.get_layer("features").output)(images).numpy()
+    w = classifier.get_layer("predictions").kernel.numpy()[:, 0]
+    attention = gain.compute_streams(tf.constant(images), gain.class_ids(labels))["attention"].numpy()
+    for i, label in enumerate(labels):
+        sign = 1.0 if label == 1 else -1.0
+        cam = np.maximum(sign * features[i] @ w, 0.0)
+        assert np.ptp(cam) > 0  # a non-trivial map (the random head gives both signs)
+        np.testing.assert_allclose(attention[i], (cam - cam.min()) / np.ptp(cam), atol=1e-4)
+
+
 def test_second_order_gradients_reach_the_output_layer_through_the_attention():
     """For GAP + Dense, A depends on the Dense kernel only through dz/df: L_e's gradient there is second order."""
     images, labels, masks = square_data(8)
