@@ -59,6 +59,23 @@ def test_attention_mechanisms():
         AttentionMechanism("add")
 
 
+@pytest.mark.parametrize("mechanism", ["residual", "multiply"])
+def test_perception_branch_runs_on_the_attended_features(mechanism):
+    """logits = head(GAP(trunk(g(F, M)))) with g(F, M) = F * (1 + M) or F * M, written out by hand."""
+    model = tiny(mechanism=mechanism)
+    images, _ = quadrant_data(4)
+    out = model.forward(images, training=False)
+    features, attention = out["features"].numpy(), out["attention"].numpy()
+    attended = features * (1.0 + attention) if mechanism == "residual" else features * attention
+    np.testing.assert_allclose(out["attended"], attended, rtol=1e-5, atol=1e-6)
+    trunk = model.perception_trunk(tf.constant(attended), training=False).numpy()
+    head = model.perception_head
+    expected = trunk.mean(axis=(1, 2)) @ head.kernel.numpy() + head.bias.numpy()
+    np.testing.assert_allclose(out["logits"], expected, rtol=1e-4, atol=1e-5)
+    unattended = model.perception_trunk(tf.constant(features), training=False).numpy().mean(axis=(1, 2)) @ head.kernel.numpy()
+    assert not np.allclose(unattended + head.bias.numpy(), expected, atol=1e-3)  # M changes the logits
+
+
 def test_mining_branch_shares_the_perception_branch_variables():
     model = tiny(use_mining=True)
     images, _ = quadrant_data(2)
