@@ -256,6 +256,34 @@ def test_mixed_batches_from_tf_data_with_sample_weights_and_accuracy_metric():
     assert predictions.shape == (16, 1)
 
 
+def test_zero_sample_weight_on_half_the_batch_trains_like_the_half_batch():
+    """Terms are averaged over the global batch: weights (2, ..., 0, ...) on 2n samples give the n-sample objective."""
+    images, labels, masks = square_data(8, seed=1)
+    has_mask = np.array([1, 1, 0, 1, 0, 0, 1, 1], np.float32)
+    x = {"images": images, "attention_maps": masks, "has_attention_map": has_mask}
+    first = {k: v[:4] for k, v in x.items()}
+    # the ignored half gets other labels and maps, so ignoring the weights changes the step
+    x["attention_maps"][4:] = 1.0 - x["attention_maps"][4:]
+    flipped = labels.copy()
+    flipped[4:] = 1.0 - flipped[4:]
+    classifier = tiny_classifier(filters=4)
+    start = classifier.get_weights()
+
+    def one_step(inputs, y, sample_weight):
+        classifier.set_weights(start)
+        gain = GAIN(classifier, layer="features", mining_weight=0.5, map_weight=2.0)
+        gain.compile(keras.optimizers.SGD(0.5))
+        history = gain.fit(inputs, y, sample_weight=sample_weight, batch_size=len(y), epochs=1, shuffle=False, verbose=0).history
+        return [w.copy() for w in classifier.get_weights()], history["loss"][0]
+
+    half_weights, half_loss = one_step(first, labels[:4], None)
+    weighted_weights, weighted_loss = one_step(x, flipped, np.array([2, 2, 2, 2, 0, 0, 0, 0], np.float32))
+    assert weighted_loss == pytest.approx(half_loss, rel=1e-5)
+    assert max(np.abs(a - b).max() for a, b in zip(half_weights, start)) > 1e-4  # the step moved the weights
+    for a, b in zip(weighted_weights, half_weights):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
 @pytest.mark.parametrize("one_hot", [False, True])
 def test_softmax_classifiers_train_with_sparse_or_one_hot_labels(one_hot):
     rng = np.random.default_rng(0)
