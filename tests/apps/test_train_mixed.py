@@ -43,6 +43,21 @@ def test_train_mixed_writes_a_reloadable_model(workspace):
     assert model.predict(np.zeros((1, 8, 8, 1), "float32"), verbose=0).shape == (1, 2)
 
 
+def test_generated_images_reach_their_targets(workspace):
+    """A linear teacher the generator can steer: mean KL(target || output) ends near 0 (measured 0.07; ~2 after 1 step)."""
+    linear = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(
+        2, activation="softmax", kernel_initializer=keras.initializers.RandomNormal(stddev=1.0, seed=0))])
+    linear.save(workspace / "linear.keras")
+    out = workspace / "run"
+    result = _run("--data", str(workspace / "train.npz"), "--teacher", str(workspace / "linear.keras"),
+                  "--out", str(out), "--fraction", "0.25", "--epochs", "1", "--batch-size", "8",
+                  "--generation-steps", "100")
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["generated_images"] == 9
+    assert summary["generation_mean_kl"] < 0.2, summary
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
