@@ -83,3 +83,22 @@ def _assert_nested_close(a, b, atol):
     assert len(flat_a) == len(flat_b), (len(flat_a), len(flat_b))
     for x, y in zip(flat_a, flat_b):
         np.testing.assert_allclose(np.asarray(x), np.asarray(y), atol=atol, rtol=1e-5)
+
+
+def tensorboard_summaries(folder):
+    """``{tag: {step: value}}`` of the event files in ``folder``: decoded RGB images (the first of each summary) or floats."""
+    import cv2
+    import tensorflow as tf
+
+    found = {}
+    for name in sorted(os.listdir(folder)):
+        for event in tf.compat.v1.train.summary_iterator(os.path.join(folder, name)):
+            for value in event.summary.value:
+                tensor = tf.make_ndarray(value.tensor)
+                if value.metadata.plugin_data.plugin_name == "images":
+                    decoded = cv2.imdecode(np.frombuffer(tensor[2], np.uint8), cv2.IMREAD_COLOR)
+                    tensor = cv2.cvtColor(decoded, cv2.COLOR_BGR2RGB)
+                else:
+                    tensor = float(tensor)
+                found.setdefault(value.tag, {})[int(event.step)] = tensor
+    return found

@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from tfxai.apps.cli import main
+from tfxai.testing import tensorboard_summaries
 
 CLASSES = ("left", "middle", "right")
 
@@ -62,8 +63,9 @@ def test_train_abn_writes_model_maps_export_and_tensorboard(trained):
     assert len(rows) == 2 and {"attention_loss", "perception_loss", "mining_loss", "pc_loss", "val_accuracy"} <= set(rows[0])
     with open(out / "class_names.json") as handle:
         assert json.load(handle) == list(CLASSES)
-    events = [f for f in os.listdir(root / "tb" / "attention") if f.startswith("events")]
-    assert events and os.path.getsize(root / "tb" / "attention" / events[0]) > 1000  # images were logged
+    sheets = tensorboard_summaries(root / "tb" / "attention")["attention_maps"]
+    assert set(sheets) == {0, 1} and sheets[1].ndim == 3 and sheets[1].shape[-1] == 3  # an RGB contact sheet per epoch
+    assert np.ptp(sheets[1]) > 50  # overlays, not a blank image
 
 
 def test_export_edit_and_fine_tune_with_human_maps(trained):
