@@ -229,6 +229,28 @@ def test_small_preset_with_another_backbone_leaves_that_backbone_its_own_widths(
     assert model(np.zeros((1, 64, 64, 3), np.float32)).shape == (1, 3)
 
 
+def test_init_starts_from_the_saved_weights_and_the_human_map_loss_falls(tmp_path):
+    from tfxai.attention.abn_training import ABNConfig, build_abn
+
+    images, labels = quadrant_data(16)
+    trained = compiled(tiny(use_mining=True, pretrain_steps=50))
+    trained.fit(images, labels, epochs=1, batch_size=8, verbose=0)
+    trained.save(tmp_path / "abn.keras")
+    config = ABNConfig.from_preset("small", init=str(tmp_path / "abn.keras"), human_maps=str(tmp_path), map_weight=3.0,
+                                   image_size=16, channels=1)
+    tuned = build_abn(config, num_classes=CLASSES, steps_per_epoch=2)
+    assert (tuned.get_config()["map_weight"], tuned.pretrain_steps) == (3.0, 0)
+    for start, saved in zip(tuned.weights, trained.weights):
+        np.testing.assert_array_equal(start.numpy(), saved.numpy(), err_msg=saved.path)
+    masks = np.zeros((16, 16, 16), np.float32)  # "attend to the class quadrant"
+    for i, label in enumerate(labels):
+        row, column = divmod(int(label), 2)
+        masks[i, 8 * row : 8 * row + 8, 8 * column : 8 * column + 8] = 1.0
+    x = {"images": images, "attention_maps": masks, "has_attention_map": np.ones(16, np.float32)}
+    history = compiled(tuned).fit(x, labels, epochs=6, batch_size=8, verbose=0, shuffle=False).history
+    assert history["map_loss"][-1] < 0.85 * history["map_loss"][0], history["map_loss"]  # measured 0.245 -> 0.187
+
+
 def test_a_weights_file_is_loaded_into_a_small_cnn_with_custom_widths(tmp_path):
     from tfxai.backbones import small_cnn
 
