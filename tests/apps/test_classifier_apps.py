@@ -53,6 +53,16 @@ def test_explain_writes_overlays_sheet_and_csv(trained):
     with open(report / "predictions.csv") as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == 12 and {r["true"] for r in rows} == {"cats", "dogs"}
+    # each row is the reloaded model's prediction on that file
+    from tfxai.classifier import load_classifier
+    from tfxai.data import load_images
+
+    model, names = load_classifier(str(out))
+    probabilities = model.predict(load_images([r["image"] for r in rows], (16, 16), 3), verbose=0)
+    assert [r["predicted"] for r in rows] == [names[i] for i in np.argmax(probabilities, axis=1)]
+    np.testing.assert_allclose([float(r["probability"]) for r in rows], probabilities.max(axis=1), atol=1e-4)
+    assert [r["true"] for r in rows] == [os.path.basename(os.path.dirname(r["image"])) for r in rows]
+    assert [r["correct"] for r in rows] == [str(int(r["true"] == r["predicted"])) for r in rows]
     assert len(os.listdir(report / "overlays")) == 12
     sheet = cv2.imread(str(report / "contact_sheet.png"))
     assert sheet is not None and sheet.shape[0] > 16
