@@ -29,6 +29,22 @@ def test_shift_and_crop_moves_images_and_their_maps_together():
     assert np.abs(out_maps - maps).max() > 0.5  # the content moved
 
 
+def test_flip_mirrors_each_image_and_its_map_together():
+    rng = np.random.default_rng(1)
+    maps = rng.random((32, 6, 6)).astype(np.float32)  # no symmetry: a flip always shows
+    images = np.stack([maps, 1.0 - maps], axis=-1) * 255.0
+    inputs = {"images": images, "attention_maps": maps, "has_attention_map": np.ones(32, np.float32)}
+    batch, labels = next(iter(make_dataset(inputs, np.arange(32), 32, augment=True)))
+    out_images, out_maps = batch["images"].numpy(), batch["attention_maps"].numpy()
+    np.testing.assert_array_equal(labels.numpy(), np.arange(32))  # order and labels kept
+    mirrored = [bool(np.array_equal(m, maps[i, :, ::-1])) for i, m in enumerate(out_maps)]
+    for i in range(32):
+        expected = images[i, :, ::-1] if mirrored[i] else images[i]
+        np.testing.assert_array_equal(out_images[i], expected)  # the image follows its map
+        assert mirrored[i] or np.array_equal(out_maps[i], maps[i])  # a horizontal flip or nothing
+    assert 4 <= sum(mirrored) <= 28  # about half are flipped
+
+
 def test_shift_and_crop_stays_within_the_fraction():
     image = np.zeros((40, 40, 1), np.float32)
     image[18:22, 18:22] = 1.0  # a centred square
