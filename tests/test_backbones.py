@@ -24,6 +24,17 @@ def test_every_backbone_knows_its_feature_and_split_layers(name):
     assert base.get_layer(spec.feature_layer).output is base.outputs[0] or len(base.get_layer(spec.feature_layer).output.shape) == 4
 
 
+@pytest.mark.parametrize(
+    "name, reference",
+    [("mobilenet_v2", keras.applications.mobilenet_v2.preprocess_input),
+     ("resnet50", keras.applications.resnet50.preprocess_input),
+     ("vgg16", keras.applications.vgg16.preprocess_input)],
+)
+def test_preprocessing_layers_equal_keras_applications_preprocess_input(name, reference):
+    pixels = np.random.default_rng(0).uniform(0, 255, (2, 5, 7, 3)).astype(np.float32)
+    np.testing.assert_allclose(BACKBONES[name].preprocessing()(pixels), reference(pixels.copy()), atol=1e-4)
+
+
 def test_classifier_grayscale_input_and_gradcam_in_nested_backbone():
     model = build_classifier("mobilenet_v2", 4, (32, 32, 1), weights="none")
     x = np.random.default_rng(0).integers(0, 255, (2, 32, 32, 1)).astype("float32")
