@@ -40,3 +40,18 @@ def test_every_registered_command_has_help(path):
 def test_unknown_command_is_a_usage_error():
     result = CliRunner().invoke(main, ["train", "nonsense"])
     assert result.exit_code == 2
+
+
+def test_a_missing_file_inside_an_app_is_one_error_line_and_exit_2():
+    import click
+
+    from tfxai.apps.common import reports_errors
+
+    @click.command()
+    @reports_errors
+    def opens():
+        open("/nonexistent/tfxai/model.keras")
+
+    result = CliRunner().invoke(opens, [])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.strip().splitlines() == ["error: file not found: /nonexistent/tfxai/model.keras: check the path"]

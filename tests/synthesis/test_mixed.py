@@ -91,3 +91,17 @@ def test_bad_input(linear_classifier):
         build_mixed_dataset(images, labels, linear_classifier(), 1.5)
     with pytest.raises(TfxaiError, match="labels must lie"):
         build_mixed_dataset(images, labels + 5, linear_classifier(), 0.5)
+
+
+def test_make_preprocessing_scales_then_normalizes_per_channel():
+    from tfxai.synthesis.runs import make_preprocessing
+
+    x = np.random.default_rng(0).random((2, 3, 3, 3)).astype("float32")
+    both = make_preprocessing(255.0, (100.0, 120.0, 140.0), (50.0, 60.0, 70.0), channels=3)
+    expected = (x * 255.0 - np.array([100.0, 120.0, 140.0])) / np.array([50.0, 60.0, 70.0])
+    np.testing.assert_allclose(both(x), expected, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(make_preprocessing(2.0)(x), 2.0 * x, rtol=1e-6)
+    np.testing.assert_allclose(make_preprocessing(mean=(0.5,), channels=3)(x), x - 0.5, atol=1e-6)
+    assert make_preprocessing() is None
+    with pytest.raises(TfxaiError, match="--std has 2 values but the model takes 3 channels"):
+        make_preprocessing(std=(1.0, 2.0), channels=3)
