@@ -6,6 +6,7 @@ import pytest
 
 from tfxai.attention import ABN
 from tfxai.attention.evaluation import attention_source, topk_accuracy
+from tfxai.explain import GradCAM, GradCAMPlusPlus
 from tfxai.explain.protocol import explain_in_batches
 from tfxai.errors import TfxaiError
 from tfxai.metrics import insertion_deletion
@@ -31,8 +32,34 @@ def test_gradcam_maps_of_a_plain_classifier_feed_insertion_deletion(method):
     maps, probabilities = explain_in_batches(attention_source(model, method), images, batch_size=2)
     assert maps.shape == (5, 16, 16) and probabilities.shape == (5, 3)
     np.testing.assert_allclose(probabilities, model(images), rtol=1e-5)
+    expected = {"gradcam": GradCAM, "auto": GradCAM, "gradcam++": GradCAMPlusPlus}[method](model).explain(images)[0]
+    np.testing.assert_allclose(maps, expected, atol=1e-5)  # the named method, on the predicted class
+    if method == "auto":
+        assert not np.allclose(maps, GradCAMPlusPlus(model).explain(images)[0], atol=1e-3)  # the two differ here
     result = insertion_deletion(model.predict_on_batch, images, labels, maps, normalize=True)
-    assert 0.0 <= result.insertion_auc <= 1.0 and 0.0 <= result.deletion_auc <= 1.0
+    assert len(result.x) == 11 and np.isfinite(result.score)
+
+
+def _tiny_gain():
+    from tfxai.attention import GAIN
+
+    inputs = keras.Input((16, 16, 1))
+    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="features")(inputs)
+    outputs = keras.layers.Dense(1, activation="sigmoid")(keras.layers.GlobalAveragePooling2D()(x))
+    return GAIN(keras.Model(inputs, outputs), layer="features")
+
+
+def test_gain_evaluates_its_own_attention_or_a_cam_of_its_classifier():
+    gain = _tiny_gain()
+    images, _ = images_and_labels(4)
+    own_maps, own_probabilities = explain_in_batches(attention_source(gain, "auto"), images, batch_size=3)
+    expected_maps, expected_probabilities = gain.explain(images)
+    np.testing.assert_allclose(own_maps, expected_maps, atol=1e-6)
+    np.testing.assert_allclose(own_probabilities, expected_probabilities, atol=1e-6)
+    cam_maps, cam_probabilities = explain_in_batches(attention_source(gain, "gradcam++"), images, batch_size=3)
+    reference = GradCAMPlusPlus(gain.classifier, "features").explain(images)
+    np.testing.assert_allclose(cam_maps, reference[0], atol=1e-5)
+    np.testing.assert_allclose(cam_probabilities, gain.classifier(images), atol=1e-6)
 
 
 def test_abn_uses_its_own_attention_by_default():
