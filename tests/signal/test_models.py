@@ -98,13 +98,17 @@ def test_san1d_fit_with_the_thesis_optimiser_lowers_the_loss():
 
 def test_train_signal_model_splits_by_recording_and_votes():
     recordings = _toy_recordings()
-    config = SignalTrainingConfig(model="cnn1d", window=16, step=8, train_step=4, epochs=2, batch_size=16, filters=4)
+    config = SignalTrainingConfig(model="cnn1d", window=16, step=8, train_step=4, epochs=4, batch_size=16, filters=4,
+                                  learning_rate=0.05)
     result = train_signal_model(recordings, config, verbose=0)
     assert set(result.train_indices).isdisjoint(result.test_indices)
     evaluation = result.evaluation
     assert evaluation["test_recordings"] == len(result.test_indices) == 4
-    assert evaluation["confusion"].sum() == 4 and 0.0 <= evaluation["recording_accuracy"] <= 1.0
-    assert len(result.history["loss"]) == 2
+    confusion = np.asarray(evaluation["confusion"])
+    assert confusion.sum() == 4
+    assert evaluation["recording_accuracy"] == pytest.approx(np.trace(confusion) / 4)  # the diagonal, not a range
+    assert evaluation["recording_accuracy"] >= 0.75  # above chance (0.5); measured 1.0 (0.5 at lr 1e-3)
+    assert len(result.history["loss"]) == 4
 
 
 def test_attention_view_covers_the_recording(tmp_path):
@@ -146,7 +150,10 @@ def test_san1d_explains_with_its_footprint_weights():
     windows = _windows()
     maps, probabilities = model.explain(windows)
     maps = np.asarray(maps)
-    assert maps.shape == (6, 16, 5) and maps.min() >= 0.0 and maps.max() <= 1.0
+    assert maps.shape == (6, 16, 5)
+    weights = np.asarray(model.call_with_attention(windows)["attention"])[:, 0]  # block 0: (batch, T, footprint)
+    low, high = weights.min(axis=(1, 2), keepdims=True), weights.max(axis=(1, 2), keepdims=True)
+    np.testing.assert_allclose(maps, (weights - low) / (high - low), atol=1e-5)  # min-max per window
     np.testing.assert_allclose(probabilities, model(windows), atol=1e-5)
     raw = np.asarray(model.call_with_attention(windows)["attention"][:, 1])
     low, high = raw.min(axis=(1, 2), keepdims=True), raw.max(axis=(1, 2), keepdims=True)
