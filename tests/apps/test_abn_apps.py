@@ -102,7 +102,13 @@ def test_evaluate_attention_writes_curves_and_tables(trained):
         summary = json.load(handle)
     assert summary["images"] == 9 and set(summary["results"]) == {"threshold", "rise"}
     for mode, values in summary["results"].items():
-        assert 0.0 <= values["insertion_auc"] <= 1.0 and 0.0 <= values["deletion_auc"] <= 1.0
+        x = np.asarray(values["x"])
+        for curve in ("insertion", "deletion"):  # the area of the written curve, over the x range
+            y = np.asarray(values[curve])
+            area = float(np.sum((y[1:] + y[:-1]) / 2 * np.diff(x)) / (x[-1] - x[0]))
+            assert values[f"{curve}_auc"] == pytest.approx(area, abs=1e-6), (mode, curve)
+        # all pixels inserted = none deleted: the unmodified images at both ends
+        assert values["insertion"][-1] == pytest.approx(values["deletion"][0], abs=1e-5), mode
         assert values["score"] == pytest.approx(values["insertion_auc"] - values["deletion_auc"])
     assert len(summary["results"]["threshold"]["x"]) == 11 and len(summary["results"]["rise"]["x"]) == 9  # 256 px / 32 + 1
     assert "| threshold |" in (report / "results.md").read_text()
