@@ -96,6 +96,7 @@ def test_missing_or_corrupt_edits_are_clear_errors(exported, tmp_path):
 
 
 def test_images_without_maps_contribute_zero_and_fine_tuning_follows_the_edits():
+    keras.utils.set_random_seed(0)
     images, labels, sources = data(12)
     model = tiny(map_weight=1.0)
     target = np.zeros((16, 16), np.float32)
@@ -116,8 +117,9 @@ def test_images_without_maps_contribute_zero_and_fine_tuning_follows_the_edits()
     history = model.fit(dataset, epochs=30, verbose=0)
     after = model.explain(images[0::2].astype(np.float32))[0].numpy()
     error = lambda maps: float(np.mean((maps - target) ** 2))  # noqa: E731
+    # seeds 0-3 (2-core CPU, TF 2.21): map loss last/first 0.10-0.46, map error after/before 0.27-0.57
     assert history.history["map_loss"][-1] < 0.7 * history.history["map_loss"][0]
-    assert error(after) < error(before)
+    assert error(after) < 0.8 * error(before)
 
 
 def test_editor_paints_erases_undoes_headless():
