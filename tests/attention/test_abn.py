@@ -129,6 +129,8 @@ def test_pretraining_gate_switches_mining_terms_on_at_the_given_step():
     terms, _ = model.loss_terms(images, labels)
     plain = float(np.mean(terms["attention"]) + np.mean(terms["perception"]))
     assert float(model._objective(terms, "main", None)) == pytest.approx(plain, rel=1e-5)
+    model.optimizer.iterations.assign(4)  # the last pretraining step: still off
+    assert float(model._objective(terms, "main", None)) == pytest.approx(plain, rel=1e-5)
     model.optimizer.iterations.assign(5)
     with_mining = plain + 10.0 * float(np.sum(terms["mining"]))
     assert float(model._objective(terms, "main", None)) == pytest.approx(with_mining, rel=1e-5)
