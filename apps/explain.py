@@ -5,6 +5,7 @@ import os
 import click
 
 from tfxai.apps.common import echo, reports_errors
+from tfxai.errors import plural
 
 CAM_CHOICES = ["gradcam", "gradcam++", "cam", "scorecam", "smoothgrad", "layercam"]
 
@@ -29,15 +30,16 @@ def command(model_path, image_paths, out, method, layer, target, alpha, convert,
     from tfxai.data import list_images, load_images
     from tfxai.explain import METHODS, get_method, saliency
     from tfxai.explain.report import explain_batch, write_report
-    from tfxai.io import staged_directory
+    from tfxai.io import check_output_folder, staged_directory
 
+    check_output_folder(out, overwrite)
     model, class_names = load_classifier(model_path)
     paths = [p for entry in image_paths for p in list_images(entry)]
     height, width, channels = model.inputs[0].shape[1:]
     images = load_images(paths, (height, width), channels, convert=convert)
     true = [class_names.index(os.path.basename(os.path.dirname(p))) if os.path.basename(os.path.dirname(p)) in class_names else -1 for p in paths]
     targets = None if target is None else [target] * len(paths)
-    echo(f"explaining {len(paths)} images with {method}")
+    echo(f"explaining {plural(len(paths), 'image')} with {method}")
     if method in METHODS:
         explainer = get_method(method)(model, layer)
     else:

@@ -69,6 +69,17 @@ def replace_directory(staging, target):
         shutil.rmtree(backup, ignore_errors=True)
 
 
+def check_output_folder(target, overwrite=False):
+    """Return ``target`` as an absolute path; raise :class:`TfxaiError` if it exists and ``overwrite`` is False.
+
+    Apps call it before computing, so a long run never ends in this refusal.
+    """
+    target = os.path.abspath(os.fspath(target))
+    if os.path.exists(target) and not overwrite:
+        raise TfxaiError(f"output folder {target} already exists: pass --overwrite or choose another output folder")
+    return target
+
+
 @contextlib.contextmanager
 def staged_directory(target, overwrite=False):
     """Yield a staging folder that becomes ``target`` only if the block succeeds.
@@ -76,9 +87,7 @@ def staged_directory(target, overwrite=False):
     Raises :class:`TfxaiError` if ``target`` exists and ``overwrite`` is False, so
     earlier results are never lost by accident.
     """
-    target = os.path.abspath(os.fspath(target))
-    if os.path.exists(target) and not overwrite:
-        raise TfxaiError(f"output folder {target} already exists: pass --overwrite or choose another output folder")
+    target = check_output_folder(target, overwrite)
     parent = os.path.dirname(target)
     created = _missing_parents(parent)
     os.makedirs(parent, exist_ok=True)

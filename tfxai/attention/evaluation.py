@@ -113,7 +113,7 @@ def evaluate_attention(config, log=print):
     """Evaluate a model's maps with insertion/deletion and write the report; returns the results dict."""
     from tfxai.data import load_labelled_images
     from tfxai.explain.protocol import explain_in_batches
-    from tfxai.io import load_model, staged_directory, write_json, write_text
+    from tfxai.io import check_output_folder, load_model, staged_directory, write_json, write_text
     from tfxai.metrics import insertion_deletion
 
     modes = tuple(config.modes)
@@ -123,6 +123,7 @@ def evaluate_attention(config, log=print):
         raise TfxaiError(f"--thresholds needs at least 2 points, got {config.thresholds}")
     if config.limit is not None and config.limit < 1:
         raise TfxaiError(f"--limit must be at least 1 image, got {config.limit}")
+    check_output_folder(config.out, config.overwrite)
     model, class_names = load_model(config.model)
     height, width, channels = _input_shape(model)
     data = load_labelled_images(config.data, height, config.channels or channels, split="test")

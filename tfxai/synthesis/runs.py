@@ -11,7 +11,7 @@ import tensorflow as tf
 
 from tfxai.classifier import check_learning_rate, fit_classifier
 from tfxai.errors import TfxaiError
-from tfxai.io import staged_directory, write_json
+from tfxai.io import check_output_folder, staged_directory, write_json
 from tfxai.synthesis.generator import TargetOutputGenerator, kl_divergence
 from tfxai.synthesis.imagefiles import load_labelled_data, read_image_folder, to_uint8, write_png
 from tfxai.synthesis.mixed import build_mixed_dataset, flip_and_crop
@@ -234,6 +234,7 @@ def run_train_mixed(config, progress=None, verbose="auto"):
         raise TfxaiError(f"--fraction must be between 0 and 1, got {config.fraction}")
     if config.early_stopping and not config.validation and config.validation_split <= 0:
         raise TfxaiError("--early-stopping watches validation accuracy: pass --validation or a --validation-split above 0")
+    check_output_folder(config.out, config.overwrite)
     keras.utils.set_random_seed(config.seed)
     teacher = load_model(config.teacher, "teacher model")
     height, width, channels = _input_shape(teacher)
