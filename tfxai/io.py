@@ -115,6 +115,18 @@ def _missing_parents(folder):
     return missing
 
 
+def class_index(name, class_names):
+    """The index of a class given by name or by index (``"cat"``, ``"3"`` or ``3``), or a one-line :class:`TfxaiError`."""
+    class_names = list(class_names)
+    name = str(name).strip()
+    if name in class_names:
+        return class_names.index(name)
+    if name.isdigit() and int(name) < len(class_names):
+        return int(name)
+    shown = ", ".join(class_names[:12]) + (", ..." if len(class_names) > 12 else "")
+    raise TfxaiError(f"unknown class {name!r}: give a class name or an index below {len(class_names)}; the model's classes are {shown}")
+
+
 def read_class_names(path):
     """Class names from a JSON file: a list of names, or a dict name -> index / index -> name.
 

@@ -123,3 +123,52 @@ def test_signal_recordings_in_pyts_layout_get_a_hint_that_the_axes_may_be_swappe
     with pytest.raises(TfxaiError) as refused:
         right_way.check(32)
     assert "swapped" not in str(refused.value)
+
+
+@pytest.fixture(scope="module")
+def run_folder(tiny_model):
+    import shutil
+
+    root, model, _ = tiny_model
+    folder = root / "run"
+    folder.mkdir()
+    shutil.copy(model, folder / "model.keras")
+    (folder / "class_names.json").write_text('["cats", "dogs"]')
+    tree = root / "tree"
+    for index, name in enumerate(("cats", "dogs")):
+        (tree / name).mkdir(parents=True)
+        cv2.imwrite(str(tree / name / "a.png"), np.full((8, 8, 3), 60 + 120 * index, np.uint8))
+    return folder, tree
+
+
+@pytest.mark.parametrize("images", ["file", "tree"])
+def test_generate_reads_a_run_folder_and_an_image_file_or_a_class_tree(images, tiny_model, run_folder, tmp_path):
+    _, _, image = tiny_model
+    folder, tree = run_folder
+    source = image if images == "file" else tree
+    result = run(["generate", "--model", str(folder), "--images", str(source), "--target", "dogs",
+                  "--out", str(tmp_path / "gen"), "--steps", "2"])
+    assert result.exit_code == 0, result.output
+    written = sorted(os.path.relpath(os.path.join(d, f), tmp_path / "gen")
+                     for d, _, files in os.walk(tmp_path / "gen") for f in files if f.endswith(".png"))
+    assert written == (["one.png"] if images == "file" else ["cats/a.png", "dogs/a.png"])
+    assert "target" in open(tmp_path / "gen" / "results.csv").read() and "dogs:1.0000" in open(tmp_path / "gen" / "results.csv").read()
+
+
+def test_explain_target_takes_a_class_name_or_an_index(tiny_model, run_folder, tmp_path):
+    _, _, image = tiny_model
+    folder, _ = run_folder
+    overlays = []
+    for target in ("dogs", "1"):
+        result = run(["explain", "--model", str(folder), "--images", str(image), "--out", str(tmp_path / target),
+                      "--target", target])
+        assert result.exit_code == 0, result.output
+        overlays.append(cv2.imread(str(tmp_path / target / "overlays" / os.listdir(tmp_path / target / "overlays")[0])))
+    np.testing.assert_array_equal(overlays[0], overlays[1])
+
+
+def test_explain_target_names_the_classes_when_unknown(tiny_model, run_folder, tmp_path):
+    _, _, image = tiny_model
+    folder, _ = run_folder
+    result = run(["explain", "--model", str(folder), "--images", str(image), "--out", str(tmp_path / "r"), "--target", "birds"])
+    assert result.exit_code == 2 and "unknown class 'birds'" in result.output and "cats, dogs" in result.output

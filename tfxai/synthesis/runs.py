@@ -12,6 +12,7 @@ import tensorflow as tf
 from tfxai.classifier import check_learning_rate, fit_classifier
 from tfxai.errors import TfxaiError
 from tfxai.io import check_output_folder, staged_directory, write_json
+from tfxai.io import load_model as read_model
 from tfxai.synthesis.generator import TargetOutputGenerator, kl_divergence
 from tfxai.synthesis.imagefiles import load_labelled_data, read_image_folder, to_uint8, write_png
 from tfxai.synthesis.mixed import build_mixed_dataset, flip_and_crop
@@ -128,14 +129,10 @@ def _check_probabilities(classifier, images, preprocessing=None):
 
 
 def load_model(path, what="model"):
-    """Load a ``.keras`` model with a one-line error on failure."""
+    """A model from a ``.keras``/``.h5`` file or a run folder (:func:`tfxai.io.load_model`, the apps' one model reader)."""
     if not path or not os.path.exists(path):
-        raise TfxaiError(f"{what} file {path} not found: pass the path of a saved .keras model")
-    try:
-        return keras.saving.load_model(path)
-    except Exception as error:  # noqa: BLE001 - any loader failure becomes a user error
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise TfxaiError(f"cannot load {what} {path}: {first[:200]}; save it with model.save('name.keras')") from None
+        raise TfxaiError(f"{what} {path} not found: pass a .keras or .h5 file or the folder written by 'tfxai train'")
+    return read_model(path)[0]
 
 
 def _input_shape(model):
