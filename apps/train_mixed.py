@@ -24,6 +24,8 @@ from tfxai.apps.common import early_stopping_option, echo, reports_errors
 @click.option("--kl-weight", type=float, default=0.5, show_default=True, help="Weight of KL(q||p) in eq. 9 (CE gets 1 - this).")
 @click.option("--generation-optimizer", type=click.Choice(["sgd", "momentum"]), default="sgd", show_default=True)
 @click.option("--generation-steps", type=int, default=100, show_default=True)
+@click.option("--generation-learning-rate", type=float, default=0.05, show_default=True,
+              help="Learning rate of the image updates (the paper's 0.05; a model fed [0, 255] pixels may need 1-5, see docs/synthesis.md).")
 @click.option("--scale", type=float, default=1.0, show_default=True, help="Multiply [0,1] pixels by this before the models.")
 @click.option("--mean", default=None, help="Per-channel mean subtracted after scaling.")
 @click.option("--std", default=None, help="Per-channel standard deviation divided by after scaling.")

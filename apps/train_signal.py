@@ -4,13 +4,16 @@ import click
 
 from tfxai.apps.common import early_stopping_option, echo, reports_errors
 
+PRESET_NAMES = ["thesis", "small"]  # tfxai.signal.training.PRESETS, named here so --help imports no TensorFlow
+
 
 @click.command(name="signal")
 @click.option("--data", required=True, help="Folder of class sub-folders with .csv/.npy recordings, or one .npz (X, y[, lengths]).")
 @click.option("--model", "model_name", default="san1d", show_default=True, help="san1d (self-attention) or cnn1d (baseline).")
 @click.option("--fft", is_flag=True, help="Feed each window's Fourier magnitude instead of the raw window.")
-@click.option("--output", default="saved_models/signal", show_default=True, help="Results folder.")
-@click.option("--preset", default="thesis", show_default=True, help="thesis (momentum SGD, lr 0.001, batch 128) or small (fast on CPU).")
+@click.option("--out", "output", default="saved_models/signal", show_default=True, help="Results folder.")
+@click.option("--preset", type=click.Choice(PRESET_NAMES), default="thesis", show_default=True,
+              help="thesis (momentum SGD, lr 0.001, batch 128) or small (fast on CPU).")
 @click.option("--epochs", type=int, default=None, help="Training epochs [preset].")
 @click.option("--batch-size", type=int, default=None, help="Windows per batch [preset: 128].")
 @click.option("--learning-rate", type=float, default=None, help="SGD learning rate [preset: 0.001].")

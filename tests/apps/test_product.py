@@ -172,3 +172,30 @@ def test_explain_target_names_the_classes_when_unknown(tiny_model, run_folder, t
     folder, _ = run_folder
     result = run(["explain", "--model", str(folder), "--images", str(image), "--out", str(tmp_path / "r"), "--target", "birds"])
     assert result.exit_code == 2 and "unknown class 'birds'" in result.output and "cats, dogs" in result.output
+
+
+def test_train_signal_takes_out_and_a_fixed_preset_choice(tmp_path):
+    from tfxai.apps.train_signal import PRESET_NAMES
+    from tfxai.signal.training import PRESETS
+
+    assert PRESET_NAMES == list(PRESETS)
+    result = run(["train", "signal", "--data", str(tmp_path / "none.npz"), "--out", str(tmp_path / "o"), "--preset", "tiny"])
+    assert result.exit_code == 2 and "'tiny' is not one of 'thesis', 'small'" in result.output, result.output
+
+
+def test_train_mixed_passes_the_generation_learning_rate_to_the_generator(tiny_model, run_folder, tmp_path, monkeypatch):
+    import tfxai.synthesis.runs
+
+    _, model, _ = tiny_model
+    _, tree = run_folder
+    seen = {}
+
+    def stop(*args, **kwargs):
+        seen.update(kwargs)
+        raise TfxaiError("stopped by the test")
+
+    monkeypatch.setattr(tfxai.synthesis.runs, "build_mixed_dataset", stop)
+    result = run(["train", "mixed", "--data", str(tree), "--teacher", str(model), "--out", str(tmp_path / "o"),
+                  "--validation-split", "0", "--generation-learning-rate", "2.5"])
+    assert result.exit_code == 2 and "stopped by the test" in result.output, result.output
+    assert seen["learning_rate"] == 2.5

@@ -68,6 +68,7 @@ class TrainMixedConfig:
     kl_weight: float = 0.5
     generation_optimizer: str = "sgd"
     generation_steps: int = 100
+    generation_learning_rate: float = 0.05
     scale: float = 1.0
     mean: tuple = None
     std: tuple = None
@@ -223,6 +224,7 @@ def run_train_mixed(config, progress=None, verbose="auto"):
     Returns the summary dict.
     """
     check_learning_rate(config.learning_rate)
+    check_learning_rate(config.generation_learning_rate)
     if not 0.0 <= config.validation_split < 1.0:
         raise TfxaiError(f"--validation-split must be in [0, 1), got {config.validation_split}")
     if config.augment not in AUGMENTATIONS:
@@ -254,6 +256,7 @@ def run_train_mixed(config, progress=None, verbose="auto"):
     mixed = build_mixed_dataset(
         images, labels, teacher, config.fraction, num_classes=num_classes, own_probability=config.own_probability,
         seed=config.seed, progress=progress, optimizer=config.generation_optimizer, steps=config.generation_steps,
+        learning_rate=config.generation_learning_rate,
         preprocessing=preprocessing,
     )
     student = load_model(config.student, "student model") if config.student else keras.models.clone_model(teacher)
