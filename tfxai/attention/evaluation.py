@@ -161,7 +161,8 @@ def evaluate_attention(config, log=print):
         "method": config.method,
         "images": int(len(images)),
         "top1": topk_accuracy(probabilities, labels, 1),
-        "top5": topk_accuracy(probabilities, labels, 5),
+        # top-5 of 5 classes or fewer is always 1: not reported
+        "top5": topk_accuracy(probabilities, labels, 5) if probabilities.shape[-1] > 5 else None,
         "results": {mode: result.to_dict() for mode, result in results.items()},
     }
     with staged_directory(config.out, overwrite=config.overwrite) as staging:
@@ -209,13 +210,17 @@ def _curves_csv(results):
     return buffer.getvalue()
 
 
+def _optional(value):
+    return "" if value is None else f"{value:.4f}"
+
+
 def _results_csv(summary, results):
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(["mode", "images", "top1", "top5", "insertion", "deletion", "score"])
     for mode, result in results.items():
         writer.writerow(
-            [mode, summary["images"], f"{summary['top1']:.4f}", f"{summary['top5']:.4f}",
+            [mode, summary["images"], f"{summary['top1']:.4f}", _optional(summary["top5"]),
              f"{result.insertion_auc:.4f}", f"{result.deletion_auc:.4f}", f"{result.score:.4f}"]
         )
     return buffer.getvalue()
@@ -225,7 +230,8 @@ def _results_markdown(summary, results):
     lines = [
         f"# Insertion / deletion: {os.path.basename(summary['model'])} ({summary['method']})",
         "",
-        f"{summary['images']} images; top-1 {summary['top1']:.4f}, top-5 {summary['top5']:.4f}.",
+        f"{summary['images']} images; top-1 {summary['top1']:.4f}"
+        + ("." if summary["top5"] is None else f", top-5 {summary['top5']:.4f}."),
         "",
         "| mode | insertion | deletion | score (ins - del) |",
         "|---|---|---|---|",
