@@ -34,3 +34,28 @@ def test_evaluation_table_leaves_out_top5_of_five_classes_or_fewer():
     summary = {"model": "m.keras", "method": "attention", "images": 10, "top1": 0.9, "top5": None}
     text = _results_markdown(summary, {})
     assert "top-1 0.9000." in text and "top-5" not in text
+
+
+def test_train_signal_small_preset_learns_in_its_default_epochs(tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from tfxai.apps.cli import main
+
+    # two classes, 24 recordings each: a slow and a fast sine (random phase and noise) on 2 channels
+    rng = np.random.default_rng(0)
+    t = np.arange(100, dtype=np.float32)
+    x, y = [], []
+    for label, period in enumerate((25.0, 8.0)):
+        for _ in range(24):
+            phase = rng.uniform(0, 2 * np.pi)
+            wave = np.sin(2 * np.pi * t / period + phase)
+            x.append(np.stack([wave, -wave], axis=1) + rng.normal(0, 0.3, (100, 2)))
+            y.append(label)
+    np.savez(tmp_path / "waves.npz", X=np.asarray(x, np.float32), y=np.asarray(y))
+    result = CliRunner().invoke(main, ["train", "signal", "--data", str(tmp_path / "waves.npz"), "--preset", "small",
+                                       "--model", "cnn1d", "--out", str(tmp_path / "run"), "--quiet"])
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "run" / "report.json").read_text())
+    assert report["recording_accuracy"] >= 0.9, report["recording_accuracy"]
