@@ -2,7 +2,7 @@
 
 import click
 
-from tfxai.apps.common import early_stopping_option, echo, reports_errors
+from tfxai.apps.common import early_stopping_option, echo, progress_settings, quiet_option, reports_errors
 
 
 @click.command(name="mixed")
@@ -31,6 +31,7 @@ from tfxai.apps.common import early_stopping_option, echo, reports_errors
 @click.option("--std", default=None, help="Per-channel standard deviation divided by after scaling.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @early_stopping_option
+@quiet_option
 @click.option("--overwrite", is_flag=True, help="Replace an existing output folder.")
 @reports_errors
 def command(**options):
@@ -38,8 +39,9 @@ def command(**options):
     from tfxai.synthesis.runs import TrainMixedConfig, parse_floats, progress_printer, run_train_mixed
 
     options["mean"], options["std"] = parse_floats(options["mean"]), parse_floats(options["std"])
+    verbose, log = progress_settings(options.pop("quiet"))
     config = TrainMixedConfig(**options)
-    summary = run_train_mixed(config, progress=progress_printer(echo), verbose=2)
+    summary = run_train_mixed(config, progress=progress_printer(log), verbose=verbose)
     accuracy = summary["validation_accuracy"]
     echo(
         f"trained on {summary['train_images']} images ({summary['generated_images']} generated); "

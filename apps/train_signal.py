@@ -2,7 +2,7 @@
 
 import click
 
-from tfxai.apps.common import early_stopping_option, echo, reports_errors
+from tfxai.apps.common import early_stopping_option, progress_settings, quiet_option, reports_errors
 
 PRESET_NAMES = ["thesis", "small"]  # tfxai.signal.training.PRESETS, named here so --help imports no TensorFlow
 
@@ -28,7 +28,7 @@ PRESET_NAMES = ["thesis", "small"]  # tfxai.signal.training.PRESETS, named here 
 @click.option("--attention-block", type=int, default=None, help="Attention block shown, 0 = nearest the input [0].")
 @early_stopping_option
 @click.option("--overwrite", is_flag=True, help="Replace an existing results folder.")
-@click.option("--quiet", is_flag=True, help="No progress bar.")
+@quiet_option
 @reports_errors
 def command(data, model_name, fft, output, preset, quiet, **options):
     """Train a window classifier on signal recordings; report accuracy per recording.
@@ -40,7 +40,8 @@ def command(data, model_name, fft, output, preset, quiet, **options):
     from tfxai.signal import SignalTrainingConfig, run_signal_training
 
     config = SignalTrainingConfig.from_preset(preset, data=data, model=model_name, fft=fft, output=output, **options)
-    report = run_signal_training(config, verbose=0 if quiet else 1, log=echo)
+    verbose, log = progress_settings(quiet)
+    report = run_signal_training(config, verbose=verbose, log=log)
     click.echo(
         f"{config.model}{' fft' if config.fft else ''}: accuracy per recording "
         f"{100 * report['recording_accuracy']:.1f}% ({report['correct_recordings']}/{report['test_recordings']}), "

@@ -124,6 +124,8 @@ def class_index(name, class_names):
     if name.isdigit() and int(name) < len(class_names):
         return int(name)
     shown = ", ".join(class_names[:12]) + (", ..." if len(class_names) > 12 else "")
+    if name.lstrip("-").isdigit():
+        raise TfxaiError(f"class index {name} is out of range: give 0 to {len(class_names) - 1} or a name ({shown})")
     raise TfxaiError(f"unknown class {name!r}: give a class name or an index below {len(class_names)}; the model's classes are {shown}")
 
 

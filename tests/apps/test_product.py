@@ -199,3 +199,18 @@ def test_train_mixed_passes_the_generation_learning_rate_to_the_generator(tiny_m
                   "--validation-split", "0", "--generation-learning-rate", "2.5"])
     assert result.exit_code == 2 and "stopped by the test" in result.output, result.output
     assert seen["learning_rate"] == 2.5
+
+
+def test_training_apps_take_quiet_and_otherwise_print_one_line_per_epoch(run_folder, tmp_path):
+    _, tree = run_folder
+    args = ["train", "classifier", "--data", str(tree), "--preset", "small", "--image-size", "8", "--epochs", "2",
+            "--batch-size", "2", "--validation-split", "0", "--no-export"]
+    quiet = run([*args, "--out", str(tmp_path / "q"), "--quiet"])
+    assert quiet.exit_code == 0, quiet.output
+    assert len(quiet.output.strip().splitlines()) == 1 and quiet.output.startswith("done: 2 classes")
+    loud = run([*args, "--out", str(tmp_path / "l")])
+    assert loud.exit_code == 0, loud.output
+    epochs = [line for line in loud.output.splitlines() if line.startswith("Epoch ")]
+    assert epochs == ["Epoch 1/2", "Epoch 2/2"] and "\x1b" not in loud.output and "\r" not in loud.output
+    for app in (["train", "abn"], ["train", "gain"], ["train", "signal"], ["train", "mixed"]):
+        assert "--quiet" in run([*app, "--help"]).output, app
