@@ -5,10 +5,13 @@ one broken app cannot break the others. To add an app, write a module with a
 click command named ``command`` and add one line to the table below.
 """
 
+import functools
 import importlib
 import importlib.util
 
 import click
+
+from tfxai import _runtime
 
 # (group path, command name) -> "module:attribute"
 COMMANDS = {
@@ -76,12 +79,58 @@ class LazyGroup(click.Group):
         if target == "missing":
             return None
         module_name, attribute = target.split(":")
-        return getattr(importlib.import_module(module_name), attribute)
+        return _quiet_tensorflow_first(getattr(importlib.import_module(module_name), attribute))
 
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+def _quiet_tensorflow_first(command):
+    """Make ``command`` import TensorFlow with its C++ start-up logs hidden (unless ``tfxai --verbose``)."""
+    callback = command.callback
+    if callback is None or getattr(callback, "quiets_tensorflow", False):
+        return command
+
+    @functools.wraps(callback)
+    def run(*args, **kwargs):
+        if not click.get_current_context().find_root().params.get("verbose"):
+            _runtime.import_tensorflow_silently()
+        return callback(*args, **kwargs)
+
+    run.quiets_tensorflow = True
+    command.callback = run
+    return command
+
+
+class RootGroup(LazyGroup):
+    """The ``tfxai`` group: every failure of an app ends in one line and a shell-conventional exit status."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except KeyboardInterrupt:
+            # outputs are staged (tfxai.io.staged_directory): an interrupted app leaves nothing behind
+            click.echo("\ninterrupted: nothing was written", err=True)
+            ctx.exit(130)
+        except Exception as error:  # an app's bug or a library's failure: one line, the traceback on request
+            if ctx.params.get("verbose"):
+                raise
+            click.echo(f"error: {describe_unexpected(error)} (run 'tfxai --verbose ...' for the traceback)", err=True)
+            ctx.exit(2)
+
+
+def describe_unexpected(error, limit=300):
+    """One line naming an unexpected exception: its type and the first line of its message."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    message = lines[0] if lines else "no message"
+    if len(message) > limit:
+        message = message[: limit - 3] + "..."
+    return f"{type(error).__name__}: {message}"
+
+
+@click.group(cls=RootGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--verbose", is_flag=True, help="Show TensorFlow's start-up logs and the traceback of unexpected errors.")
 @click.version_option(package_name="tfxai")
-def main():
+def main(verbose):
     """tfxai: explain Keras image, video and signal models, and train them with their attention."""
     _quiet_opencv()
 

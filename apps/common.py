@@ -61,6 +61,7 @@ def training_options(presets, out, backbones, preset_help):
         click.option("--shift-crop", type=click.FloatRange(0.0, 0.49), default=None, metavar="FRACTION",
                      help="Random shifts and crops of up to FRACTION of the image side (0: off)."),
         early_stopping_option,
+        quiet_option,
         click.option("--seed", type=int, default=None),
         click.option("--no-export", is_flag=True, help="Do not write the SavedModel."),
         click.option("--overwrite", is_flag=True, help="Replace an existing output folder once the new one is complete."),
@@ -78,10 +79,21 @@ def _as_int(context, parameter, value):
     return None if value is None else int(value)
 
 
-def run_training_app(config_class, train, preset, no_export, overwrite, log=True, **options):
+def quiet_option(function):
+    """``--quiet``: only the final line (and errors); otherwise one progress line per epoch."""
+    return click.option("--quiet", is_flag=True, help="Print only the final line and errors (default: one line per epoch).")(function)
+
+
+def progress_settings(quiet):
+    """``(keras_verbose, log)`` of an app: one line per epoch (Keras' verbose=2) and echo, or nothing."""
+    return (0, lambda message: None) if quiet else (2, echo)
+
+
+def run_training_app(config_class, train, preset, no_export, overwrite, quiet=False, **options):
     """Fill ``config_class`` from the preset and the options, run ``train(config)`` and print the final accuracy."""
     config = config_class.from_preset(preset, export=not no_export, overwrite=overwrite, **options)
-    result = train(config, log=echo) if log else train(config)
+    verbose, log = progress_settings(quiet)
+    result = train(config, verbose=verbose, log=log)
     from tfxai.training import kept_epoch
 
     class_names, history = result[1], result[2]

@@ -5,6 +5,7 @@ import os
 import click
 
 from tfxai.apps.common import echo, reports_errors
+from tfxai.errors import plural
 
 CAM_CHOICES = ["gradcam", "gradcam++", "cam", "scorecam", "smoothgrad", "layercam"]
 
@@ -16,7 +17,7 @@ CAM_CHOICES = ["gradcam", "gradcam++", "cam", "scorecam", "smoothgrad", "layerca
 @click.option("--out", required=True, help="Output folder.")
 @click.option("--method", type=click.Choice(CAM_CHOICES), default="gradcam", show_default=True)
 @click.option("--layer", default=None, help="Feature-map layer name (default: the last convolutional feature map).")
-@click.option("--target", type=int, default=None, help="Explain this class index instead of the predicted class.")
+@click.option("--target", default=None, help="Explain this class (a name or an index) instead of the predicted class.")
 @click.option("--alpha", type=click.FloatRange(0, 1), default=0.4, show_default=True, help="Heatmap opacity.")
 @click.option("--convert", is_flag=True, help="Convert grayscale/RGBA images to the model's channels instead of failing.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output folder once the new one is complete.")
@@ -29,15 +30,17 @@ def command(model_path, image_paths, out, method, layer, target, alpha, convert,
     from tfxai.data import list_images, load_images
     from tfxai.explain import METHODS, get_method, saliency
     from tfxai.explain.report import explain_batch, write_report
-    from tfxai.io import staged_directory
+    from tfxai.io import check_output_folder, class_index, staged_directory
 
+    check_output_folder(out, overwrite)
     model, class_names = load_classifier(model_path)
+    target = None if target is None else class_index(target, class_names)
     paths = [p for entry in image_paths for p in list_images(entry)]
     height, width, channels = model.inputs[0].shape[1:]
     images = load_images(paths, (height, width), channels, convert=convert)
     true = [class_names.index(os.path.basename(os.path.dirname(p))) if os.path.basename(os.path.dirname(p)) in class_names else -1 for p in paths]
     targets = None if target is None else [target] * len(paths)
-    echo(f"explaining {len(paths)} images with {method}")
+    echo(f"explaining {plural(len(paths), 'image')} with {method}")
     if method in METHODS:
         explainer = get_method(method)(model, layer)
     else:

@@ -18,8 +18,9 @@ from tfxai.apps.common import echo, reports_errors
 def command(model_path, out, method, layer, input_dtype, overwrite):
     """Export a trained model as a SavedModel that returns predictions and explanations."""
     from tfxai.export import export_saved_model
-    from tfxai.io import load_model
+    from tfxai.io import check_output_folder, load_model
 
+    check_output_folder(out, overwrite)
     model, _ = load_model(model_path)
     explain = None if method == "auto" else method
     export_saved_model(model, out, explain=explain, layer=layer, input_dtype=input_dtype, overwrite=overwrite)

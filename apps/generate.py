@@ -6,9 +6,9 @@ from tfxai.apps.common import echo, reports_errors
 
 
 @click.command(name="generate")
-@click.option("--model", required=True, type=click.Path(), help="Trained classifier (.keras).")
-@click.option("--images", required=True, type=click.Path(), help="Folder of starting images (PNG/JPEG).")
-@click.option("--target", required=True, help='Target distribution, e.g. "cat:0.9,dog:0.1" (must sum to 1).')
+@click.option("--model", required=True, type=click.Path(), help="Trained classifier: a .keras/.h5 file or a folder written by 'tfxai train'.")
+@click.option("--images", required=True, type=click.Path(), help="Starting images: an image file, a folder, or a folder of class sub-folders.")
+@click.option("--target", required=True, help='Target distribution, e.g. "cat:0.9,dog:0.1" (must sum to 1; classes by name or index), or one class: "cat" or "3".')
 @click.option("--out", required=True, type=click.Path(), help="Output folder (PNGs, results.csv, summary.json).")
 @click.option("--classes", default=None, help="Class names: a JSON list file or 'a,b,c' (default: class_names.json next to the model).")
 @click.option("--optimizer", type=click.Choice(["sgd", "momentum"]), default="momentum", show_default=True)

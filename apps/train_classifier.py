@@ -2,7 +2,7 @@
 
 import click
 
-from tfxai.apps.common import echo, reports_errors, run_training_app, training_options
+from tfxai.apps.common import reports_errors, run_training_app, training_options
 
 
 @click.command("classifier")
@@ -14,5 +14,4 @@ def command(preset, no_export, overwrite, **options):
     """Train a classifier; writes model.keras, class_names.json, history.csv, metrics.json and saved_model/."""
     from tfxai.classifier import ClassifierConfig, train_classifier
 
-    echo(f"training a classifier ({preset} preset) on {options['data']}")
-    run_training_app(ClassifierConfig, train_classifier, preset, no_export, overwrite, log=False, **options)
+    run_training_app(ClassifierConfig, train_classifier, preset, no_export, overwrite, **options)

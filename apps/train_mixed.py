@@ -2,7 +2,7 @@
 
 import click
 
-from tfxai.apps.common import early_stopping_option, echo, reports_errors
+from tfxai.apps.common import early_stopping_option, echo, progress_settings, quiet_option, reports_errors
 
 
 @click.command(name="mixed")
@@ -24,11 +24,14 @@ from tfxai.apps.common import early_stopping_option, echo, reports_errors
 @click.option("--kl-weight", type=float, default=0.5, show_default=True, help="Weight of KL(q||p) in eq. 9 (CE gets 1 - this).")
 @click.option("--generation-optimizer", type=click.Choice(["sgd", "momentum"]), default="sgd", show_default=True)
 @click.option("--generation-steps", type=int, default=100, show_default=True)
+@click.option("--generation-learning-rate", type=float, default=0.05, show_default=True,
+              help="Learning rate of the image updates (the paper's 0.05; a model fed [0, 255] pixels may need 1-5, see docs/synthesis.md).")
 @click.option("--scale", type=float, default=1.0, show_default=True, help="Multiply [0,1] pixels by this before the models.")
 @click.option("--mean", default=None, help="Per-channel mean subtracted after scaling.")
 @click.option("--std", default=None, help="Per-channel standard deviation divided by after scaling.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @early_stopping_option
+@quiet_option
 @click.option("--overwrite", is_flag=True, help="Replace an existing output folder.")
 @reports_errors
 def command(**options):
@@ -36,8 +39,9 @@ def command(**options):
     from tfxai.synthesis.runs import TrainMixedConfig, parse_floats, progress_printer, run_train_mixed
 
     options["mean"], options["std"] = parse_floats(options["mean"]), parse_floats(options["std"])
+    verbose, log = progress_settings(options.pop("quiet"))
     config = TrainMixedConfig(**options)
-    summary = run_train_mixed(config, progress=progress_printer(echo), verbose=2)
+    summary = run_train_mixed(config, progress=progress_printer(log), verbose=verbose)
     accuracy = summary["validation_accuracy"]
     echo(
         f"trained on {summary['train_images']} images ({summary['generated_images']} generated); "

@@ -2,15 +2,18 @@
 
 import click
 
-from tfxai.apps.common import early_stopping_option, echo, reports_errors
+from tfxai.apps.common import early_stopping_option, progress_settings, quiet_option, reports_errors
+
+PRESET_NAMES = ["thesis", "small"]  # tfxai.signal.training.PRESETS, named here so --help imports no TensorFlow
 
 
 @click.command(name="signal")
 @click.option("--data", required=True, help="Folder of class sub-folders with .csv/.npy recordings, or one .npz (X, y[, lengths]).")
 @click.option("--model", "model_name", default="san1d", show_default=True, help="san1d (self-attention) or cnn1d (baseline).")
 @click.option("--fft", is_flag=True, help="Feed each window's Fourier magnitude instead of the raw window.")
-@click.option("--output", default="saved_models/signal", show_default=True, help="Results folder.")
-@click.option("--preset", default="thesis", show_default=True, help="thesis (momentum SGD, lr 0.001, batch 128) or small (fast on CPU).")
+@click.option("--out", "output", default="saved_models/signal", show_default=True, help="Results folder.")
+@click.option("--preset", type=click.Choice(PRESET_NAMES), default="thesis", show_default=True,
+              help="thesis (momentum SGD, lr 0.001, batch 128) or small (fast on CPU).")
 @click.option("--epochs", type=int, default=None, help="Training epochs [preset].")
 @click.option("--batch-size", type=int, default=None, help="Windows per batch [preset: 128].")
 @click.option("--learning-rate", type=float, default=None, help="SGD learning rate [preset: 0.001].")
@@ -25,7 +28,7 @@ from tfxai.apps.common import early_stopping_option, echo, reports_errors
 @click.option("--attention-block", type=int, default=None, help="Attention block shown, 0 = nearest the input [0].")
 @early_stopping_option
 @click.option("--overwrite", is_flag=True, help="Replace an existing results folder.")
-@click.option("--quiet", is_flag=True, help="No progress bar.")
+@quiet_option
 @reports_errors
 def command(data, model_name, fft, output, preset, quiet, **options):
     """Train a window classifier on signal recordings; report accuracy per recording.
@@ -37,7 +40,8 @@ def command(data, model_name, fft, output, preset, quiet, **options):
     from tfxai.signal import SignalTrainingConfig, run_signal_training
 
     config = SignalTrainingConfig.from_preset(preset, data=data, model=model_name, fft=fft, output=output, **options)
-    report = run_signal_training(config, verbose=0 if quiet else 1, log=echo)
+    verbose, log = progress_settings(quiet)
+    report = run_signal_training(config, verbose=verbose, log=log)
     click.echo(
         f"{config.model}{' fft' if config.fft else ''}: accuracy per recording "
         f"{100 * report['recording_accuracy']:.1f}% ({report['correct_recordings']}/{report['test_recordings']}), "

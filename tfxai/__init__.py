@@ -10,6 +10,9 @@ _runtime.quiet_tensorflow_logs()
 ONEDNN_SETTING = _runtime.configure_onednn()
 
 from tfxai.errors import TfxaiError  # noqa: E402
+from tfxai import _serializables  # noqa: E402
+
+_serializables.register_when_keras_is_imported()  # after the oneDNN setting: it may import TensorFlow
 
 __version__ = "0.1.0"
 __all__ = ["TfxaiError", "__version__", "ONEDNN_SETTING"]

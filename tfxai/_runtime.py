@@ -65,6 +65,35 @@ def configure_onednn():
     return "0"
 
 
+LOG_LEVEL_VARIABLE = "TF_CPP_MIN_LOG_LEVEL"
+USER_LOG_LEVEL = os.environ.get(LOG_LEVEL_VARIABLE)  # as the user set it, before tfxai's default below
+
+
 def quiet_tensorflow_logs():
     """Hide TensorFlow's C++ info banners unless the user asked for them."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault(LOG_LEVEL_VARIABLE, "2")
+
+
+def import_tensorflow_silently():
+    """Import TensorFlow and find its devices with the process's stderr closed.
+
+    TensorFlow 2.21 writes its CUDA probes ("Could not find cuda drivers",
+    "failed call to cuInit") through absl before any log level applies, so
+    only the file descriptor can hide them. Python errors raised meanwhile
+    still propagate (stderr is restored first). Does nothing if TensorFlow was
+    already imported or the user set ``TF_CPP_MIN_LOG_LEVEL`` (then they asked
+    for its logs).
+    """
+    if "tensorflow" in sys.modules or USER_LOG_LEVEL is not None:
+        return
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        import tensorflow as tf
+
+        tf.config.list_physical_devices()
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)

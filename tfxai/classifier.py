@@ -11,7 +11,7 @@ import keras
 import numpy as np
 
 from tfxai.backbones import build_classifier
-from tfxai.errors import TfxaiError
+from tfxai.errors import TfxaiError, plural
 from tfxai.io import atomic_path, load_model, write_json
 from tfxai.training import RunConfig
 
@@ -129,7 +129,7 @@ def check_finite_training(model, history):
         raise TfxaiError(f"training stopped: {what}; lower --learning-rate or check the data for bad values")
 
 
-def train_classifier(config, verbose="auto"):
+def train_classifier(config, verbose="auto", log=None):
     """Train a transfer-learning classifier on an image folder (or ``demo``) and write its run folder to ``config.out``.
 
     The run folder is :func:`tfxai.training.write_run_folder`'s; the
@@ -141,6 +141,8 @@ def train_classifier(config, verbose="auto"):
 
     config.validate()
     data = load_labelled_images(config.data, config.image_size, config.channels)
+    if log is not None:
+        log(f"training a {config.backbone} classifier on {plural(len(data.labels), 'image')} of {len(data.class_names)} classes from {config.data}")
     keras.utils.set_random_seed(config.seed)
     train, held_out = split_run_data(data, config.validation_split, config.seed)
     model = build_classifier(

@@ -10,3 +10,8 @@ class TfxaiError(ValueError):
 
     def __init__(self, message):
         super().__init__(" ".join(str(message).split()))
+
+
+def plural(count, noun, plural_form=None):
+    """``"1 image"``, ``"2 images"``: a count with its noun in the right number."""
+    return f"{count} {noun if count == 1 else plural_form or noun + 's'}"

@@ -69,6 +69,17 @@ def replace_directory(staging, target):
         shutil.rmtree(backup, ignore_errors=True)
 
 
+def check_output_folder(target, overwrite=False):
+    """Return ``target`` as an absolute path; raise :class:`TfxaiError` if it exists and ``overwrite`` is False.
+
+    Apps call it before computing, so a long run never ends in this refusal.
+    """
+    target = os.path.abspath(os.fspath(target))
+    if os.path.exists(target) and not overwrite:
+        raise TfxaiError(f"output folder {target} already exists: pass --overwrite or choose another output folder")
+    return target
+
+
 @contextlib.contextmanager
 def staged_directory(target, overwrite=False):
     """Yield a staging folder that becomes ``target`` only if the block succeeds.
@@ -76,9 +87,7 @@ def staged_directory(target, overwrite=False):
     Raises :class:`TfxaiError` if ``target`` exists and ``overwrite`` is False, so
     earlier results are never lost by accident.
     """
-    target = os.path.abspath(os.fspath(target))
-    if os.path.exists(target) and not overwrite:
-        raise TfxaiError(f"output folder {target} already exists: pass --overwrite or choose another output folder")
+    target = check_output_folder(target, overwrite)
     parent = os.path.dirname(target)
     created = _missing_parents(parent)
     os.makedirs(parent, exist_ok=True)
@@ -104,6 +113,20 @@ def _missing_parents(folder):
         missing.append(folder)
         folder = os.path.dirname(folder)
     return missing
+
+
+def class_index(name, class_names):
+    """The index of a class given by name or by index (``"cat"``, ``"3"`` or ``3``), or a one-line :class:`TfxaiError`."""
+    class_names = list(class_names)
+    name = str(name).strip()
+    if name in class_names:
+        return class_names.index(name)
+    if name.isdigit() and int(name) < len(class_names):
+        return int(name)
+    shown = ", ".join(class_names[:12]) + (", ..." if len(class_names) > 12 else "")
+    if name.lstrip("-").isdigit():
+        raise TfxaiError(f"class index {name} is out of range: give 0 to {len(class_names) - 1} or a name ({shown})")
+    raise TfxaiError(f"unknown class {name!r}: give a class name or an index below {len(class_names)}; the model's classes are {shown}")
 
 
 def read_class_names(path):

@@ -30,7 +30,7 @@ TINY = ["--preset", "small", "--window", "16", "--step", "8", "--train-step", "8
 def test_trains_reports_and_writes_every_output(tmp_path):
     data = _write_npz(tmp_path / "tiny.npz")
     output = tmp_path / "run"
-    result = CliRunner().invoke(command, ["--data", data, "--model", "san1d", "--fft", "--output", str(output), *TINY])
+    result = CliRunner().invoke(command, ["--data", data, "--model", "san1d", "--fft", "--out", str(output), *TINY])
     assert result.exit_code == 0, result.output
     assert "accuracy per recording" in result.stdout
     expected = {"model.keras", "preprocessor.json", "saved_model", "confusion.csv", "confusion.png"}
@@ -43,7 +43,7 @@ def test_trains_reports_and_writes_every_output(tmp_path):
     model, preprocessor = load_trained(str(output))
     assert preprocessor.fourier and model.count_params() == report["parameters"]
     # an existing results folder is kept unless --overwrite is given
-    again = CliRunner().invoke(command, ["--data", data, "--model", "cnn1d", "--output", str(output), *TINY])
+    again = CliRunner().invoke(command, ["--data", data, "--model", "cnn1d", "--out", str(output), *TINY])
     assert again.exit_code == 2 and "already exists" in again.stderr
     assert json.loads((output / "report.json").read_text()) == report
 
@@ -72,7 +72,7 @@ def test_bad_input_is_one_line_and_exit_status_2(tmp_path, case, message):
     elif case == "unknown_model":
         data = _write_npz(tmp_path / "tiny.npz")
         model = "lstm"
-    result = CliRunner().invoke(command, ["--data", data, "--model", model, "--output", str(tmp_path / "run"), *TINY])
+    result = CliRunner().invoke(command, ["--data", data, "--model", model, "--out", str(tmp_path / "run"), *TINY])
     assert result.exit_code == 2, result.output
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], result.stderr

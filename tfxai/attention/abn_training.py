@@ -175,15 +175,14 @@ def make_optimizer(name, learning_rate, momentum=0.9):
 
 
 def compile_abn(model, config):
-    """Compile with the config's optimizer (a copy drives the COT update) and top-1 / top-5 accuracy."""
-    top_k = min(5, model.num_classes)
-    model.compile(
-        optimizer=make_optimizer(config.optimizer, config.learning_rate, config.momentum),
-        metrics=[
-            keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
-            keras.metrics.SparseTopKCategoricalAccuracy(k=top_k, name=f"top{top_k}"),
-        ],
-    )
+    """Compile with the config's optimizer (a copy drives the COT update), top-1 and, beyond 5 classes, top-5 accuracy.
+
+    With 5 classes or fewer top-5 is always 1, so it is not reported.
+    """
+    metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
+    if model.num_classes > 5:
+        metrics.append(keras.metrics.SparseTopKCategoricalAccuracy(k=5, name="top5"))
+    model.compile(optimizer=make_optimizer(config.optimizer, config.learning_rate, config.momentum), metrics=metrics)
     return model
 
 

@@ -113,7 +113,7 @@ def evaluate_attention(config, log=print):
     """Evaluate a model's maps with insertion/deletion and write the report; returns the results dict."""
     from tfxai.data import load_labelled_images
     from tfxai.explain.protocol import explain_in_batches
-    from tfxai.io import load_model, staged_directory, write_json, write_text
+    from tfxai.io import check_output_folder, load_model, staged_directory, write_json, write_text
     from tfxai.metrics import insertion_deletion
 
     modes = tuple(config.modes)
@@ -123,6 +123,7 @@ def evaluate_attention(config, log=print):
         raise TfxaiError(f"--thresholds needs at least 2 points, got {config.thresholds}")
     if config.limit is not None and config.limit < 1:
         raise TfxaiError(f"--limit must be at least 1 image, got {config.limit}")
+    check_output_folder(config.out, config.overwrite)
     model, class_names = load_model(config.model)
     height, width, channels = _input_shape(model)
     data = load_labelled_images(config.data, height, config.channels or channels, split="test")
@@ -160,7 +161,8 @@ def evaluate_attention(config, log=print):
         "method": config.method,
         "images": int(len(images)),
         "top1": topk_accuracy(probabilities, labels, 1),
-        "top5": topk_accuracy(probabilities, labels, 5),
+        # top-5 of 5 classes or fewer is always 1: not reported
+        "top5": topk_accuracy(probabilities, labels, 5) if probabilities.shape[-1] > 5 else None,
         "results": {mode: result.to_dict() for mode, result in results.items()},
     }
     with staged_directory(config.out, overwrite=config.overwrite) as staging:
@@ -208,13 +210,17 @@ def _curves_csv(results):
     return buffer.getvalue()
 
 
+def _optional(value):
+    return "" if value is None else f"{value:.4f}"
+
+
 def _results_csv(summary, results):
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(["mode", "images", "top1", "top5", "insertion", "deletion", "score"])
     for mode, result in results.items():
         writer.writerow(
-            [mode, summary["images"], f"{summary['top1']:.4f}", f"{summary['top5']:.4f}",
+            [mode, summary["images"], f"{summary['top1']:.4f}", _optional(summary["top5"]),
              f"{result.insertion_auc:.4f}", f"{result.deletion_auc:.4f}", f"{result.score:.4f}"]
         )
     return buffer.getvalue()
@@ -224,7 +230,8 @@ def _results_markdown(summary, results):
     lines = [
         f"# Insertion / deletion: {os.path.basename(summary['model'])} ({summary['method']})",
         "",
-        f"{summary['images']} images; top-1 {summary['top1']:.4f}, top-5 {summary['top5']:.4f}.",
+        f"{summary['images']} images; top-1 {summary['top1']:.4f}"
+        + ("." if summary["top5"] is None else f", top-5 {summary['top5']:.4f}."),
         "",
         "| mode | insertion | deletion | score (ins - del) |",
         "|---|---|---|---|",

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import tensorflow as tf
 
-from tfxai.errors import TfxaiError
+from tfxai.errors import TfxaiError, plural
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 
@@ -58,7 +58,7 @@ def scan_image_folder(path):
         paths.extend(files)
         labels.extend([index] * len(files))
     if len(class_names) < 2:
-        raise TfxaiError(f"{path} has {len(class_names)} class sub-folders: a classifier needs at least 2 (one sub-folder per class)")
+        raise TfxaiError(f"{path} has {plural(len(class_names), 'class sub-folder')}: a classifier needs at least 2 (one sub-folder per class)")
     return ImageFolder(paths, np.asarray(labels, np.int32), class_names)
 
 

@@ -25,7 +25,10 @@ def _scorecam(model, score, images, layer, options):
     from tf_keras_vis.scorecam import Scorecam
 
     method = Scorecam(model, model_modifier=_without_output_squash, clone=True)
-    return method(score, images, penultimate_layer=layer, max_N=options.pop("max_n", 16), **options)
+    # max_N is at most the feature map's channels (tf-keras-vis refuses more): a 7-channel map gets 7
+    channels = int(model.get_layer(layer).output.shape[-1])
+    max_n = min(options.pop("max_n", 16), channels)
+    return method(score, images, penultimate_layer=layer, max_N=max_n, **options)
 
 
 def _layercam(model, score, images, layer, options):

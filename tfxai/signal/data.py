@@ -78,12 +78,17 @@ class Recordings:
 
     def check(self, window):
         """Raise :class:`TfxaiError` unless every recording is at least ``window`` samples long."""
-        short = [(n, len(s)) for n, s in zip(self.names, self.signals) if len(s) < window]
+        short = [(n, s.shape) for n, s in zip(self.names, self.signals) if len(s) < window]
         if short:
-            name, length = short[0]
+            name, (length, channels) = short[0][0], short[0][1][:2]
+            # pyts and sktime store (n, channels, time): then "time" is the channel count
+            swapped = (
+                f"; or are the axes swapped? {name!r} has {length} samples of {channels} channels: "
+                "transpose (n, channels, time) arrays to (n, time, channels)" if channels > length else ""
+            )
             raise TfxaiError(
                 f"{len(short)} recording(s) are shorter than the {window}-sample window (e.g. {name!r} has "
-                f"{length} samples): remove them or choose a shorter window"
+                f"{length} samples): remove them or choose a shorter window{swapped}"
             )
         return self
 

@@ -32,11 +32,17 @@ def read_image(path, size=None, channels=3):
 
 
 def read_image_folder(directory, size=None, channels=3):
-    """All images of a folder: ``(images (n, h, w, c) in [0, 1], file names)``."""
-    names = list_images(directory)
-    if not names:
-        raise TfxaiError(f"no images in {directory}: put PNG or JPEG files there ({', '.join(IMAGE_EXTENSIONS)})")
-    images = [read_image(os.path.join(directory, name), size, channels) for name in names]
+    """The images of an image file, a flat folder or a class-folder tree (the apps' one image reader).
+
+    Returns ``(images (n, h, w, c) in [0, 1], names)``: each name is the file's
+    path relative to ``directory`` (its base name when ``directory`` is a file).
+    """
+    from tfxai.data import list_images as find_images
+
+    paths = find_images(directory)
+    root = os.path.dirname(directory) if os.path.isfile(directory) else directory
+    names = [os.path.relpath(path, root) for path in paths]
+    images = [read_image(path, size, channels) for path in paths]
     shapes = {image.shape for image in images}
     if len(shapes) > 1:
         raise TfxaiError(f"images in {directory} have different sizes {sorted(shapes)}: resize them or use a fixed-size model")
@@ -55,6 +61,7 @@ def write_png(path, image):
         pixels = cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR)
     elif pixels.ndim == 3:
         pixels = pixels[..., 0]
+    os.makedirs(os.path.dirname(os.fspath(path)) or ".", exist_ok=True)
     if not cv2.imwrite(os.fspath(path), pixels):
         raise TfxaiError(f"cannot write {path}: check that the folder is writable")
 

@@ -11,7 +11,8 @@ import tensorflow as tf
 
 from tfxai.classifier import check_learning_rate, fit_classifier
 from tfxai.errors import TfxaiError
-from tfxai.io import staged_directory, write_json
+from tfxai.io import check_output_folder, staged_directory, write_json
+from tfxai.io import load_model as read_model
 from tfxai.synthesis.generator import TargetOutputGenerator, kl_divergence
 from tfxai.synthesis.imagefiles import load_labelled_data, read_image_folder, to_uint8, write_png
 from tfxai.synthesis.mixed import build_mixed_dataset, flip_and_crop
@@ -67,6 +68,7 @@ class TrainMixedConfig:
     kl_weight: float = 0.5
     generation_optimizer: str = "sgd"
     generation_steps: int = 100
+    generation_learning_rate: float = 0.05
     scale: float = 1.0
     mean: tuple = None
     std: tuple = None
@@ -128,14 +130,10 @@ def _check_probabilities(classifier, images, preprocessing=None):
 
 
 def load_model(path, what="model"):
-    """Load a ``.keras`` model with a one-line error on failure."""
+    """A model from a ``.keras``/``.h5`` file or a run folder (:func:`tfxai.io.load_model`, the apps' one model reader)."""
     if not path or not os.path.exists(path):
-        raise TfxaiError(f"{what} file {path} not found: pass the path of a saved .keras model")
-    try:
-        return keras.saving.load_model(path)
-    except Exception as error:  # noqa: BLE001 - any loader failure becomes a user error
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise TfxaiError(f"cannot load {what} {path}: {first[:200]}; save it with model.save('name.keras')") from None
+        raise TfxaiError(f"{what} {path} not found: pass a .keras or .h5 file or the folder written by 'tfxai train'")
+    return read_model(path)[0]
 
 
 def _input_shape(model):
@@ -226,6 +224,7 @@ def run_train_mixed(config, progress=None, verbose="auto"):
     Returns the summary dict.
     """
     check_learning_rate(config.learning_rate)
+    check_learning_rate(config.generation_learning_rate)
     if not 0.0 <= config.validation_split < 1.0:
         raise TfxaiError(f"--validation-split must be in [0, 1), got {config.validation_split}")
     if config.augment not in AUGMENTATIONS:
@@ -234,6 +233,7 @@ def run_train_mixed(config, progress=None, verbose="auto"):
         raise TfxaiError(f"--fraction must be between 0 and 1, got {config.fraction}")
     if config.early_stopping and not config.validation and config.validation_split <= 0:
         raise TfxaiError("--early-stopping watches validation accuracy: pass --validation or a --validation-split above 0")
+    check_output_folder(config.out, config.overwrite)
     keras.utils.set_random_seed(config.seed)
     teacher = load_model(config.teacher, "teacher model")
     height, width, channels = _input_shape(teacher)
@@ -256,6 +256,7 @@ def run_train_mixed(config, progress=None, verbose="auto"):
     mixed = build_mixed_dataset(
         images, labels, teacher, config.fraction, num_classes=num_classes, own_probability=config.own_probability,
         seed=config.seed, progress=progress, optimizer=config.generation_optimizer, steps=config.generation_steps,
+        learning_rate=config.generation_learning_rate,
         preprocessing=preprocessing,
     )
     student = load_model(config.student, "student model") if config.student else keras.models.clone_model(teacher)

@@ -5,7 +5,7 @@ import os
 import numpy as np
 
 from tfxai.errors import TfxaiError
-from tfxai.io import read_class_names
+from tfxai.io import class_index, read_class_names
 
 CLASS_NAMES_FILE = "class_names.json"
 
@@ -14,7 +14,7 @@ def parse_target(text, class_names, tolerance=1e-3):
     """Parse ``"cat:0.9,dog:0.1"`` into a probability vector over ``class_names``.
 
     Classes not named get probability 0. A name may also be a class index
-    (``"3:0.5,7:0.5"``).
+    (``"3:0.5,7:0.5"``); a lone class (``"cat"`` or ``"3"``) gets probability 1.
 
     Raises
     ------
@@ -25,6 +25,9 @@ def parse_target(text, class_names, tolerance=1e-3):
     class_names = list(class_names)
     target = np.zeros(len(class_names), dtype="float32")
     entries = [entry.strip() for entry in str(text).split(",") if entry.strip()]
+    lone = entries[0] if len(entries) == 1 and ":" not in entries[0] else None
+    if lone is not None and (lone in class_names or (lone.isdigit() and int(lone) < len(class_names))):
+        entries = [f"{lone}:1"]  # one class, by name or index: all of the probability
     if not entries:
         raise TfxaiError(f"empty target {text!r}: write it as 'class:probability,...', e.g. 'cat:0.9,dog:0.1'")
     seen = set()
@@ -32,12 +35,12 @@ def parse_target(text, class_names, tolerance=1e-3):
         name, colon, value = entry.rpartition(":")
         name = name.strip()
         if not colon or not name:
-            raise TfxaiError(f"bad target entry {entry!r}: write 'class:probability', e.g. 'cat:0.9,dog:0.1'")
+            raise TfxaiError(f"bad target entry {entry!r}: write 'class:probability', e.g. 'cat:0.9,dog:0.1', or one class name")
         try:
             probability = float(value)
         except ValueError:
             raise TfxaiError(f"bad probability {value.strip()!r} in target entry {entry!r}: use a number such as 0.9") from None
-        index = _class_index(name, class_names)
+        index = class_index(name, class_names)
         if index in seen:
             raise TfxaiError(f"class {name!r} appears twice in target {text!r}: name each class once")
         if not 0.0 <= probability <= 1.0:
@@ -48,15 +51,6 @@ def parse_target(text, class_names, tolerance=1e-3):
     if abs(total - 1.0) > tolerance:
         raise TfxaiError(f"target probabilities sum to {total:.4g}, not 1: adjust them in {text!r}")
     return target / total
-
-
-def _class_index(name, class_names):
-    if name in class_names:
-        return class_names.index(name)
-    if name.isdigit() and int(name) < len(class_names):
-        return int(name)
-    shown = ", ".join(class_names[:12]) + (", ..." if len(class_names) > 12 else "")
-    raise TfxaiError(f"unknown class {name!r}: the model's classes are {shown}")
 
 
 def format_distribution(probabilities, class_names, top=None, digits=4):
@@ -82,7 +76,8 @@ def load_class_names(classes=None, model_path=None, num_classes=None):
         else:
             names = [name.strip() for name in str(classes).split(",") if name.strip()]
     elif model_path is not None:
-        candidate = os.path.join(os.path.dirname(os.path.abspath(model_path)), CLASS_NAMES_FILE)
+        folder = model_path if os.path.isdir(model_path) else os.path.dirname(os.path.abspath(model_path))
+        candidate = os.path.join(folder, CLASS_NAMES_FILE)
         if os.path.isfile(candidate):
             names = read_class_names(candidate)
     if names is None:
