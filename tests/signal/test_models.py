@@ -167,3 +167,9 @@ def test_train_signal_model_stops_early_on_held_out_windows():
                                   learning_rate=1e-12, early_stopping=1)
     result = train_signal_model(recordings, config, verbose=0)
     assert len(result.history["loss"]) == 2 and "val_accuracy" in result.history
+
+
+def test_only_the_attention_model_claims_the_explainer_protocol():
+    # CNN1D has no attention blocks: it must not offer an explain() that cannot work (it had a copy of SAN1D's).
+    assert not hasattr(CNN1D(2, 16, 2, filters=4), "explain")
+    assert callable(SAN1D(num_classes=2, window_length=16, channels=2, filters=4).explain)

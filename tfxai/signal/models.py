@@ -223,21 +223,6 @@ class CNN1D(keras.Model):
         self.pool_size = pool_size
         self.dropout = dropout
 
-    def explain(self, windows, block=0):
-        """The explainer protocol for signals: ``(maps (batch, T, footprint) in [0, 1], probabilities (batch, K))``.
-
-        A 1D-SAN's attention is not a map over the input but, at every time
-        step, a weight per footprint position (the step and its neighbours at
-        ``offsets`` of the block): ``maps[b, t, j]`` is block ``block``'s weight
-        ``gamma(delta)`` of neighbour ``j`` for step ``t``, averaged over the
-        value channels and min-max normalised per window (as CAM maps are).
-        ``T`` is the input's length (the blocks keep it).
-        """
-        from tfxai.explain.cam import normalize
-
-        outputs = self.call_with_attention(ops.convert_to_tensor(windows, "float32"))
-        return normalize(outputs["attention"][:, block]), outputs["probabilities"]
-
     def get_config(self):
         return {
             "name": self.name,
