@@ -52,6 +52,15 @@ def write_json(path, obj):
     write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
 
 
+def write_image(path, image):
+    """Write an 8-bit image (BGR or grey, OpenCV's order) to ``path`` atomically; the suffix picks the format."""
+    import cv2
+
+    with atomic_path(path) as tmp:
+        if not cv2.imwrite(tmp, image):
+            raise TfxaiError(f"could not write {path}: check the output folder")
+
+
 def replace_directory(staging, target):
     """Move the finished folder ``staging`` onto ``target``, replacing any old one."""
     backup = None

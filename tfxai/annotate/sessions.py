@@ -15,7 +15,7 @@ import numpy as np
 from tfxai.annotate.boxes import clip_box
 from tfxai.annotate.labels import Label
 from tfxai.errors import TfxaiError
-from tfxai.io import atomic_path, staged_directory
+from tfxai.io import staged_directory, write_image
 
 __all__ = ["COLORS", "LabelSession", "ReviewSession", "check_window", "draw_labels", "run_window", "write_contact_sheets"]
 
@@ -246,15 +246,9 @@ def write_contact_sheets(video, store, out, frames=None, every=1, columns=6, row
                 sources = ",".join(sorted({label.source for label in labels})) or "no boxes"
                 tiles.append(caption(image, [f"frame {frame}: {sources}"]))
             name = f"sheet_{start // per_sheet:03d}.png"
-            _write_png(os.path.join(staging, name), cv2.cvtColor(contact_sheet(tiles, columns), cv2.COLOR_RGB2BGR))
+            write_image(os.path.join(staging, name), cv2.cvtColor(contact_sheet(tiles, columns), cv2.COLOR_RGB2BGR))
             names.append(name)
     return names
-
-
-def _write_png(path, image):
-    with atomic_path(path) as tmp:
-        if not cv2.imwrite(tmp, image):
-            raise TfxaiError(f"could not write {path}: check the output folder")
 
 
 def check_window():

@@ -30,7 +30,7 @@ import cv2
 import numpy as np
 
 from tfxai.errors import TfxaiError
-from tfxai.io import atomic_path, staged_directory, write_json, write_text
+from tfxai.io import staged_directory, write_image, write_json, write_text
 
 __all__ = [
     "SELECTIONS",
@@ -120,15 +120,15 @@ def export_attention_maps(explainer, images, labels, sources, out, class_names, 
         for rank, index in enumerate(chosen):
             name = f"{rank:04d}.png"
             image = images[index]
-            _write_png(os.path.join(staging, "images", name), _to_bgr(image))
-            _write_png(os.path.join(staging, "maps", name), _map_to_uint8(maps[index]))
+            write_image(os.path.join(staging, "images", name), _to_bgr(image))
+            write_image(os.path.join(staging, "maps", name), _map_to_uint8(maps[index]))
             lines = [
                 f"true: {class_names[labels[index]]}",
                 f"pred: {class_names[predicted[index]]} {probabilities[index, predicted[index]]:.2f}",
             ]
             tile = caption(overlay(image, maps[index]), lines)
             tiles.append(tile)
-            _write_png(os.path.join(staging, "overlays", name), cv2.cvtColor(tile, cv2.COLOR_RGB2BGR))
+            write_image(os.path.join(staging, "overlays", name), cv2.cvtColor(tile, cv2.COLOR_RGB2BGR))
             entries.append(
                 {
                     "name": name,
@@ -143,7 +143,7 @@ def export_attention_maps(explainer, images, labels, sources, out, class_names, 
                 }
             )
         sheet = contact_sheet(tiles[:64], columns=8)
-        _write_png(os.path.join(staging, "contact_sheet.png"), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
+        write_image(os.path.join(staging, "contact_sheet.png"), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
         write_json(os.path.join(staging, MANIFEST), {"class_names": list(class_names), "entries": entries})
         write_text(os.path.join(staging, "README.txt"), _README)
     return entries
@@ -446,7 +446,7 @@ class EditorSession:
         """Write the current map to ``edited/<name>`` (atomically); returns the path."""
         path = os.path.join(self.folder, "edited", self.entry()["name"])
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        _write_png(path, self.editor().result())
+        write_image(path, self.editor().result())
         self.saved.add(self.entry()["name"])
         return path
 
@@ -541,7 +541,3 @@ def _read_gray(path):
     return image
 
 
-def _write_png(path, image):
-    with atomic_path(path) as tmp:
-        if not cv2.imwrite(tmp, image):
-            raise TfxaiError(f"could not write {path}: check the output folder")

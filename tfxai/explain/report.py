@@ -12,7 +12,7 @@ import numpy as np
 from tfxai.errors import TfxaiError
 from tfxai.explain.protocol import explain_in_batches
 from tfxai.explain.overlay import caption, contact_sheet, overlay
-from tfxai.io import atomic_path, write_text
+from tfxai.io import write_image, write_text
 
 __all__ = ["Explanation", "explain_batch", "write_report"]
 
@@ -53,9 +53,7 @@ def explain_batch(explainer, images, names, true_labels=None, targets=None, batc
 
 
 def _png(path, rgb):
-    with atomic_path(path) as tmp:
-        if not cv2.imwrite(tmp, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)):
-            raise TfxaiError(f"could not write {path}: check the output folder")
+    write_image(path, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
 
 
 def write_report(explanations, class_names, directory, title="tfxai explanations", alpha=0.4, columns=8, max_sheet=64, extra_html=""):
