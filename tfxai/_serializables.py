@@ -28,6 +28,8 @@ REGISTERING_MODULES = (
     "tfxai.synthesis.low_pass",
     "tfxai.synthesis.model",
     "tfxai.annotate.detector",
+    "tfxai.gan.graph",
+    "tfxai.gan.collaborative",
 )
 
 
