@@ -20,6 +20,8 @@ COMMANDS = {
     ("train", "gain"): "tfxai.apps.train_gain:command",
     ("train", "signal"): "tfxai.apps.train_signal:command",
     ("train", "mixed"): "tfxai.apps.train_mixed:command",
+    ("train", "collab-gan"): "tfxai.apps.collab_gan:train_command",
+    ("search", "gates"): "tfxai.apps.collab_gan:search_command",
     ("explain",): "tfxai.apps.explain:command",
     ("export",): "tfxai.apps.export:command",
     ("demo",): "tfxai.apps.demo:command",
@@ -36,9 +38,10 @@ COMMANDS = {
 }
 
 GROUP_HELP = {
-    "train": "Train a model (classifier, ABN, GAIN, signal, mixed).",
+    "train": "Train a model (classifier, ABN, GAIN, signal, mixed, collab-gan).",
     "evaluate": "Evaluate explanations (insertion/deletion).",
     "attention": "Export, edit and import attention maps for human-in-the-loop fine-tuning.",
+    "search": "Search the gates of a collaborative GAN's knowledge-transfer graph.",
     "annotate": "Auto-annotate videos: label a few frames, pre-train, track, review, export, train.",
 }
 

@@ -1,8 +1,8 @@
 """DCGAN generator and discriminator (Radford et al. 2016), the base networks of collaborative GANs.
 
 The generator maps a latent vector to an image in [-1, 1] through a dense
-4x4 seed and stride-2 transposed convolutions; its ``transfer_k`` layers are
-the feature maps that attention transfer compares. The discriminator is
+4x4 seed and stride-2 transposed convolutions; the outputs of its
+ReLU blocks are the feature maps that attention transfer compares. The discriminator is
 stride-2 convolutions with LeakyReLU, optionally wrapped in
 ``keras.layers.SpectralNormalization``, ending in ``outputs`` logits.
 """
@@ -26,7 +26,7 @@ def upsampling_steps(image_size):
 
 def transfer_layer_names(image_size):
     """Names of the generator's feature maps used for attention transfer (every block before the image)."""
-    return [f"transfer_{i}" for i in range(1, upsampling_steps(image_size))]
+    return ["seed_relu"] + [f"up_{i}_relu" for i in range(1, upsampling_steps(image_size))]
 
 
 def build_generator(latent_dim=100, image_size=64, channels=3, filters=64, name="generator"):
@@ -42,7 +42,7 @@ def build_generator(latent_dim=100, image_size=64, channels=3, filters=64, name=
         width //= 2
         x = keras.layers.Conv2DTranspose(width, 4, strides=2, padding="same", use_bias=False, name=f"up_{i}")(x)
         x = keras.layers.BatchNormalization(name=f"up_{i}_bn")(x)
-        x = keras.layers.ReLU(name=f"transfer_{i}")(x)
+        x = keras.layers.ReLU(name=f"up_{i}_relu")(x)
     image = keras.layers.Conv2DTranspose(channels, 4, strides=2, padding="same", activation="tanh", name="image")(x)
     return keras.Model(z, image, name=name)
 
