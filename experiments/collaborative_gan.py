@@ -9,7 +9,7 @@ small CNN trained on Fashion-MNIST: its IS (at most 10 classes) and FID (its
 penultimate 64 features) are NOT comparable with the thesis's numbers, only
 between the rows here. Every row: same images, seed, epochs and networks.
 
-    nice -n 10 python experiments/collaborative_gan.py --images 6000 --epochs 4 --trials 4
+    nice -n 10 python experiments/collaborative_gan.py --images 3200 --epochs 3 --trials 3 --batch 32
 """
 
 import argparse
@@ -65,6 +65,7 @@ def main():
     parser.add_argument("--images", type=int, default=6000)
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--trials", type=int, default=4)
+    parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--trial-epochs", type=int, default=1)
     parser.add_argument("--score-images", type=int, default=1000)
     parser.add_argument("--scorer-epochs", type=int, default=8)
@@ -75,7 +76,8 @@ def main():
     test_images, test_labels = load("test", 2000, 0)
     scorer, accuracy = train_scorer(images, labels, test_images, test_labels, epochs=args.scorer_epochs)
     print(f"scorer test accuracy {accuracy:.3f}", flush=True)
-    base = CollabGANConfig.from_preset("small", data="unused", max_images=args.images, epochs=args.epochs, score_images=args.score_images)
+    base = CollabGANConfig.from_preset("small", data="unused", max_images=args.images, epochs=args.epochs,
+                                   batch_size=args.batch, score_images=args.score_images)
     results = {"real images": {"is": [inception_score(test_images[: args.score_images], scorer, splits=5)[0]]}}
     # the gate search: short trials on the same images, then the best graph is trained like the other rows
     search_started = time.time()

@@ -71,3 +71,11 @@ def test_bad_input_is_one_line_and_exit_2(folder, tmp_path, extra, message):
 def test_search_without_a_classifier_is_refused(folder, tmp_path):
     result = CliRunner().invoke(main, ["search", "gates", "--data", str(folder / "data"), "--out", str(tmp_path / "s"), *TINY])
     assert result.exit_code == 2 and "maximises IS" in result.output
+
+
+def test_thesis_preset_carries_the_documents_values():
+    from tfxai.gan.collaborative_training import CollabGANConfig
+
+    config = CollabGANConfig.from_preset("thesis", data="x")
+    assert (config.image_size, config.channels, config.generators, config.batch_size, config.latent_dim) == (64, 3, 3, 256, 100)
+    assert (config.transfer_weight, config.epochs, config.spectral_norm) == (1000.0, 200, True)

@@ -154,7 +154,7 @@ def train_graph(config, graph, images, verbose=0, callbacks=()):
     import tensorflow as tf
 
     data = tf.data.Dataset.from_tensor_slices(images).shuffle(len(images), seed=config.seed).batch(config.batch_size, drop_remainder=True)
-    history = model.fit(data.prefetch(tf.data.AUTOTUNE), epochs=config.epochs, verbose=verbose, callbacks=list(callbacks))
+    history = model.fit(data.prefetch(tf.data.AUTOTUNE), epochs=config.epochs, verbose=verbose, callbacks=list(callbacks), shuffle=False)
     return model, history
 
 
