@@ -28,6 +28,7 @@ REGISTERING_MODULES = (
     "tfxai.synthesis.low_pass",
     "tfxai.synthesis.model",
     "tfxai.annotate.detector",
+    "tfxai.video.stabn",
 )
 
 
