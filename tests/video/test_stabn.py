@@ -138,3 +138,54 @@ def test_bad_structure_is_a_one_line_error():
         STABN(num_classes=3, input_shape=SHAPE, depth=11)
     with pytest.raises(TfxaiError, match="at least 2 classes"):
         STABN(num_classes=1, input_shape=SHAPE, depth=10)
+
+
+def test_temporal_attention_is_trained_through_the_perception_loss(clips):
+    # L_per reaches M_t only through the mechanism's f_t = M_t f: with L_att off, one step must move the temporal head
+    keras.utils.set_random_seed(2)
+    model = STABN(num_classes=3, input_shape=SHAPE, depth=10, base_width=4, attention_filters=8, attention_weight=0.0)
+    model.compile(keras.optimizers.SGD(0.1))
+    before = [w.numpy().copy() for w in model.attention_branch.temporal_out.weights]
+    model.train_on_batch(clips, np.array([0, 1, 2]))
+    after = [w.numpy() for w in model.attention_branch.temporal_out.weights]
+    assert any(not np.allclose(a, b) for a, b in zip(after, before))
+
+
+def _evidence_in_frames_10_to_15(n, seed, frames=16, size=8):
+    """Class = side of a bright square in frames 10-15; frames 0-9 hold a square on a random side (a distractor)."""
+    rng = np.random.default_rng(seed)
+    clips = rng.uniform(0, 40, (n, frames, size, size, 1)).astype(np.float32)
+    labels = rng.integers(0, 2, n)
+    for i in range(n):
+        for t in range(frames):
+            side = labels[i] if t >= 10 else rng.integers(0, 2)
+            clips[i, t, 2:6, side * 4 : side * 4 + 4] += 200
+    return clips, labels
+
+
+@pytest.mark.slow
+def test_temporal_attention_peaks_on_the_evidence_frames_after_training():
+    keras.utils.set_random_seed(0)
+    clips, labels = _evidence_in_frames_10_to_15(64, 0)
+    model = STABN(2, (16, 8, 8, 1), depth=10, base_width=4, attention_filters=8)
+    model.compile(keras.optimizers.Adam(3e-3), metrics=["accuracy"])
+    model.fit(clips, labels, epochs=15, batch_size=16, verbose=0)
+    weights = model.attention(_evidence_in_frames_10_to_15(32, 1)[0])["temporal"].numpy().mean(axis=0)
+    assert 10 <= int(weights.argmax()) <= 15, np.round(weights, 2)
+    assert weights[10:].mean() > weights[:10].mean()
+
+
+def test_mechanism_is_fusion_of_residual_spatial_and_multiplied_temporal():
+    from tfxai.video.stabn import STMechanism
+
+    rng = np.random.default_rng(3)
+    features = rng.normal(size=(2, 3, 2, 2, 4)).astype(np.float32)
+    spatial = rng.uniform(size=(2, 3, 2, 2)).astype(np.float32)
+    temporal = rng.uniform(size=(2, 3)).astype(np.float32)
+    mechanism = STMechanism(4)
+    out = mechanism(features, spatial, temporal, training=False).numpy()
+    kernel = mechanism.fusion.kernel.numpy().reshape(8, 4)
+    bn = mechanism.fusion_bn
+    stacked = np.concatenate([(1 + spatial[..., None]) * features, temporal[:, :, None, None, None] * features], axis=-1)
+    expected = (stacked @ kernel - bn.moving_mean.numpy()) / np.sqrt(bn.moving_variance.numpy() + bn.epsilon)
+    np.testing.assert_allclose(out, np.maximum(expected * bn.gamma.numpy() + bn.beta.numpy(), 0), atol=1e-5)
