@@ -119,3 +119,11 @@ def write_moving_square_video(path, frames=12, size=(20, 24), direction=1, seed=
         writer.write(frame)
     writer.release()
     return path
+
+
+def one_line_error(result):
+    """The single ``error: ...`` line of a click ``CliRunner`` result that must have exited with status 2."""
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.strip().splitlines() if line.startswith("error:")]
+    assert len(lines) == 1, result.output
+    return lines[0]

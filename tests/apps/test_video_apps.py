@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from tfxai.apps.cli import main
-from tfxai.testing import write_moving_square_video
+from tfxai.testing import one_line_error, write_moving_square_video
 
 TINY = ["--preset", "small", "--frames", "4", "--stride", "2", "--image-size", "16", "--base-width", "2", "--epochs", "1",
         "--batch-size", "2", "--validation-split", "0.34", "--quiet"]
@@ -27,13 +27,6 @@ def videos(tmp_path_factory):
 
 def run(args):
     return CliRunner().invoke(main, args)
-
-
-def one_line_error(result):
-    assert result.exit_code == 2, result.output
-    lines = [line for line in result.output.strip().splitlines() if line.startswith("error:")]
-    assert len(lines) == 1, result.output
-    return lines[0]
 
 
 def test_train_and_explain_st_abn(videos, tmp_path):
