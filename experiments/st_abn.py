@@ -175,6 +175,7 @@ def main():
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--train-clips", type=int, default=1200)
     parser.add_argument("--test-clips", type=int, default=600)
+    parser.add_argument("--results", default="results.json", help="File name in experiments/st_abn/.")
     args = parser.parse_args()
     import tfxai  # noqa: F401  (before tensorflow)
     import numpy as np
@@ -189,7 +190,7 @@ def main():
     test = subsample(make_clips(video, split, len(video), rng), args.test_clips, rng)
     print(f"train {len(train[1])} clips, test {len(test[1])} clips; right share {train[1].mean():.2f}/{test[1].mean():.2f}", flush=True)
     results = [run(kind, seed, train, test, args.epochs, args.batch) for seed in args.seeds for kind in ("r3d", "st_abn")]
-    write_json(os.path.join(OUT, "results.json"), {
+    write_json(os.path.join(OUT, args.results), {
         "data": {"video": VIDEO, "frames": int(len(video)), "train_clips": int(len(train[1])), "test_clips": int(len(test[1])),
                  "clip": [FRAMES, CROP, CROP, 3], "window": WINDOW},
         "settings": vars(args),
