@@ -32,7 +32,10 @@ def _clip_shape(model):
 
     shape = model_input_shape(model)[1:]
     if len(shape) != 4:
-        raise TfxaiError(f"{type(model).__name__} takes inputs of shape {tuple(shape)}, not clips (T, H, W, C): pass a model written by 'tfxai train video'")
+        raise TfxaiError(
+            f"{type(model).__name__} takes inputs of shape {tuple(shape)}, not clips (T, H, W, C): "
+            "pass a model written by 'tfxai train video'"
+        )
     return shape
 
 
@@ -50,7 +53,8 @@ def explain_video(model, path, folder, class_names=None, clips=2, stride=1, vide
     names = list(class_names) if class_names else [str(i) for i in range(probabilities.shape[1])]
     mean = probabilities.mean(axis=0)
     for index, start in enumerate(starts):
-        write_clip_explanation(folder, f"clip{index + 1}", batch[index], spatial[index], temporal[index], alpha, video_format=video_format, scale=scale)
+        write_clip_explanation(folder, f"clip{index + 1}", batch[index], spatial[index], temporal[index], alpha,
+                               video_format=video_format, scale=scale)
     summary = {
         "video": os.fspath(path),
         "predicted": names[int(mean.argmax())],

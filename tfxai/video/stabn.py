@@ -80,7 +80,8 @@ class STAttentionBranch(keras.layers.Layer):
         spatial = tf.sigmoid(self.spatial_bn(self.spatial_conv(k_maps), training=training))[..., 0]
         compressed = self.temporal_compress(k_maps)  # (batch, T, h, w, c)
         shape = tf.shape(compressed)
-        frames_as_channels = tf.reshape(tf.transpose(compressed, [0, 2, 3, 1, 4]), [shape[0], shape[2], shape[3], self.frames * self.temporal_channels])
+        channels = self.frames * self.temporal_channels
+        frames_as_channels = tf.reshape(tf.transpose(compressed, [0, 2, 3, 1, 4]), [shape[0], shape[2], shape[3], channels])
         pooled = tf.reduce_mean(self.temporal_conv(frames_as_channels), axis=(1, 2))
         temporal = self.temporal_out(self.temporal_hidden(pooled))
         return logits, spatial, temporal

@@ -69,7 +69,10 @@ class VideoConfig(RunConfig):
         if self.shift_crop:
             raise TfxaiError("--shift-crop is for images: video clips are augmented by --augment (left-right flips) and random clip starts")
         if self.frames < 2 or self.stride < 1 or self.clips_per_video < 1:
-            raise TfxaiError(f"--frames must be at least 2, --stride and --clips-per-video at least 1 (got {self.frames}, {self.stride}, {self.clips_per_video})")
+            raise TfxaiError(
+                f"--frames must be at least 2, --stride and --clips-per-video at least 1 "
+                f"(got {self.frames}, {self.stride}, {self.clips_per_video})"
+            )
         if self.image_size < 16:
             raise TfxaiError(f"--image-size must be at least 16 for a 3D ResNet (it reduces the frames 16 times), got {self.image_size}")
         if self.optimizer not in ("sgd", "adam"):
