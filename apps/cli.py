@@ -22,7 +22,9 @@ COMMANDS = {
     ("train", "mixed"): "tfxai.apps.train_mixed:command",
     ("train", "collab-gan"): "tfxai.apps.collab_gan:train_command",
     ("search", "gates"): "tfxai.apps.collab_gan:search_command",
+    ("train", "video"): "tfxai.apps.train_video:command",
     ("explain",): "tfxai.apps.explain:command",
+    ("explain", "video"): "tfxai.apps.explain_video:command",
     ("export",): "tfxai.apps.export:command",
     ("demo",): "tfxai.apps.demo:command",
     ("generate",): "tfxai.apps.generate:command",
@@ -38,7 +40,7 @@ COMMANDS = {
 }
 
 GROUP_HELP = {
-    "train": "Train a model (classifier, ABN, GAIN, signal, mixed, collab-gan).",
+    "train": "Train a model (classifier, ABN, GAIN, signal, mixed, video, collab-gan).",
     "evaluate": "Evaluate explanations (insertion/deletion).",
     "attention": "Export, edit and import attention maps for human-in-the-loop fine-tuning.",
     "search": "Search the gates of a collaborative GAN's knowledge-transfer graph.",
@@ -59,30 +61,63 @@ class LazyGroup(click.Group):
         self.prefix = tuple(prefix)
 
     def _children(self):
+        """``(commands, groups)``: name -> target of the commands one level down, and the names of the groups."""
         depth = len(self.prefix)
-        children = {}
+        commands, groups = {}, set()
         for path, target in COMMANDS.items():
             if path[:depth] != self.prefix or len(path) <= depth or not _available(target):
                 continue
-            name = path[depth]
-            children[name] = target if len(path) == depth + 1 else None
-        return children
+            if len(path) == depth + 1:
+                commands[path[depth]] = target
+            else:
+                groups.add(path[depth])
+        return commands, groups
 
     def list_commands(self, ctx):
-        return sorted(set(super().list_commands(ctx)) | set(self._children()))
+        commands, groups = self._children()
+        return sorted(set(super().list_commands(ctx)) | set(commands) | groups)
 
     def get_command(self, ctx, name):
         command = super().get_command(ctx, name)
         if command is not None:
             return command
-        target = self._children().get(name, "missing")
-        if target is None:
-            prefix = self.prefix + (name,)
+        commands, groups = self._children()
+        prefix = self.prefix + (name,)
+        if name in groups and name in commands:
+            return DefaultGroup(name=name, prefix=prefix, default_target=commands[name], help=GROUP_HELP.get(name, ""))
+        if name in groups:
             return LazyGroup(name=name, prefix=prefix, help=GROUP_HELP.get(name, ""))
-        if target == "missing":
-            return None
-        module_name, attribute = target.split(":")
-        return _quiet_tensorflow_first(getattr(importlib.import_module(module_name), attribute))
+        if name in commands:
+            return _load(commands[name])
+        return None
+
+
+class DefaultGroup(LazyGroup):
+    """A command that also has sub-commands: ``tfxai explain ARGS`` runs the command itself (also reachable as
+    ``tfxai explain images ARGS``), ``tfxai explain video ARGS`` its sub-command."""
+
+    DEFAULT = "images"
+
+    def __init__(self, *args, default_target, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.default_target = default_target
+
+    def default_command(self):
+        """The command run when no sub-command is named."""
+        return _load(self.default_target)
+
+    def parse_args(self, ctx, args):
+        if not args or args[0] not in self._children()[0] and args[0] not in self._children()[1]:
+            args = [self.DEFAULT, *args]
+        return super().parse_args(ctx, args)
+
+    def get_command(self, ctx, name):
+        return self.default_command() if name == self.DEFAULT else super().get_command(ctx, name)
+
+
+def _load(target):
+    module_name, attribute = target.split(":")
+    return _quiet_tensorflow_first(getattr(importlib.import_module(module_name), attribute))
 
 
 def _quiet_tensorflow_first(command):

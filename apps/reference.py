@@ -41,7 +41,7 @@ def options_table():
         group = main
         for name in path:
             group = group.get_command(context, name)
-        commands[" ".join(path)] = group
+        commands[" ".join(path)] = group.default_command() if hasattr(group, "default_command") else group
     count = collections.Counter(option.opts[0] for command in commands.values() for option in _options(command))
     rows = []
     for app, command in commands.items():

@@ -30,6 +30,7 @@ REGISTERING_MODULES = (
     "tfxai.annotate.detector",
     "tfxai.gan.graph",
     "tfxai.gan.collaborative",
+    "tfxai.video.stabn",
 )
 
 

@@ -7,6 +7,10 @@ without tfxai. Signatures:
   ``{"probabilities", "class_id", "heatmap"}``;
 - ``serve_float32`` and ``serve_uint8``: the same for each input type.
 
+A video attention model with a ``serve_attention(clips)`` method (:class:`tfxai.video.STABN`)
+also serves its ``spatial`` (batch, T, H, W) and ``temporal`` (batch, T)
+attention; its heatmap is the spatial attention.
+
 The heatmap is the model's own attention (attention models) or the chosen CAM
 method's map of the predicted class, (batch, H, W)
 in [0, 1] (or (batch, T, H, W) for video models).
@@ -34,17 +38,34 @@ def serving_function(model, explain=None, layer=None):
     CAM object, or any explainer / callable ``images -> (maps, probabilities)``
     that can be traced.
     """
+    if explain is None and hasattr(model, "serve_attention"):
+        return _serve_attention(model)
     explainer = _explainer(model, explain, layer)
 
     def serve(images):
         heatmaps, probabilities = explainer(tf.cast(images, tf.float32))
-        if probabilities.shape[-1] == 1:
-            class_id = tf.cast(probabilities[:, 0] > 0.5, tf.int32)
-        else:
-            class_id = predicted_classes(probabilities)
-        return {"probabilities": probabilities, "class_id": class_id, "heatmap": heatmaps}
+        return _outputs(probabilities, heatmaps)
 
     return serve
+
+
+def _serve_attention(model):
+    """Probabilities, class id, heatmap and every attention of a model with ``serve_attention(clips) -> {"probabilities", "spatial", ...}``."""
+
+    def serve(images):
+        out = model.serve_attention(tf.cast(images, tf.float32))
+        return {**out, **_outputs(out["probabilities"], out["spatial"])}
+
+    return serve
+
+
+def _outputs(probabilities, heatmaps):
+    """The served outputs every model shares: probabilities, predicted class id and heatmap."""
+    if probabilities.shape[-1] == 1:
+        class_id = tf.cast(probabilities[:, 0] > 0.5, tf.int32)
+    else:
+        class_id = predicted_classes(probabilities)
+    return {"probabilities": probabilities, "class_id": class_id, "heatmap": heatmaps}
 
 
 def _explainer(model, explain, layer):

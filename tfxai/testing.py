@@ -102,3 +102,28 @@ def tensorboard_summaries(folder):
                     tensor = float(tensor)
                 found.setdefault(value.tag, {})[int(event.step)] = tensor
     return found
+
+
+def write_moving_square_video(path, frames=12, size=(20, 24), direction=1, seed=0, square=6):
+    """A small MJPG .avi: noise with a bright square moving left-to-right (``direction`` 1) or right-to-left (-1)."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    height, width = size
+    writer = cv2.VideoWriter(os.fspath(path), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (width, height))
+    for t in range(frames):
+        frame = rng.integers(0, 40, (height, width, 3), dtype=np.uint8)
+        x = int(round((width - square) * t / max(frames - 1, 1)))
+        x = x if direction > 0 else width - square - x
+        frame[height // 2 - square // 2 : height // 2 + square // 2, x : x + square] = 230
+        writer.write(frame)
+    writer.release()
+    return path
+
+
+def one_line_error(result):
+    """The single ``error: ...`` line of a click ``CliRunner`` result that must have exited with status 2."""
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.strip().splitlines() if line.startswith("error:")]
+    assert len(lines) == 1, result.output
+    return lines[0]

@@ -86,7 +86,6 @@ class RunConfig:
 
     def validate(self):
         """Raise :class:`TfxaiError` naming the option to fix; returns ``self``."""
-        from tfxai.backbones import get_backbone
         from tfxai.classifier import check_learning_rate
 
         check_learning_rate(self.learning_rate)
@@ -104,8 +103,14 @@ class RunConfig:
             raise TfxaiError(f"--early-stopping is a patience in epochs (0 = off), got {self.early_stopping}")
         if self.early_stopping and self.validation_split <= 0:
             raise TfxaiError("--early-stopping watches validation accuracy: set --validation-split above 0")
-        get_backbone(self.backbone)
+        self.check_backbone()
         return self
+
+    def check_backbone(self):
+        """Raise :class:`TfxaiError` for an unknown ``backbone`` (the image backbones; a video config has its own)."""
+        from tfxai.backbones import get_backbone
+
+        get_backbone(self.backbone)
 
     def to_dict(self):
         """The options as JSON-ready values (tuples as lists)."""

@@ -19,4 +19,5 @@ def test_the_table_has_every_app_and_marks_shared_options():
     for path in COMMANDS:
         assert f"| {' '.join(path)} | `--" in table, path
     assert "| train signal | `--out` | saved_models/signal | shared |" in table
-    assert "| explain | `--alpha` | 0.4 |  |" in table
+    assert "| explain | `--alpha` | 0.4 | shared |" in table  # explain video takes it too
+    assert "| train video | `--frames` |  |  |" in table

@@ -16,7 +16,7 @@ from tfxai.attention.abn import ABN
 from tfxai.errors import TfxaiError
 from tfxai.training import RunConfig, make_dataset, run_training, split_run_data
 
-__all__ = ["ABNConfig", "ABN_PRESETS", "PAPER_SIGMAS", "build_abn", "compile_abn", "make_optimizer", "train_abn"]
+__all__ = ["ABNConfig", "ABN_PRESETS", "PAPER_SIGMAS", "accuracy_metrics", "build_abn", "compile_abn", "make_optimizer", "train_abn"]
 
 #: The paper's mask thresholds sigma per dataset (Iwayoshi et al.).
 PAPER_SIGMAS = {"cub200_2010": 0.78, "stanford_dogs": 0.40}
@@ -179,11 +179,16 @@ def compile_abn(model, config):
 
     With 5 classes or fewer top-5 is always 1, so it is not reported.
     """
-    metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
-    if model.num_classes > 5:
-        metrics.append(keras.metrics.SparseTopKCategoricalAccuracy(k=5, name="top5"))
-    model.compile(optimizer=make_optimizer(config.optimizer, config.learning_rate, config.momentum), metrics=metrics)
+    model.compile(optimizer=make_optimizer(config.optimizer, config.learning_rate, config.momentum), metrics=accuracy_metrics(model.num_classes))
     return model
+
+
+def accuracy_metrics(num_classes):
+    """Top-1 accuracy and, beyond 5 classes, top-5 accuracy (with 5 classes or fewer top-5 is always 1)."""
+    metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
+    if num_classes > 5:
+        metrics.append(keras.metrics.SparseTopKCategoricalAccuracy(k=5, name="top5"))
+    return metrics
 
 
 def train_abn(config, verbose="auto", log=print):

@@ -1,0 +1,32 @@
+"""``tfxai explain video``: spatial and temporal attention of a video model over the clips of one video."""
+
+import click
+
+from tfxai.apps.common import echo, reports_errors
+
+
+@click.command("video")
+@click.option("--model", "model_path", required=True, help="A .keras file or a folder written by 'tfxai train video'.")
+@click.option("--video", "video_path", required=True, help="A video file (any format OpenCV reads) or a folder of frames.")
+@click.option("--out", required=True, help="Output folder.")
+@click.option("--clips", type=click.IntRange(1, 100), default=2, show_default=True, help="Clips spread over the video; their scores are averaged.")
+@click.option("--stride", type=click.IntRange(1, 100), default=1, show_default=True, help="Take every STRIDE-th frame (as in training).")
+@click.option("--format", "video_format", type=click.Choice(["mp4", "gif"]), default="mp4", show_default=True)
+@click.option("--alpha", type=click.FloatRange(0, 1), default=0.4, show_default=True, help="Heatmap opacity.")
+@click.option("--scale", type=click.IntRange(1, 16), default=1, show_default=True, help="Enlarge the frames of the pictures this many times.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing output folder once the new one is complete.")
+@reports_errors
+def command(model_path, video_path, out, clips, stride, video_format, alpha, scale, overwrite):
+    """Explain a video: per clip, frames with the spatial attention (JET) above the temporal attention strip (red = important).
+
+    ST-ABN shows its own attentions; a 3D ResNet baseline its Grad-CAM and, as the strip, each frame's share of it.
+    """
+    from tfxai.io import check_output_folder, load_model, staged_directory
+    from tfxai.video.explaining import explain_video
+
+    check_output_folder(out, overwrite)
+    model, class_names = load_model(model_path)
+    with staged_directory(out, overwrite=overwrite) as staging:
+        summary = explain_video(model, video_path, staging, class_names, clips, stride, video_format, alpha, scale)
+    echo(f"wrote {out}: {summary['predicted']} ({summary['probability']:.3f}, {clips} clip(s) averaged); "
+         f"clip*.png, clip*.{video_format}, summary.json")
