@@ -28,6 +28,10 @@ REGISTERING_MODULES = (
     "tfxai.synthesis.low_pass",
     "tfxai.synthesis.model",
     "tfxai.annotate.detector",
+    "tfxai.gan.stargan_layers",
+    "tfxai.gan.stargan_networks",
+    "tfxai.gan.stargan",
+    "tfxai.gan.stargan_tta",
 )
 
 
