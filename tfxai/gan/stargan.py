@@ -112,6 +112,8 @@ class StarGANv2(keras.Model):
         self.discriminator(images, domains)
         if self.classifier is not None:
             self.classifier(features)
+        for network in (self.generator, self.mapping, self.style_encoder, self.discriminator, self.generator_ema, self.mapping_ema, self.style_encoder_ema):
+            network.built = True
         self.built = True
 
     def _ema_pairs(self):
