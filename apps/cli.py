@@ -20,6 +20,8 @@ COMMANDS = {
     ("train", "gain"): "tfxai.apps.train_gain:command",
     ("train", "signal"): "tfxai.apps.train_signal:command",
     ("train", "mixed"): "tfxai.apps.train_mixed:command",
+    ("train", "stargan"): "tfxai.apps.train_stargan:command",
+    ("tta",): "tfxai.apps.tta:command",
     ("explain",): "tfxai.apps.explain:command",
     ("export",): "tfxai.apps.export:command",
     ("demo",): "tfxai.apps.demo:command",
@@ -36,7 +38,7 @@ COMMANDS = {
 }
 
 GROUP_HELP = {
-    "train": "Train a model (classifier, ABN, GAIN, signal, mixed).",
+    "train": "Train a model (classifier, ABN, GAIN, signal, mixed, StarGAN v2).",
     "evaluate": "Evaluate explanations (insertion/deletion).",
     "attention": "Export, edit and import attention maps for human-in-the-loop fine-tuning.",
     "annotate": "Auto-annotate videos: label a few frames, pre-train, track, review, export, train.",
