@@ -23,6 +23,8 @@ COMMANDS = {
     ("train", "collab-gan"): "tfxai.apps.collab_gan:train_command",
     ("search", "gates"): "tfxai.apps.collab_gan:search_command",
     ("train", "video"): "tfxai.apps.train_video:command",
+    ("train", "stargan"): "tfxai.apps.train_stargan:command",
+    ("tta",): "tfxai.apps.tta:command",
     ("explain",): "tfxai.apps.explain:command",
     ("explain", "video"): "tfxai.apps.explain_video:command",
     ("export",): "tfxai.apps.export:command",
@@ -40,7 +42,7 @@ COMMANDS = {
 }
 
 GROUP_HELP = {
-    "train": "Train a model (classifier, ABN, GAIN, signal, mixed, video, collab-gan).",
+    "train": "Train a model (classifier, ABN, GAIN, signal, mixed, video, StarGAN v2, collab-gan).",
     "evaluate": "Evaluate explanations (insertion/deletion).",
     "attention": "Export, edit and import attention maps for human-in-the-loop fine-tuning.",
     "search": "Search the gates of a collaborative GAN's knowledge-transfer graph.",

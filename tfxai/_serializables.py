@@ -31,6 +31,10 @@ REGISTERING_MODULES = (
     "tfxai.gan.graph",
     "tfxai.gan.collaborative",
     "tfxai.video.stabn",
+    "tfxai.gan.stargan_layers",
+    "tfxai.gan.stargan_networks",
+    "tfxai.gan.stargan",
+    "tfxai.gan.stargan_tta",
 )
 
 

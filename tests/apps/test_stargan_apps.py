@@ -1,0 +1,70 @@
+"""``tfxai train stargan`` and ``tfxai tta`` on tiny generated folders."""
+
+import json
+
+import cv2
+import keras
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+import tfxai  # noqa: F401
+from tfxai.apps.cli import main
+from tfxai.gan import stargan_runs
+
+
+def _write_images(folder, count, seed, bright):
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(seed)
+    for i in range(count):
+        cv2.imwrite(str(folder / f"{i}.png"), rng.integers(128 if bright else 0, 256 if bright else 128, (16, 16, 3)).astype("uint8"))
+
+
+@pytest.fixture
+def workspace(tmp_path, monkeypatch):
+    monkeypatch.setitem(stargan_runs.STARGAN_PRESETS, "small", {"image_size": 16, "width": "tiny", "batch_size": 4, "iterations": 2})
+    for label, bright in (("dark", False), ("light", True)):
+        _write_images(tmp_path / "source" / label, 4, 0 + bright, bright)
+        _write_images(tmp_path / "labelled_target" / label, 3, 2 + bright, bright)
+    _write_images(tmp_path / "target", 4, 5, True)
+    classifier = keras.Sequential([keras.Input((16, 16, 3)), keras.layers.Rescaling(1 / 255.0), keras.layers.GlobalAveragePooling2D(),
+                                   keras.layers.Dense(2, activation="softmax")])
+    classifier.layers[-1].set_weights([np.array([[-4.0, 4.0]] * 3, "float32"), np.array([6.0, -6.0], "float32")])
+    classifier.save(tmp_path / "classifier.keras")
+    return tmp_path
+
+
+def test_train_stargan_then_tta_report_accuracy_for_n_0_1_and_n(workspace):
+    out = workspace / "run"
+    result = CliRunner().invoke(main, ["train", "stargan", "--source", str(workspace / "source"), "--target", str(workspace / "target"),
+                                       "--out", str(out), "--class-aware", "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert {"stargan.keras", "translator", "grid_target_to_source.png", "history.csv", "class_names.json"} <= {p.name for p in out.iterdir()}
+    grid = cv2.imread(str(out / "grid_target_to_source.png"))
+    assert grid.shape == (4 * 16, 6 * 16, 3)  # 4 target images, input + 5 styles
+    result = CliRunner().invoke(main, ["tta", "--classifier", str(workspace / "classifier.keras"), "--translator", str(out),
+                                       "--data", str(workspace / "labelled_target"), "--n", "3", "--out", str(workspace / "tta")])
+    assert result.exit_code == 0, result.output
+    results = json.loads((workspace / "tta" / "results.json").read_text())
+    assert set(results) == {"accuracy_n0", "accuracy_n1", "accuracy_n3"}
+    assert results["accuracy_n0"] == 1.0  # brightness decides the class for untranslated images
+    assert all(0.0 <= value <= 1.0 for value in results.values())
+    assert (workspace / "tta" / "tta_classifier" / "saved_model.pb").exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--source", "{w}/missing", "--target", "{w}/target"], "does not exist"),
+    (["--source", "{w}/target", "--target", "{w}/target", "--class-aware"], "needs labelled source images"),
+    (["--source", "{w}/source", "--target", "{w}/target", "--batch-size", "3"], "must be even"),
+    (["--source", "{w}/source", "--target", "{w}/target", "--image-size", "24"], "power of two"),
+])
+def test_bad_training_input_is_one_line_and_exit_2(workspace, args, message):
+    result = CliRunner().invoke(main, ["train", "stargan", *[a.format(w=workspace) for a in args], "--out", str(workspace / "bad")])
+    assert result.exit_code == 2 and message in result.output and len(result.output.strip().splitlines()) == 1, result.output
+    assert not (workspace / "bad").exists()
+
+
+def test_tta_rejects_a_model_that_is_not_a_translator(workspace):
+    result = CliRunner().invoke(main, ["tta", "--classifier", str(workspace / "classifier.keras"), "--translator",
+                                       str(workspace / "classifier.keras"), "--data", str(workspace / "labelled_target")])
+    assert result.exit_code == 2 and "not a StarGAN v2 translator" in result.output, result.output

@@ -1,0 +1,76 @@
+"""Two image domains as folders, batched for :meth:`StarGANv2.train_step`.
+
+A domain folder holds one sub-folder of images per class (labelled) or images
+directly (unlabelled). Each training batch is half source, half target; every
+image is paired with two references of the other domain to translate into.
+"""
+
+import dataclasses
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from tfxai.data.image_folder import list_images, load_images, scan_image_folder
+from tfxai.errors import TfxaiError
+
+__all__ = ["Domain", "load_domain", "two_domain_dataset"]
+
+
+@dataclasses.dataclass
+class Domain:
+    """Images (N, H, W, 3) uint8, labels (N,) with -1 when unlabelled, class names or None."""
+
+    images: np.ndarray
+    labels: np.ndarray
+    class_names: list = None
+
+
+def _has_class_folders(path):
+    return any(os.path.isdir(os.path.join(path, d)) and not d.startswith(".") for d in os.listdir(path))
+
+
+def load_domain(path, image_size, require_labels=False):
+    """Read a domain folder, resized to ``image_size`` and converted to RGB."""
+    path = os.fspath(path)
+    if not os.path.isdir(path):
+        raise TfxaiError(f"domain folder {path} does not exist: pass a folder of images (or of class sub-folders)")
+    if _has_class_folders(path):
+        folder = scan_image_folder(path)
+        return Domain(load_images(folder.paths, (image_size, image_size), 3, convert=True), folder.labels, folder.class_names)
+    if require_labels:
+        raise TfxaiError(f"{path} has no class sub-folders: the class-aware model needs labelled source images (one sub-folder per class)")
+    paths = list_images(path)
+    return Domain(load_images(paths, (image_size, image_size), 3, convert=True), np.full(len(paths), -1, np.int32))
+
+
+def two_domain_dataset(source, target, batch_size=8, seed=0):
+    """An endless ``tf.data`` of training dicts from two :class:`Domain` s (source = domain 0, target = domain 1).
+
+    Target labels are never used for training (they are set to -1).
+    """
+    if batch_size < 2 or batch_size % 2:
+        raise TfxaiError(f"batch size {batch_size} must be even and >= 2: each batch is half source, half target")
+    half = batch_size // 2
+    for name, domain in (("source", source), ("target", target)):
+        if len(domain.images) < half:
+            raise TfxaiError(f"the {name} domain has {len(domain.images)} images, fewer than half a batch ({half}): add images or lower the batch size")
+
+    def stream(domain, labels, offset):
+        data = tf.data.Dataset.from_tensor_slices((domain.images, labels))
+        return data.shuffle(len(domain.images), seed=seed + offset, reshuffle_each_iteration=True).repeat().batch(half, drop_remainder=True)
+
+    target_labels = np.full(len(target.images), -1, np.int32)
+    streams = (stream(source, source.labels, 0), stream(target, target_labels, 1),
+               stream(source, source.labels, 2), stream(target, target_labels, 3))
+
+    def combine(src, tgt, src_ref, tgt_ref):
+        images = tf.cast(tf.concat([src[0], tgt[0]], 0), tf.float32)
+        references = tf.cast(tf.concat([tgt_ref[0], src_ref[0]], 0), tf.float32)
+        domains = tf.concat([tf.zeros(half, tf.int32), tf.ones(half, tf.int32)], 0)
+        return {"images": images, "domains": domains, "references": references,
+                "references2": tf.cast(tf.concat([tf.roll(tgt_ref[0], 1, 0), tf.roll(src_ref[0], 1, 0)], 0), tf.float32),
+                "reference_domains": 1 - domains,
+                "labels": tf.concat([tf.cast(src[1], tf.int32), tf.cast(tgt[1], tf.int32)], 0)}
+
+    return tf.data.Dataset.zip(streams).map(combine, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)

@@ -1,0 +1,67 @@
+"""Style-transfer test-time augmentation (Imaeda): translate each image into N sampled
+source-domain styles and average a source-trained classifier's softmax,
+``p_i = 1/N sum_n softmax_i(f(G(x, F(z_n))))``, as one batched pass over images x N.
+"""
+
+import keras
+import tensorflow as tf
+
+from tfxai.errors import TfxaiError
+from tfxai.gan.stargan import to_model_range, to_pixel_range
+
+__all__ = ["StyleTTA"]
+
+
+@keras.saving.register_keras_serializable(package="tfxai")
+class StyleTTA(keras.Model):
+    """A classifier averaged over N style translations of each image into ``source_domain``.
+
+    Parameters
+    ----------
+    classifier : keras.Model
+        Takes images in [0, 255]; outputs probabilities (or logits with ``from_logits``).
+    generator, mapping : keras.Model
+        A StarGAN v2 generator and mapping network (use the EMA copies, ``model.generator_ema``).
+    n : int
+        Styles per image (N); 0 classifies the untranslated images.
+    """
+
+    def __init__(self, classifier, generator, mapping, n=10, source_domain=0, latent_dim=None, from_logits=False, **kwargs):
+        super().__init__(**kwargs)
+        if n < 0:
+            raise TfxaiError(f"the number of styles n must be >= 0, got {n}")
+        self.classifier, self.generator, self.mapping = classifier, generator, mapping
+        self.n, self.source_domain, self.from_logits = int(n), int(source_domain), bool(from_logits)
+        self.latent_dim = latent_dim or mapping.get_config()["latent_dim"]
+
+    def probabilities(self, images):
+        outputs = self.classifier(images)
+        return tf.nn.softmax(outputs) if self.from_logits else outputs
+
+    def translate(self, images, latents):
+        """``images`` (B, H, W, C) in [0, 255] in the source styles of ``latents`` (B, L)."""
+        domains = tf.fill(tf.shape(latents)[:1], self.source_domain)
+        return to_pixel_range(self.generator(to_model_range(images), self.mapping(latents, domains)))
+
+    def call(self, images, latents=None):
+        """Averaged probabilities; ``latents`` (B, N, L) fixes the styles (random normal otherwise)."""
+        images = tf.cast(images, tf.float32)
+        if self.n == 0:
+            return self.probabilities(images)
+        batch = tf.shape(images)[0]
+        if latents is None:
+            latents = tf.random.normal((batch, self.n, self.latent_dim))
+        repeated = tf.repeat(images, self.n, axis=0)  # image-major: rows b*N .. b*N + N-1 are image b
+        translated = self.translate(repeated, tf.reshape(latents, (-1, self.latent_dim)))
+        probabilities = self.probabilities(translated)
+        return tf.reduce_mean(tf.reshape(probabilities, (batch, self.n, -1)), axis=1)
+
+    def get_config(self):
+        return {**super().get_config(), "n": self.n, "source_domain": self.source_domain, "latent_dim": self.latent_dim,
+                "from_logits": self.from_logits,
+                **{name: keras.saving.serialize_keras_object(getattr(self, name)) for name in ("classifier", "generator", "mapping")}}
+
+    @classmethod
+    def from_config(cls, config):
+        networks = {name: keras.saving.deserialize_keras_object(config.pop(name)) for name in ("classifier", "generator", "mapping")}
+        return cls(**networks, **config)
