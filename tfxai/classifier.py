@@ -85,10 +85,10 @@ def history_csv(history):
     return buffer.getvalue()
 
 
-def check_learning_rate(learning_rate):
-    """Raise :class:`TfxaiError` unless ``learning_rate`` is a finite positive number."""
+def check_learning_rate(learning_rate, option="--learning-rate"):
+    """Raise :class:`TfxaiError` naming ``option`` unless ``learning_rate`` is a finite positive number."""
     if not (np.isfinite(learning_rate) and learning_rate > 0):
-        raise TfxaiError(f"--learning-rate must be a positive number, got {learning_rate}")
+        raise TfxaiError(f"{option} must be a positive number, got {learning_rate}")
 
 
 def compile_classifier(model, learning_rate):

@@ -146,3 +146,11 @@ def test_early_stopping_needs_validation_data():
     config = TrainMixedConfig(data="unused", teacher="unused", out="unused", validation_split=0.0, early_stopping=2)
     with pytest.raises(TfxaiError, match="--early-stopping watches validation accuracy"):
         run_train_mixed(config)
+
+
+def test_bad_generation_learning_rate_names_its_own_option(workspace):
+    result = _run("--data", str(workspace / "train.npz"), "--teacher", str(workspace / "teacher.keras"),
+                  "--out", str(workspace / "run"), "--generation-learning-rate", "-1")
+    assert result.exit_code == 2, result.output
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: --generation-learning-rate must be a positive number"), last

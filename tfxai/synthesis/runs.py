@@ -224,7 +224,7 @@ def run_train_mixed(config, progress=None, verbose="auto"):
     Returns the summary dict.
     """
     check_learning_rate(config.learning_rate)
-    check_learning_rate(config.generation_learning_rate)
+    check_learning_rate(config.generation_learning_rate, "--generation-learning-rate")
     if not 0.0 <= config.validation_split < 1.0:
         raise TfxaiError(f"--validation-split must be in [0, 1), got {config.validation_split}")
     if config.augment not in AUGMENTATIONS:
