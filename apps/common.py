@@ -57,9 +57,9 @@ def training_options(presets, out, backbones, preset_help):
         click.option("--batch-size", type=click.IntRange(1, 4096), default=None),
         click.option("--learning-rate", type=float, default=None),
         click.option("--validation-split", type=click.FloatRange(0.0, 0.9), default=None),
-        click.option("--augment/--no-augment", default=None, help="Random left-right flips (of images and their maps together)."),
+        augment_option(None, "the preset's: shift (up to 10% of the side) for paper, none for small"),
         click.option("--shift-crop", type=click.FloatRange(0.0, 0.49), default=None, metavar="FRACTION",
-                     help="Random shifts and crops of up to FRACTION of the image side (0: off)."),
+                     help="Size of --augment's shifts and crops: up to FRACTION of the image side [0.1]."),
         early_stopping_option,
         quiet_option,
         click.option("--seed", type=int, default=None),
@@ -73,6 +73,22 @@ def training_options(presets, out, backbones, preset_help):
         return function
 
     return decorate
+
+
+def augment_option(default, default_help):
+    """``--augment none|shift|flip|flip+shift``: the random changes training images get, one vocabulary for every training app.
+
+    ``default`` is the click default (None: the preset's), ``default_help``
+    says what it is in ``--help``. The choices are :data:`tfxai.augmentation.AUGMENTATIONS`.
+    """
+    from tfxai.augmentation import AUGMENTATIONS
+
+    return click.option(
+        "--augment", type=click.Choice(AUGMENTATIONS), default=default,
+        help="Random changes of training images (and their maps): none, shift (shifts and crops), flip (left-right mirror) "
+        f"or flip+shift. Default: {default_help}. Never flips by default: a mirrored digit or letter can be another class; "
+        "choose flip only for classes that survive a mirror. metrics.json records the choice.",
+    )
 
 
 def _as_int(context, parameter, value):

@@ -2,7 +2,7 @@
 
 import click
 
-from tfxai.apps.common import early_stopping_option, echo, progress_settings, quiet_option, reports_errors
+from tfxai.apps.common import augment_option, early_stopping_option, echo, progress_settings, quiet_option, reports_errors
 
 
 @click.command(name="mixed")
@@ -16,10 +16,10 @@ from tfxai.apps.common import early_stopping_option, echo, progress_settings, qu
 @click.option("--epochs", type=int, default=10, show_default=True)
 @click.option("--batch-size", type=int, default=64, show_default=True)
 @click.option("--learning-rate", type=float, default=1e-3, show_default=True, help="Adam learning rate.")
-@click.option("--augment", type=click.Choice(["flip_crop", "none"]), default="flip_crop", show_default=True)
+@augment_option("shift", "shift (random crops after padding by --crop-padding pixels)")
 @click.option("--augment-generated/--no-augment-generated", default=False, show_default=True,
               help="Also augment generated images (their stored teacher output then no longer matches).")
-@click.option("--crop-padding", type=int, default=2, show_default=True)
+@click.option("--crop-padding", type=int, default=2, show_default=True, help="Padding in pixels of --augment's shifts and crops.")
 @click.option("--own-probability", type=float, default=0.9, show_default=True, help="Target of the own class (other class: 1 - this).")
 @click.option("--kl-weight", type=float, default=0.5, show_default=True, help="Weight of KL(q||p) in eq. 9 (CE gets 1 - this).")
 @click.option("--generation-optimizer", type=click.Choice(["sgd", "momentum"]), default="sgd", show_default=True)

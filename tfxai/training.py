@@ -10,7 +10,7 @@ export. This module holds the shared steps once; ``train_abn``
 extra inputs).
 
 A run folder holds ``model.keras``, ``class_names.json``, ``history.csv``,
-``metrics.json`` (the options, the last epoch's metrics under ``final`` and
+``metrics.json`` (the options, the augmentation used as an ``--augment`` choice, the last epoch's metrics under ``final`` and
 those of the epoch whose weights were saved under ``kept``), ``attention/`` (overlays of held-out images, for models
 that explain themselves) and ``saved_model/`` (probabilities, class id and
 map; see :func:`tfxai.export.export_saved_model`).
@@ -24,6 +24,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfxai.augmentation import augmentation_name, resolve_augmentation
 from tfxai.errors import TfxaiError
 
 __all__ = [
@@ -49,7 +50,9 @@ class RunConfig:
     ``early_stopping`` is a patience in epochs on validation accuracy, with
     the best epoch's weights restored (0: off); ``augment`` flips images
     left-right; ``shift_crop`` is the largest shift/crop as a fraction of the
-    image side (0: off).
+    image side (0: off). ``augment`` may be given as an ``--augment`` choice
+    (``"none"``, ``"shift"``, ``"flip"``, ``"flip+shift"``,
+    :mod:`tfxai.augmentation`); :meth:`validate` turns it into these two fields.
     """
 
     data: str = ""
@@ -78,6 +81,9 @@ class RunConfig:
         if preset not in cls.presets:
             raise TfxaiError(f"unknown preset {preset!r}: choose one of {', '.join(cls.presets)}")
         values = dict(cls.presets[preset])
+        augment = overrides.get("augment")
+        if isinstance(augment, str) and "shift" not in augment and overrides.get("shift_crop"):
+            raise TfxaiError(f"--shift-crop sets the size of shifts but --augment {augment} has none: use --augment flip+shift or shift")
         values.update({key: value for key, value in overrides.items() if value is not None})
         unknown = sorted(set(values) - {field.name for field in dataclasses.fields(cls)})
         if unknown:
@@ -90,6 +96,8 @@ class RunConfig:
         from tfxai.classifier import check_learning_rate
 
         check_learning_rate(self.learning_rate)
+        if isinstance(self.augment, str):
+            self.augment, self.shift_crop = resolve_augmentation(self.augment, self.shift_crop)
         if self.epochs < 1:
             raise TfxaiError(f"--epochs must be at least 1, got {self.epochs}")
         if self.batch_size < 1:
@@ -230,7 +238,7 @@ def write_run_folder(folder, model, class_names, history, config, samples=None, 
     write_text(os.path.join(folder, "history.csv"), history_csv(history.history))
     final = {key: float(values[-1]) for key, values in history.history.items()}
     kept = kept_epoch(history, config)
-    summary = {"config": config.to_dict(), "final": final, "epochs_run": len(history.epoch), "kept_epoch": kept + 1,
+    summary = {"config": config.to_dict(), "augmentation": augmentation_name(config.augment, config.shift_crop), "final": final, "epochs_run": len(history.epoch), "kept_epoch": kept + 1,
                "kept": {key: float(values[kept]) for key, values in history.history.items()}, **metrics}
     write_json(os.path.join(folder, "metrics.json"), summary)
     if samples is not None and len(samples.labels):

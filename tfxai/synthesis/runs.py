@@ -9,6 +9,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfxai.augmentation import augmentation_name, resolve_augmentation
 from tfxai.classifier import check_learning_rate, fit_classifier
 from tfxai.errors import TfxaiError
 from tfxai.io import check_output_folder, staged_directory, write_json
@@ -20,7 +21,7 @@ from tfxai.synthesis.model import MixedTargetModel
 from tfxai.synthesis.targets import CLASS_NAMES_FILE, format_distribution, load_class_names, parse_target
 from tfxai.training import early_stopping_callbacks
 
-AUGMENTATIONS = ("none", "flip_crop")
+AUGMENTATIONS = ("none", "shift", "flip", "flip+shift", "flip_crop")  # tfxai.augmentation's choices and the old name of flip+shift
 
 
 @dataclasses.dataclass
@@ -61,7 +62,7 @@ class TrainMixedConfig:
     epochs: int = 10
     batch_size: int = 64
     learning_rate: float = 1e-3
-    augment: str = "flip_crop"
+    augment: str = "shift"
     augment_generated: bool = False
     crop_padding: int = 2
     own_probability: float = 0.9
@@ -262,10 +263,11 @@ def run_train_mixed(config, progress=None, verbose="auto"):
     student = load_model(config.student, "student model") if config.student else keras.models.clone_model(teacher)
     model = MixedTargetModel(student, kl_weight=config.kl_weight)
     model.compile(optimizer=keras.optimizers.Adam(config.learning_rate))
+    flip, shift = resolve_augmentation(config.augment, config.crop_padding)
+    padding = int(config.crop_padding) if shift else 0
     augmentation = None
-    if config.augment == "flip_crop":
-        padding = int(config.crop_padding)
-        augmentation = lambda image: flip_and_crop(image, padding)  # noqa: E731
+    if flip or padding:
+        augmentation = lambda image: flip_and_crop(image, padding, flip)  # noqa: E731
     train = mixed.as_dataset(config.batch_size, augmentation, config.augment_generated, seed=config.seed)
     validation = None
     if val_images is not None and len(val_images):
@@ -285,7 +287,7 @@ def run_train_mixed(config, progress=None, verbose="auto"):
             "fraction": float(mixed.fraction),
             "generation_mean_kl": float(np.mean(mixed.kl)) if len(mixed.kl) else None,
             "validation_accuracy": float(history.history["val_accuracy"][-1]) if validation is not None else None,
-            "augmentation": config.augment,
+            "augmentation": augmentation_name(flip, padding),
             "augment_generated": bool(config.augment_generated),
             "config": dataclasses.asdict(config),
         }
