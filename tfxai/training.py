@@ -245,7 +245,7 @@ def write_run_folder(folder, model, class_names, history, config, samples=None, 
         explanations = explain_batch(model, samples.images, samples.sources, samples.labels)
         write_report(explanations, class_names, os.path.join(folder, "attention"), title)
     if config.export:
-        export_saved_model(model, os.path.join(folder, "saved_model"))
+        export_saved_model(model, os.path.join(folder, "saved_model"), class_names=class_names)
 
 
 def run_training(config, model, train_data, validation_data, class_names, samples=None, callbacks=(), verbose="auto", title="", **metrics):
