@@ -63,3 +63,22 @@ def test_no_image_preset_flips(preset):
 
     for config_class in (ClassifierConfig, ABNConfig, GAINConfig):
         assert config_class.from_preset(preset).augment is False, config_class
+
+
+def test_generate_reads_the_input_range_from_the_models_preprocessing(tmp_path):
+    import keras
+
+    from tfxai.backbones import build_classifier
+    from tfxai.classifier import save_classifier
+
+    tree = class_tree(tmp_path / "tree")
+    save_classifier(build_classifier("small_cnn", 2, (8, 8, 3), weights="none"), tmp_path / "tfxai_run", ["cats", "dogs"])
+    plain = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Flatten(), keras.layers.Dense(2, activation="softmax")])
+    save_classifier(plain, tmp_path / "plain_run", ["cats", "dogs"])
+    for run_name, expected in (("tfxai_run", 255.0), ("plain_run", 1.0)):
+        out = tmp_path / f"gen_{run_name}"
+        result = run(["generate", "--model", str(tmp_path / run_name), "--images", str(tree), "--target", "dogs",
+                      "--out", str(out), "--steps", "1"])
+        assert result.exit_code == 0, result.output
+        assert f"pixels scaled by {expected:g} (" in result.output
+        assert json.loads((out / "summary.json").read_text())["scale"] == expected

@@ -40,7 +40,7 @@ class GenerateConfig:
     weight_decay: float = 5e-4
     tolerance: float = 0.01
     low_pass_radius: float = None
-    scale: float = 1.0
+    scale: float = None  # None: 255 for models tfxai built (they take [0, 255] pixels), else 1
     mean: tuple = None
     std: tuple = None
     from_logits: bool = False
@@ -155,6 +155,7 @@ def run_generate(config, progress=None):
     """
     check_learning_rate(config.learning_rate)
     model = load_model(config.model)
+    scale, scale_source = pixel_scale(model, config.scale)
     height, width, channels = _input_shape(model)
     size = None if height is None or width is None else (height, width)
     generator = TargetOutputGenerator(
@@ -166,7 +167,7 @@ def run_generate(config, progress=None):
         steps=config.steps,
         tolerance=config.tolerance,
         low_pass_radius=config.low_pass_radius,
-        preprocessing=make_preprocessing(config.scale, config.mean, config.std, channels),
+        preprocessing=make_preprocessing(scale, config.mean, config.std, channels),
         from_logits=config.from_logits,
         batch_size=config.batch_size,
     )
@@ -198,10 +199,28 @@ def run_generate(config, progress=None):
             "median_kl": float(np.median(kl)),
             "top2_match_rate": float(np.mean(top2)),
             "mean_steps": float(np.mean(result.steps)),
+            "scale": scale,
+            "scale_source": scale_source,
             "config": dataclasses.asdict(config),
         }
         write_json(os.path.join(staging, "summary.json"), summary)
     return summary
+
+
+def pixel_scale(model, scale=None):
+    """``(scale, source)``: the factor taking [0, 1] pixels to the model's input range, and where it came from.
+
+    An explicit ``scale`` wins; else a model tfxai built (its preprocessing
+    layer, :func:`tfxai.backbones.input_pixel_scale`) takes [0, 255] pixels; else 1.
+    """
+    from tfxai.backbones import input_pixel_scale
+
+    if scale is not None:
+        return float(scale), "--scale"
+    found = input_pixel_scale(model)
+    if found is not None:
+        return found, "the model's preprocessing layer (it takes [0, 255] pixels)"
+    return 1.0, "default: the model has no tfxai preprocessing layer, so [0, 1] pixels are assumed"
 
 
 def _top_k_match(outputs, targets, k):
