@@ -1,6 +1,8 @@
 """Shared pieces of the apps: error reporting and small option types."""
 
+import contextlib
 import functools
+import logging
 import sys
 
 import click
@@ -25,9 +27,47 @@ def reports_errors(function):
     return wrapper
 
 
+QUIET_HELP = "Print only the final line and errors (default: every progress line)."
+
+
 def echo(message):
-    """Print a progress line to stderr (stdout stays clean for results)."""
+    """Print a progress line to stderr (stdout stays clean for results); under ``--quiet`` only the last one, at the end."""
+    context = click.get_current_context(silent=True)
+    if context is not None and context.meta.get("tfxai.quiet"):
+        context.meta["tfxai.last_line"] = message
+        return
     click.echo(message, err=True)
+
+
+@contextlib.contextmanager
+def final_line_only(quiet):
+    """While active with ``quiet``, :func:`echo` holds lines back; the last one is printed on success (the one progress display of ``--quiet``)."""
+    context = click.get_current_context()
+    context.meta["tfxai.quiet"] = bool(quiet)
+    context.meta.pop("tfxai.last_line", None)
+    try:
+        yield
+    finally:
+        context.meta["tfxai.quiet"] = False
+    last = context.meta.pop("tfxai.last_line", None)
+    if quiet and last is not None:
+        click.echo(last, err=True)
+
+
+class _EchoHandler(logging.Handler):
+    """Print the library's one-line notes (``tfxai`` logger, INFO and up) on stderr, like the apps' own progress lines."""
+
+    def emit(self, record):
+        echo(record.getMessage())
+
+
+def show_library_notes():
+    """Route the ``tfxai`` logger (e.g. :func:`tfxai.data.to_model_channels`' channel note) to stderr, once."""
+    logger = logging.getLogger("tfxai")
+    if not any(isinstance(handler, _EchoHandler) for handler in logger.handlers):
+        logger.addHandler(_EchoHandler())
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
 
 
 def early_stopping_option(function):

@@ -8,7 +8,7 @@ from tfxai.apps.common import augment_option, early_stopping_option, echo, progr
 @click.command(name="mixed")
 @click.option("--data", required=True, type=click.Path(), help="Training data: .npz (x, y) or a folder of class subfolders.")
 @click.option("--teacher", required=True, type=click.Path(), help="Trained classifier (.keras) used to generate.")
-@click.option("--out", required=True, type=click.Path(), help="Output folder (model.keras, class_names.json, history.json, summary.json).")
+@click.option("--out", required=True, type=click.Path(), help="Output folder (model.keras, class_names.json, history.csv, metrics.json, saved_model/, summary.json).")
 @click.option("--fraction", type=float, default=0.3, show_default=True, help="Share of training images replaced by generated ones.")
 @click.option("--student", default=None, type=click.Path(), help="Initial student model (.keras); default: the teacher's architecture, freshly initialised.")
 @click.option("--validation", default=None, type=click.Path(), help="Validation data (.npz or class folders).")
@@ -32,6 +32,7 @@ from tfxai.apps.common import augment_option, early_stopping_option, echo, progr
 @click.option("--seed", type=int, default=0, show_default=True)
 @early_stopping_option
 @quiet_option
+@click.option("--no-export", is_flag=True, help="Do not write the SavedModel.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output folder.")
 @reports_errors
 def command(**options):
@@ -40,6 +41,7 @@ def command(**options):
 
     options["mean"], options["std"] = parse_floats(options["mean"]), parse_floats(options["std"])
     verbose, log = progress_settings(options.pop("quiet"))
+    options["export"] = not options.pop("no_export")
     config = TrainMixedConfig(**options)
     summary = run_train_mixed(config, progress=progress_printer(log), verbose=verbose)
     accuracy = summary["validation_accuracy"]

@@ -35,6 +35,7 @@ __all__ = [
     "run_training",
     "shift_and_crop",
     "split_run_data",
+    "write_run_files",
     "write_run_folder",
 ]
 
@@ -216,9 +217,36 @@ def early_stopping_callbacks(patience, monitor="val_accuracy"):
 def kept_epoch(history, config):
     """Index of the epoch whose weights the model holds after ``fit``: the best validation accuracy with early stopping, else the last."""
     accuracy = history.history.get("val_accuracy")
-    if config.early_stopping and accuracy:
+    if getattr(config, "early_stopping", 0) and accuracy:
         return int(np.argmax(accuracy))  # Keras keeps the first best epoch and restores it at the end of fit
     return len(history.epoch) - 1
+
+
+def write_run_files(folder, model, class_names, history, config, **metrics):
+    """The files every training app writes: ``model.keras``, ``class_names.json``, ``history.csv``, ``metrics.json``.
+
+    ``history`` is a Keras ``History`` or its ``history`` dict; ``config`` any
+    dataclass config (``to_dict()`` when it has one) with an optional
+    ``early_stopping`` patience; ``metrics`` are added to ``metrics.json``.
+    Method-specific extras (the SavedModel, reports, plots) are the caller's.
+    """
+    import types
+
+    from tfxai.classifier import history_csv
+    from tfxai.io import atomic_path, write_json, write_text
+
+    if isinstance(history, dict):
+        history = types.SimpleNamespace(history=history, epoch=list(range(len(next(iter(history.values()), [])))))
+    with atomic_path(os.path.join(folder, "model.keras")) as tmp:
+        model.save(tmp)
+    write_json(os.path.join(folder, "class_names.json"), list(class_names))
+    write_text(os.path.join(folder, "history.csv"), history_csv(history.history))
+    final = {key: float(values[-1]) for key, values in history.history.items()}
+    kept = kept_epoch(history, config)
+    options = config.to_dict() if hasattr(config, "to_dict") else dataclasses.asdict(config)
+    summary = {"config": options, "final": final, "epochs_run": len(history.epoch), "kept_epoch": kept + 1,
+               "kept": {key: float(values[kept]) for key, values in history.history.items()}, **metrics}
+    write_json(os.path.join(folder, "metrics.json"), summary)
 
 
 def write_run_folder(folder, model, class_names, history, config, samples=None, title="tfxai attention maps", **metrics):
@@ -227,20 +255,11 @@ def write_run_folder(folder, model, class_names, history, config, samples=None, 
     ``samples`` (:class:`~tfxai.data.LabelledImages`) are explained with the
     model's own maps into ``attention/`` when given.
     """
-    from tfxai.classifier import history_csv
     from tfxai.explain.report import explain_batch, write_report
     from tfxai.export import export_saved_model
-    from tfxai.io import atomic_path, write_json, write_text
 
-    with atomic_path(os.path.join(folder, "model.keras")) as tmp:
-        model.save(tmp)
-    write_json(os.path.join(folder, "class_names.json"), list(class_names))
-    write_text(os.path.join(folder, "history.csv"), history_csv(history.history))
-    final = {key: float(values[-1]) for key, values in history.history.items()}
-    kept = kept_epoch(history, config)
-    summary = {"config": config.to_dict(), "augmentation": augmentation_name(config.augment, config.shift_crop), "final": final, "epochs_run": len(history.epoch), "kept_epoch": kept + 1,
-               "kept": {key: float(values[kept]) for key, values in history.history.items()}, **metrics}
-    write_json(os.path.join(folder, "metrics.json"), summary)
+    augmentation = augmentation_name(config.augment, config.shift_crop)
+    write_run_files(folder, model, class_names, history, config, augmentation=augmentation, **metrics)
     if samples is not None and len(samples.labels):
         explanations = explain_batch(model, samples.images, samples.sources, samples.labels)
         write_report(explanations, class_names, os.path.join(folder, "attention"), title)

@@ -18,8 +18,9 @@ from tfxai.synthesis.generator import TargetOutputGenerator, kl_divergence
 from tfxai.synthesis.imagefiles import load_labelled_data, read_image_folder, to_uint8, write_png
 from tfxai.synthesis.mixed import build_mixed_dataset, flip_and_crop
 from tfxai.synthesis.model import MixedTargetModel
-from tfxai.synthesis.targets import CLASS_NAMES_FILE, format_distribution, load_class_names, parse_target
-from tfxai.training import early_stopping_callbacks
+from tfxai.synthesis.targets import format_distribution, load_class_names, parse_target
+from tfxai.export import export_saved_model
+from tfxai.training import early_stopping_callbacks, write_run_files
 
 AUGMENTATIONS = ("none", "shift", "flip", "flip+shift", "flip_crop")  # tfxai.augmentation's choices and the old name of flip+shift
 
@@ -76,6 +77,7 @@ class TrainMixedConfig:
     seed: int = 0
     early_stopping: int = 0
     overwrite: bool = False
+    export: bool = True
 
 
 def make_preprocessing(scale=1.0, mean=None, std=None, channels=None):
@@ -239,8 +241,10 @@ def _split(images, labels, fraction, seed):
 def run_train_mixed(config, progress=None, verbose="auto"):
     """Replace ``config.fraction`` of the training images by generated ones and train a student on them.
 
-    Writes ``model.keras`` (the trained classifier), ``class_names.json``,
-    ``history.json`` and ``summary.json`` into the folder ``config.out``.
+    Writes the standard run folder (:func:`tfxai.training.write_run_files`:
+    ``model.keras`` -- the trained student --, ``class_names.json``,
+    ``history.csv``, ``metrics.json``), ``saved_model/`` unless not
+    ``config.export``, and ``summary.json`` (the generation's numbers) into ``config.out``.
     Returns the summary dict.
     """
     check_learning_rate(config.learning_rate)
@@ -297,9 +301,6 @@ def run_train_mixed(config, progress=None, verbose="auto"):
     with staged_directory(config.out, overwrite=config.overwrite) as staging:
         callbacks = early_stopping_callbacks(config.early_stopping)
         history = fit_classifier(model, train, validation, config.epochs, callbacks=callbacks, verbose=verbose)
-        student.save(os.path.join(staging, "model.keras"))
-        write_json(os.path.join(staging, CLASS_NAMES_FILE), names)
-        write_json(os.path.join(staging, "history.json"), {k: [float(v) for v in vals] for k, vals in history.history.items()})
         summary = {
             "train_images": int(len(mixed.images)),
             "generated_images": int(len(mixed.replaced)),
@@ -310,6 +311,9 @@ def run_train_mixed(config, progress=None, verbose="auto"):
             "augment_generated": bool(config.augment_generated),
             "config": dataclasses.asdict(config),
         }
+        write_run_files(staging, student, names, history, config, **{k: v for k, v in summary.items() if k != "config"})
+        if config.export:
+            export_saved_model(student, os.path.join(staging, "saved_model"), class_names=names)
         write_json(os.path.join(staging, "summary.json"), summary)
     return summary
 
