@@ -12,6 +12,7 @@ import importlib.util
 import click
 
 from tfxai import _runtime
+from tfxai.apps.common import QUIET_HELP, final_line_only
 
 # (group path, command name) -> "module:attribute"
 COMMANDS = {
@@ -123,16 +124,26 @@ def _load(target):
 
 
 def _quiet_tensorflow_first(command):
-    """Make ``command`` import TensorFlow with its C++ start-up logs hidden (unless ``tfxai --verbose``)."""
+    """Make ``command`` import TensorFlow with its C++ start-up logs hidden (unless ``tfxai --verbose``), and take ``--quiet``.
+
+    Every app takes ``--quiet``: its progress lines (:func:`tfxai.apps.common.echo`)
+    are held back and only the last one is printed when the app finishes
+    (errors are always printed). Apps with their own ``--quiet`` keep it.
+    """
     callback = command.callback
     if callback is None or getattr(callback, "quiets_tensorflow", False):
         return command
+    own_quiet = any(parameter.name == "quiet" for parameter in command.params)
+    if not own_quiet:
+        command.params.append(click.Option(["--quiet"], is_flag=True, help=QUIET_HELP))
 
     @functools.wraps(callback)
     def run(*args, **kwargs):
         if not click.get_current_context().find_root().params.get("verbose"):
             _runtime.import_tensorflow_silently()
-        return callback(*args, **kwargs)
+        quiet = kwargs.get("quiet") if own_quiet else kwargs.pop("quiet", False)
+        with final_line_only(quiet):
+            return callback(*args, **kwargs)
 
     run.quiets_tensorflow = True
     command.callback = run
@@ -172,7 +183,10 @@ def describe_unexpected(error, limit=300):
 @click.version_option(package_name="tfxai")
 def main(verbose):
     """tfxai: explain Keras image, video and signal models, and train them with their attention."""
+    from tfxai.apps.common import show_library_notes
+
     _quiet_opencv()
+    show_library_notes()
 
 
 def _quiet_opencv():

@@ -1,6 +1,8 @@
 """Shared pieces of the apps: error reporting and small option types."""
 
+import contextlib
 import functools
+import logging
 import sys
 
 import click
@@ -25,9 +27,47 @@ def reports_errors(function):
     return wrapper
 
 
+QUIET_HELP = "Print only the final line and errors (default: every progress line)."
+
+
 def echo(message):
-    """Print a progress line to stderr (stdout stays clean for results)."""
+    """Print a progress line to stderr (stdout stays clean for results); under ``--quiet`` only the last one, at the end."""
+    context = click.get_current_context(silent=True)
+    if context is not None and context.meta.get("tfxai.quiet"):
+        context.meta["tfxai.last_line"] = message
+        return
     click.echo(message, err=True)
+
+
+@contextlib.contextmanager
+def final_line_only(quiet):
+    """While active with ``quiet``, :func:`echo` holds lines back; the last one is printed on success (the one progress display of ``--quiet``)."""
+    context = click.get_current_context()
+    context.meta["tfxai.quiet"] = bool(quiet)
+    context.meta.pop("tfxai.last_line", None)
+    try:
+        yield
+    finally:
+        context.meta["tfxai.quiet"] = False
+    last = context.meta.pop("tfxai.last_line", None)
+    if quiet and last is not None:
+        click.echo(last, err=True)
+
+
+class _EchoHandler(logging.Handler):
+    """Print the library's one-line notes (``tfxai`` logger, INFO and up) on stderr, like the apps' own progress lines."""
+
+    def emit(self, record):
+        echo(record.getMessage())
+
+
+def show_library_notes():
+    """Route the ``tfxai`` logger (e.g. :func:`tfxai.data.to_model_channels`' channel note) to stderr, once."""
+    logger = logging.getLogger("tfxai")
+    if not any(isinstance(handler, _EchoHandler) for handler in logger.handlers):
+        logger.addHandler(_EchoHandler())
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
 
 
 def early_stopping_option(function):
@@ -57,9 +97,9 @@ def training_options(presets, out, backbones, preset_help):
         click.option("--batch-size", type=click.IntRange(1, 4096), default=None),
         click.option("--learning-rate", type=float, default=None),
         click.option("--validation-split", type=click.FloatRange(0.0, 0.9), default=None),
-        click.option("--augment/--no-augment", default=None, help="Random left-right flips (of images and their maps together)."),
+        augment_option(None, "the preset's: shift (up to 10% of the side) for paper, none for small"),
         click.option("--shift-crop", type=click.FloatRange(0.0, 0.49), default=None, metavar="FRACTION",
-                     help="Random shifts and crops of up to FRACTION of the image side (0: off)."),
+                     help="Size of --augment's shifts and crops: up to FRACTION of the image side [0.1]."),
         early_stopping_option,
         quiet_option,
         click.option("--seed", type=int, default=None),
@@ -73,6 +113,22 @@ def training_options(presets, out, backbones, preset_help):
         return function
 
     return decorate
+
+
+def augment_option(default, default_help):
+    """``--augment none|shift|flip|flip+shift``: the random changes training images get, one vocabulary for every training app.
+
+    ``default`` is the click default (None: the preset's), ``default_help``
+    says what it is in ``--help``. The choices are :data:`tfxai.augmentation.AUGMENTATIONS`.
+    """
+    from tfxai.augmentation import AUGMENTATIONS
+
+    return click.option(
+        "--augment", type=click.Choice(AUGMENTATIONS), default=default,
+        help="Random changes of training images (and their maps): none, shift (shifts and crops), flip (left-right mirror) "
+        f"or flip+shift. Default: {default_help}. Never flips by default: a mirrored digit or letter can be another class; "
+        "choose flip only for classes that survive a mirror. metrics.json records the choice.",
+    )
 
 
 def _as_int(context, parameter, value):

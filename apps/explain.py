@@ -19,7 +19,7 @@ CAM_CHOICES = ["gradcam", "gradcam++", "cam", "scorecam", "smoothgrad", "layerca
 @click.option("--layer", default=None, help="Feature-map layer name (default: the last convolutional feature map).")
 @click.option("--target", default=None, help="Explain this class (a name or an index) instead of the predicted class.")
 @click.option("--alpha", type=click.FloatRange(0, 1), default=0.4, show_default=True, help="Heatmap opacity.")
-@click.option("--convert", is_flag=True, help="Convert grayscale/RGBA images to the model's channels instead of failing.")
+@click.option("--convert", is_flag=True, hidden=True, help="No effect (images are always converted to the model's channels); kept for old scripts.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output folder once the new one is complete.")
 @reports_errors
 def command(model_path, image_paths, out, method, layer, target, alpha, convert, overwrite):
@@ -37,7 +37,7 @@ def command(model_path, image_paths, out, method, layer, target, alpha, convert,
     target = None if target is None else class_index(target, class_names)
     paths = [p for entry in image_paths for p in list_images(entry)]
     height, width, channels = model.inputs[0].shape[1:]
-    images = load_images(paths, (height, width), channels, convert=convert)
+    images = load_images(paths, (height, width), channels)
     true = [class_names.index(os.path.basename(os.path.dirname(p))) if os.path.basename(os.path.dirname(p)) in class_names else -1 for p in paths]
     targets = None if target is None else [target] * len(paths)
     echo(f"explaining {plural(len(paths), 'image')} with {method}")
@@ -49,7 +49,7 @@ def command(model_path, image_paths, out, method, layer, target, alpha, convert,
             # one class for every image, however the report batches them
             return saliency(method, model, batch, targets=target, layer=layer), probabilities
     with staged_directory(out, overwrite=overwrite) as staging:
-        explanations = explain_batch(explainer, images, paths, np.asarray(true), targets if method in METHODS else None)
+        explanations = explain_batch(explainer, images, paths, np.asarray(true), targets if method in METHODS else None, sources=paths)
         accuracy = write_report(explanations, class_names, staging, f"tfxai explain: {method}", alpha=alpha)
     summary = f", accuracy {accuracy:.3f} on labelled images" if accuracy is not None else ""
     echo(f"wrote {out}: contact_sheet.png, predictions.csv, overlays/{summary}")

@@ -21,7 +21,9 @@ def command(model_path, out, method, layer, input_dtype, overwrite):
     from tfxai.io import check_output_folder, load_model
 
     check_output_folder(out, overwrite)
-    model, _ = load_model(model_path)
+    model, class_names = load_model(model_path)
     explain = None if method == "auto" else method
-    export_saved_model(model, out, explain=explain, layer=layer, input_dtype=input_dtype, overwrite=overwrite)
-    echo(f"wrote {out}: signatures serving_default, serve_float32, serve_uint8 -> probabilities, class_id, heatmap")
+    export_saved_model(model, out, explain=explain, layer=layer, input_dtype=input_dtype, overwrite=overwrite,
+                       class_names=class_names)
+    names = ", class_name" if class_names else ""
+    echo(f"wrote {out}: signatures serving_default, serve_float32, serve_uint8 -> probabilities, class_id{names}, heatmap")

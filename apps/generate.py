@@ -18,7 +18,8 @@ from tfxai.apps.common import echo, reports_errors
 @click.option("--weight-decay", type=float, default=5e-4, show_default=True)
 @click.option("--tolerance", type=float, default=0.01, show_default=True, help="Stop an image once KL(target||output) <= this.")
 @click.option("--low-pass", "low_pass_radius", type=float, default=None, help="Low-pass filter radius (cycles per image); off by default.")
-@click.option("--scale", type=float, default=1.0, show_default=True, help="Multiply [0,1] pixels by this before the model (e.g. 255).")
+@click.option("--scale", type=float, default=None, help="Multiply [0,1] pixels by this before the model. Default: 255 for a model "
+              "tfxai trained (read from its preprocessing layer: it takes [0, 255] pixels), else 1.")
 @click.option("--mean", default=None, help="Per-channel mean subtracted after scaling, e.g. '0.49,0.48,0.45'.")
 @click.option("--std", default=None, help="Per-channel standard deviation divided by after scaling.")
 @click.option("--from-logits", is_flag=True, help="The model outputs logits, not probabilities.")
@@ -32,12 +33,13 @@ def command(**options):
     options["mean"], options["std"] = parse_floats(options["mean"]), parse_floats(options["std"])
     config = GenerateConfig(**options)
     summary = run_generate(config, progress=progress_printer(echo))
+    echo(f"pixels scaled by {summary['scale']:g} ({summary['scale_source']})")
     echo(
         f"wrote {summary['images']} images to {config.out}: mean KL to target {summary['mean_kl']:.4f}, "
         f"top-2 match {summary['top2_match_rate']:.0%}"
     )
     if summary["mean_kl"] > 10 * max(config.tolerance or 0.0, 0.01):
         echo(
-            "some images did not reach the target: try a larger --learning-rate (e.g. 1 or 5 for a model fed [0, 1] "
-            "or [0, 255] pixels) or more --steps; results.csv lists each image's KL"
+            f"some images did not reach the target: try a larger --learning-rate (e.g. 1 or 5) or more --steps, and check "
+            f"--scale (used {summary['scale']:g}: 255 for a model fed [0, 255] pixels, 1 for [0, 1]); results.csv lists each image's KL"
         )

@@ -2,13 +2,13 @@
 
 import click
 
-from tfxai.apps.common import early_stopping_option, echo, progress_settings, quiet_option, reports_errors
+from tfxai.apps.common import augment_option, early_stopping_option, echo, progress_settings, quiet_option, reports_errors
 
 
 @click.command(name="mixed")
 @click.option("--data", required=True, type=click.Path(), help="Training data: .npz (x, y) or a folder of class subfolders.")
 @click.option("--teacher", required=True, type=click.Path(), help="Trained classifier (.keras) used to generate.")
-@click.option("--out", required=True, type=click.Path(), help="Output folder (model.keras, class_names.json, history.json, summary.json).")
+@click.option("--out", required=True, type=click.Path(), help="Output folder (model.keras, class_names.json, history.csv, metrics.json, saved_model/, summary.json).")
 @click.option("--fraction", type=float, default=0.3, show_default=True, help="Share of training images replaced by generated ones.")
 @click.option("--student", default=None, type=click.Path(), help="Initial student model (.keras); default: the teacher's architecture, freshly initialised.")
 @click.option("--validation", default=None, type=click.Path(), help="Validation data (.npz or class folders).")
@@ -16,10 +16,10 @@ from tfxai.apps.common import early_stopping_option, echo, progress_settings, qu
 @click.option("--epochs", type=int, default=10, show_default=True)
 @click.option("--batch-size", type=int, default=64, show_default=True)
 @click.option("--learning-rate", type=float, default=1e-3, show_default=True, help="Adam learning rate.")
-@click.option("--augment", type=click.Choice(["flip_crop", "none"]), default="flip_crop", show_default=True)
+@augment_option("shift", "shift (random crops after padding by --crop-padding pixels)")
 @click.option("--augment-generated/--no-augment-generated", default=False, show_default=True,
               help="Also augment generated images (their stored teacher output then no longer matches).")
-@click.option("--crop-padding", type=int, default=2, show_default=True)
+@click.option("--crop-padding", type=int, default=2, show_default=True, help="Padding in pixels of --augment's shifts and crops.")
 @click.option("--own-probability", type=float, default=0.9, show_default=True, help="Target of the own class (other class: 1 - this).")
 @click.option("--kl-weight", type=float, default=0.5, show_default=True, help="Weight of KL(q||p) in eq. 9 (CE gets 1 - this).")
 @click.option("--generation-optimizer", type=click.Choice(["sgd", "momentum"]), default="sgd", show_default=True)
@@ -32,6 +32,7 @@ from tfxai.apps.common import early_stopping_option, echo, progress_settings, qu
 @click.option("--seed", type=int, default=0, show_default=True)
 @early_stopping_option
 @quiet_option
+@click.option("--no-export", is_flag=True, help="Do not write the SavedModel.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output folder.")
 @reports_errors
 def command(**options):
@@ -40,6 +41,7 @@ def command(**options):
 
     options["mean"], options["std"] = parse_floats(options["mean"]), parse_floats(options["std"])
     verbose, log = progress_settings(options.pop("quiet"))
+    options["export"] = not options.pop("no_export")
     config = TrainMixedConfig(**options)
     summary = run_train_mixed(config, progress=progress_printer(log), verbose=verbose)
     accuracy = summary["validation_accuracy"]

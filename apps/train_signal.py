@@ -27,19 +27,21 @@ PRESET_NAMES = ["thesis", "small"]  # tfxai.signal.training.PRESETS, named here 
 @click.option("--attention-recording", default=None, help="Recording (name or index) whose attention is plotted [first test recording].")
 @click.option("--attention-block", type=int, default=None, help="Attention block shown, 0 = nearest the input [0].")
 @early_stopping_option
+@click.option("--no-export", is_flag=True, help="Do not write the SavedModel.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing results folder.")
 @quiet_option
 @reports_errors
-def command(data, model_name, fft, output, preset, quiet, **options):
+def command(data, model_name, fft, output, preset, quiet, no_export, **options):
     """Train a window classifier on signal recordings; report accuracy per recording.
 
-    Writes model.keras, saved_model/ (takes raw window batches), confusion.csv
+    Writes model.keras, class_names.json, history.csv, metrics.json,
+    saved_model/ (takes raw window batches; not with --no-export), confusion.csv
     and confusion.png (per-class percentages), predictions.csv, report.json and,
     for san1d, attention.png (what the first self-attention block attends to).
     """
     from tfxai.signal import SignalTrainingConfig, run_signal_training
 
-    config = SignalTrainingConfig.from_preset(preset, data=data, model=model_name, fft=fft, output=output, **options)
+    config = SignalTrainingConfig.from_preset(preset, data=data, model=model_name, fft=fft, output=output, export=not no_export, **options)
     verbose, log = progress_settings(quiet)
     report = run_signal_training(config, verbose=verbose, log=log)
     click.echo(

@@ -98,3 +98,33 @@ def test_load_model_names_the_wrong_kind(tmp_path):
     assert isinstance(load_model(tmp_path)[0], ABN)  # no expectation: any kind
     with pytest.raises(TfxaiError, match=r"holds an ABN, not a GAIN: pass a model written by 'tfxai train gain'"):
         load_model(tmp_path, expect=GAIN)
+
+
+def test_saved_model_serves_class_names_from_its_asset_without_tfxai(tmp_path):
+    """A server answers names from the SavedModel alone: asset class_names.txt and a string output class_name."""
+    from click.testing import CliRunner
+
+    from tfxai.apps.cli import main
+    from tfxai.classifier import save_classifier
+
+    model = build_classifier("small_cnn", 3, (16, 16, 3), weights="none")
+    save_classifier(model, tmp_path / "run", ["cat", "wild dog", "émeu"])
+    result = CliRunner().invoke(main, ["export", "--model", str(tmp_path / "run"), "--out", str(tmp_path / "sm")])
+    assert result.exit_code == 0 and "class_name" in result.output, result.output
+    x = (np.random.default_rng(1).random((6, 16, 16, 3)) * 255).astype("float32")
+    np.save(tmp_path / "x.npy", x)
+    out = run_without_tfxai(
+        f"""
+        import json, os, shutil, numpy as np, tensorflow as tf
+        shutil.move({str(tmp_path / 'sm')!r}, {str(tmp_path / 'moved')!r})  # no run folder beside it
+        served = tf.saved_model.load({str(tmp_path / 'moved')!r})
+        result = served.signatures["serving_default"](images=tf.constant(np.load({str(tmp_path / 'x.npy')!r})))
+        print(json.dumps({{"names": [n.decode() for n in result["class_name"].numpy()],
+                           "ids": result["class_id"].numpy().tolist(),
+                           "asset": open(os.path.join({str(tmp_path / 'moved')!r}, "assets", "class_names.txt"), encoding="utf-8").read()}}))
+        """
+    )
+    report = json.loads(out.strip().splitlines()[-1])
+    names = ["cat", "wild dog", "émeu"]
+    assert report["names"] == [names[i] for i in report["ids"]]
+    assert report["asset"].splitlines() == names

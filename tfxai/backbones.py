@@ -113,6 +113,24 @@ def _keras_app(constructor):
     return build
 
 
+#: Names of the preprocessing layers tfxai puts at the start of its models, which take [0, 255] pixels.
+PIXEL_PREPROCESSING_LAYERS = ("rescale", "caffe_preprocess")
+
+
+def input_pixel_scale(model):
+    """255.0 if ``model`` starts with tfxai's pixel preprocessing (it takes [0, 255] pixels), else None (unknown).
+
+    Nested models (a backbone inside a classifier) are searched too.
+    """
+    pending = list(getattr(model, "layers", []))
+    while pending:
+        layer = pending.pop()
+        if layer.name in PIXEL_PREPROCESSING_LAYERS:
+            return 255.0
+        pending.extend(getattr(layer, "layers", []))
+    return None
+
+
 def _rescale_unit():
     return keras.layers.Rescaling(1.0 / 255.0, name="rescale")
 

@@ -36,14 +36,15 @@ class ClassifierConfig(RunConfig):
     learning_rate: float = 1e-3
     dropout: float = 0.2
     train_backbone: bool = False
-    augment: bool = True
+    augment: bool = False  # no flips by default (they change the class of digits and letters)
+    shift_crop: float = 0.1
 
     presets: ClassVar[dict] = {}
 
 
 CLASSIFIER_PRESETS = {
     "paper": {},
-    "small": {"backbone": "small_cnn", "weights": "none", "image_size": 32, "epochs": 5, "batch_size": 64},
+    "small": {"backbone": "small_cnn", "weights": "none", "image_size": 32, "epochs": 5, "batch_size": 64, "shift_crop": 0.0},
 }
 ClassifierConfig.presets = CLASSIFIER_PRESETS
 
@@ -85,10 +86,10 @@ def history_csv(history):
     return buffer.getvalue()
 
 
-def check_learning_rate(learning_rate):
-    """Raise :class:`TfxaiError` unless ``learning_rate`` is a finite positive number."""
+def check_learning_rate(learning_rate, option="--learning-rate"):
+    """Raise :class:`TfxaiError` naming ``option`` unless ``learning_rate`` is a finite positive number."""
     if not (np.isfinite(learning_rate) and learning_rate > 0):
-        raise TfxaiError(f"--learning-rate must be a positive number, got {learning_rate}")
+        raise TfxaiError(f"{option} must be a positive number, got {learning_rate}")
 
 
 def compile_classifier(model, learning_rate):

@@ -65,7 +65,7 @@ def run_demo(config, log=print, verbose="auto"):
 
         log("exporting the SavedModel and checking it against the Keras model")
         saved_model = os.path.join(staging, "saved_model")
-        export_saved_model(model, saved_model, explain="gradcam")
+        export_saved_model(model, saved_model, explain="gradcam", class_names=class_names)
         served = tf.saved_model.load(saved_model).signatures["serving_default"](images=tf.constant(x_test[:count], tf.float32))
         heatmaps = np.stack([e.heatmap for e in explanations])
         probabilities = np.stack([e.probabilities for e in explanations])

@@ -4,7 +4,9 @@ The exported folder loads with plain ``tf.saved_model.load`` on a machine
 without tfxai. Signatures:
 
 - ``serving_default``: images (float32 or uint8, chosen at export) ->
-  ``{"probabilities", "class_id", "heatmap"}``;
+  ``{"probabilities", "class_id", "heatmap"}`` and, when the class names are
+  given, ``"class_name"`` (string) read from the asset ``assets/class_names.txt``
+  (one name per line, line i is class i), so a server answers names without the run folder;
 - ``serve_float32`` and ``serve_uint8``: the same for each input type.
 
 A video attention model with a ``serve_attention(clips)`` method (:class:`tfxai.video.STABN`)
@@ -17,6 +19,7 @@ in [0, 1] (or (batch, T, H, W) for video models).
 """
 
 import os
+import tempfile
 
 import keras
 import tensorflow as tf
@@ -30,42 +33,67 @@ from tfxai.io import atomic_path
 __all__ = ["export_saved_model", "model_input_shape", "serving_function"]
 
 
-def serving_function(model, explain=None, layer=None):
+def serving_function(model, explain=None, layer=None, class_names=None):
     """A function ``images -> {"probabilities", "class_id", "heatmap"}`` (traceable).
 
     ``explain`` is None (an attention model's own maps, Grad-CAM for other
     classifiers), a CAM method name (``gradcam``, ``gradcam++``, ``cam``), a
     CAM object, or any explainer / callable ``images -> (maps, probabilities)``
-    that can be traced.
+    that can be traced. ``class_names`` is None or a lookup table (class id ->
+    name, :func:`class_name_table`) that adds a ``"class_name"`` output.
     """
     if explain is None and hasattr(model, "serve_attention"):
-        return _serve_attention(model)
+        return _serve_attention(model, class_names)
     explainer = _explainer(model, explain, layer)
 
     def serve(images):
         heatmaps, probabilities = explainer(tf.cast(images, tf.float32))
-        return _outputs(probabilities, heatmaps)
+        return _outputs(probabilities, heatmaps, class_names)
 
     return serve
 
 
-def _serve_attention(model):
+def _serve_attention(model, class_names=None):
     """Probabilities, class id, heatmap and every attention of a model with ``serve_attention(clips) -> {"probabilities", "spatial", ...}``."""
 
     def serve(images):
         out = model.serve_attention(tf.cast(images, tf.float32))
-        return {**out, **_outputs(out["probabilities"], out["spatial"])}
+        return {**out, **_outputs(out["probabilities"], out["spatial"], class_names)}
 
     return serve
 
 
-def _outputs(probabilities, heatmaps):
+def _outputs(probabilities, heatmaps, class_names=None):
     """The served outputs every model shares: probabilities, predicted class id and heatmap."""
     if probabilities.shape[-1] == 1:
         class_id = tf.cast(probabilities[:, 0] > 0.5, tf.int32)
     else:
         class_id = predicted_classes(probabilities)
-    return {"probabilities": probabilities, "class_id": class_id, "heatmap": heatmaps}
+    outputs = {"probabilities": probabilities, "class_id": class_id, "heatmap": heatmaps}
+    if class_names is not None:
+        outputs["class_name"] = class_names.lookup(tf.cast(class_id, tf.int64))
+    return outputs
+
+
+class ClassNames(tf.Module):
+    """The class names as a SavedModel asset (``class_names.txt``) and a lookup table class id -> name."""
+
+    def __init__(self, names, folder):
+        super().__init__(name="class_names")
+        names = [str(name) for name in names]
+        if any("\n" in name or "\r" in name for name in names):
+            raise TfxaiError("class names must not contain line breaks: rename the class folders")
+        path = os.path.join(folder, "class_names.txt")
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write("\n".join(names) + "\n")
+        self.asset = tf.saved_model.Asset(path)
+        initializer = tf.lookup.TextFileInitializer(
+            self.asset, tf.int64, tf.lookup.TextFileIndex.LINE_NUMBER, tf.string, tf.lookup.TextFileIndex.WHOLE_LINE
+        )
+        self.table = tf.lookup.StaticHashTable(initializer, default_value="")
+
+    def lookup(self, class_id):
+        return self.table.lookup(class_id)
 
 
 def _explainer(model, explain, layer):
@@ -96,7 +124,7 @@ def model_input_shape(model):
     return [None] + list(model.inputs[0].shape[1:])
 
 
-def export_saved_model(model, path, explain=None, layer=None, input_dtype="float32", overwrite=False):
+def export_saved_model(model, path, explain=None, layer=None, input_dtype="float32", overwrite=False, class_names=None):
     """Export any tfxai model to a SavedModel folder at ``path`` (written atomically).
 
     Parameters
@@ -113,6 +141,9 @@ def export_saved_model(model, path, explain=None, layer=None, input_dtype="float
         Feature-map layer for a CAM method.
     input_dtype : {"float32", "uint8"}
         Input type of ``serving_default``; both are served under their own names.
+    class_names : list of str, optional
+        One name per class: stored as the asset ``class_names.txt`` and served
+        as the string output ``class_name`` of every signature.
 
     Returns
     -------
@@ -124,14 +155,18 @@ def export_saved_model(model, path, explain=None, layer=None, input_dtype="float
     path = os.fspath(path)
     if os.path.exists(path) and not overwrite:
         raise TfxaiError(f"{path} already exists: pass overwrite=True (--overwrite) or choose another folder")
-    serve = serving_function(model, explain, layer)
-    shape = model_input_shape(model)
-    archive = keras.export.ExportArchive()
-    archive.track(model)
-    specs = {dtype: tf.TensorSpec(shape, getattr(tf, dtype), name="images") for dtype in ("float32", "uint8")}
-    archive.add_endpoint("serving_default", serve, input_signature=[specs[input_dtype]])
-    for dtype, spec in specs.items():
-        archive.add_endpoint(f"serve_{dtype}", serve, input_signature=[spec])
-    with atomic_path(path) as tmp:
-        archive.write_out(tmp, verbose=False)
+    with tempfile.TemporaryDirectory() as scratch:
+        names = None if class_names is None else ClassNames(class_names, scratch)
+        serve = serving_function(model, explain, layer, names)
+        shape = model_input_shape(model)
+        archive = keras.export.ExportArchive()
+        archive.track(model)
+        if names is not None:
+            archive.track(names)
+        specs = {dtype: tf.TensorSpec(shape, getattr(tf, dtype), name="images") for dtype in ("float32", "uint8")}
+        archive.add_endpoint("serving_default", serve, input_signature=[specs[input_dtype]])
+        for dtype, spec in specs.items():
+            archive.add_endpoint(f"serve_{dtype}", serve, input_signature=[spec])
+        with atomic_path(path) as tmp:
+            archive.write_out(tmp, verbose=False)
     return path

@@ -10,7 +10,7 @@ export. This module holds the shared steps once; ``train_abn``
 extra inputs).
 
 A run folder holds ``model.keras``, ``class_names.json``, ``history.csv``,
-``metrics.json`` (the options, the last epoch's metrics under ``final`` and
+``metrics.json`` (the options, the augmentation used as an ``--augment`` choice, the last epoch's metrics under ``final`` and
 those of the epoch whose weights were saved under ``kept``), ``attention/`` (overlays of held-out images, for models
 that explain themselves) and ``saved_model/`` (probabilities, class id and
 map; see :func:`tfxai.export.export_saved_model`).
@@ -24,6 +24,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfxai.augmentation import augmentation_name, resolve_augmentation
 from tfxai.errors import TfxaiError
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "run_training",
     "shift_and_crop",
     "split_run_data",
+    "write_run_files",
     "write_run_folder",
 ]
 
@@ -49,7 +51,9 @@ class RunConfig:
     ``early_stopping`` is a patience in epochs on validation accuracy, with
     the best epoch's weights restored (0: off); ``augment`` flips images
     left-right; ``shift_crop`` is the largest shift/crop as a fraction of the
-    image side (0: off).
+    image side (0: off). ``augment`` may be given as an ``--augment`` choice
+    (``"none"``, ``"shift"``, ``"flip"``, ``"flip+shift"``,
+    :mod:`tfxai.augmentation`); :meth:`validate` turns it into these two fields.
     """
 
     data: str = ""
@@ -78,6 +82,9 @@ class RunConfig:
         if preset not in cls.presets:
             raise TfxaiError(f"unknown preset {preset!r}: choose one of {', '.join(cls.presets)}")
         values = dict(cls.presets[preset])
+        augment = overrides.get("augment")
+        if isinstance(augment, str) and "shift" not in augment and overrides.get("shift_crop"):
+            raise TfxaiError(f"--shift-crop sets the size of shifts but --augment {augment} has none: use --augment flip+shift or shift")
         values.update({key: value for key, value in overrides.items() if value is not None})
         unknown = sorted(set(values) - {field.name for field in dataclasses.fields(cls)})
         if unknown:
@@ -89,6 +96,8 @@ class RunConfig:
         from tfxai.classifier import check_learning_rate
 
         check_learning_rate(self.learning_rate)
+        if isinstance(self.augment, str):
+            self.augment, self.shift_crop = resolve_augmentation(self.augment, self.shift_crop)
         if self.epochs < 1:
             raise TfxaiError(f"--epochs must be at least 1, got {self.epochs}")
         if self.batch_size < 1:
@@ -213,9 +222,36 @@ def early_stopping_callbacks(patience, monitor="val_accuracy"):
 def kept_epoch(history, config):
     """Index of the epoch whose weights the model holds after ``fit``: the best validation accuracy with early stopping, else the last."""
     accuracy = history.history.get("val_accuracy")
-    if config.early_stopping and accuracy:
+    if getattr(config, "early_stopping", 0) and accuracy:
         return int(np.argmax(accuracy))  # Keras keeps the first best epoch and restores it at the end of fit
     return len(history.epoch) - 1
+
+
+def write_run_files(folder, model, class_names, history, config, **metrics):
+    """The files every training app writes: ``model.keras``, ``class_names.json``, ``history.csv``, ``metrics.json``.
+
+    ``history`` is a Keras ``History`` or its ``history`` dict; ``config`` any
+    dataclass config (``to_dict()`` when it has one) with an optional
+    ``early_stopping`` patience; ``metrics`` are added to ``metrics.json``.
+    Method-specific extras (the SavedModel, reports, plots) are the caller's.
+    """
+    import types
+
+    from tfxai.classifier import history_csv
+    from tfxai.io import atomic_path, write_json, write_text
+
+    if isinstance(history, dict):
+        history = types.SimpleNamespace(history=history, epoch=list(range(len(next(iter(history.values()), [])))))
+    with atomic_path(os.path.join(folder, "model.keras")) as tmp:
+        model.save(tmp)
+    write_json(os.path.join(folder, "class_names.json"), list(class_names))
+    write_text(os.path.join(folder, "history.csv"), history_csv(history.history))
+    final = {key: float(values[-1]) for key, values in history.history.items()}
+    kept = kept_epoch(history, config)
+    options = config.to_dict() if hasattr(config, "to_dict") else dataclasses.asdict(config)
+    summary = {"config": options, "final": final, "epochs_run": len(history.epoch), "kept_epoch": kept + 1,
+               "kept": {key: float(values[kept]) for key, values in history.history.items()}, **metrics}
+    write_json(os.path.join(folder, "metrics.json"), summary)
 
 
 def write_run_folder(folder, model, class_names, history, config, samples=None, title="tfxai attention maps", **metrics):
@@ -224,25 +260,16 @@ def write_run_folder(folder, model, class_names, history, config, samples=None, 
     ``samples`` (:class:`~tfxai.data.LabelledImages`) are explained with the
     model's own maps into ``attention/`` when given.
     """
-    from tfxai.classifier import history_csv
     from tfxai.explain.report import explain_batch, write_report
     from tfxai.export import export_saved_model
-    from tfxai.io import atomic_path, write_json, write_text
 
-    with atomic_path(os.path.join(folder, "model.keras")) as tmp:
-        model.save(tmp)
-    write_json(os.path.join(folder, "class_names.json"), list(class_names))
-    write_text(os.path.join(folder, "history.csv"), history_csv(history.history))
-    final = {key: float(values[-1]) for key, values in history.history.items()}
-    kept = kept_epoch(history, config)
-    summary = {"config": config.to_dict(), "final": final, "epochs_run": len(history.epoch), "kept_epoch": kept + 1,
-               "kept": {key: float(values[kept]) for key, values in history.history.items()}, **metrics}
-    write_json(os.path.join(folder, "metrics.json"), summary)
+    augmentation = augmentation_name(config.augment, config.shift_crop)
+    write_run_files(folder, model, class_names, history, config, augmentation=augmentation, **metrics)
     if samples is not None and len(samples.labels):
         explanations = explain_batch(model, samples.images, samples.sources, samples.labels)
         write_report(explanations, class_names, os.path.join(folder, "attention"), title)
     if config.export:
-        export_saved_model(model, os.path.join(folder, "saved_model"))
+        export_saved_model(model, os.path.join(folder, "saved_model"), class_names=class_names)
 
 
 def run_training(config, model, train_data, validation_data, class_names, samples=None, callbacks=(), verbose="auto", title="", **metrics):

@@ -37,8 +37,11 @@ def test_train_mixed_writes_a_reloadable_model(workspace):
     assert summary["train_images"] == 36 and summary["generated_images"] == 9
     assert summary["augment_generated"] is False and summary["validation_accuracy"] is not None
     assert json.loads((out / "class_names.json").read_text()) == ["dark", "light"]
-    history = json.loads((out / "history.json").read_text())
-    assert len(history["loss"]) == 2 and "val_accuracy" in history
+    history = (out / "history.csv").read_text().splitlines()
+    assert len(history) == 3 and "val_accuracy" in history[0]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["generated_images"] == 9 and metrics["epochs_run"] == 2 and metrics["augmentation"] == "shift"
+    assert (out / "saved_model" / "assets" / "class_names.txt").read_text().split() == ["dark", "light"]
     model = keras.saving.load_model(out / "model.keras")
     assert model.predict(np.zeros((1, 8, 8, 1), "float32"), verbose=0).shape == (1, 2)
 
@@ -51,7 +54,7 @@ def test_generated_images_reach_their_targets(workspace):
     out = workspace / "run"
     result = _run("--data", str(workspace / "train.npz"), "--teacher", str(workspace / "linear.keras"),
                   "--out", str(out), "--fraction", "0.25", "--epochs", "1", "--batch-size", "8",
-                  "--generation-steps", "100")
+                  "--generation-steps", "100", "--no-export")
     assert result.exit_code == 0, result.output
     summary = json.loads((out / "summary.json").read_text())
     assert summary["generated_images"] == 9
@@ -93,9 +96,6 @@ def _bad_workspace(workspace, name):
     elif name == "validation_labels":
         np.savez(workspace / "val.npz", x=x, y=y + 5)
         options["--validation"] = str(workspace / "val.npz")
-    elif name == "validation_channels":
-        np.savez(workspace / "val.npz", x=np.repeat(x[..., None], 3, axis=-1), y=y)
-        options["--validation"] = str(workspace / "val.npz")
     elif name == "nan_pixels":
         bad = x.astype("float32") / 255
         bad[0, 0, 0] = np.nan
@@ -114,7 +114,6 @@ def _bad_workspace(workspace, name):
         ("one_hot", "not one-hot"),
         ("wrong_size", "10x10 but the teacher takes 8x8"),
         ("validation_labels", "validation labels range from 5 to 6"),
-        ("validation_channels", "validation images have 3 channels"),
         ("nan_pixels", "NaN or infinite pixels"),
         ("logits_teacher", "does not output probabilities"),
     ],
@@ -146,3 +145,11 @@ def test_early_stopping_needs_validation_data():
     config = TrainMixedConfig(data="unused", teacher="unused", out="unused", validation_split=0.0, early_stopping=2)
     with pytest.raises(TfxaiError, match="--early-stopping watches validation accuracy"):
         run_train_mixed(config)
+
+
+def test_bad_generation_learning_rate_names_its_own_option(workspace):
+    result = _run("--data", str(workspace / "train.npz"), "--teacher", str(workspace / "teacher.keras"),
+                  "--out", str(workspace / "run"), "--generation-learning-rate", "-1")
+    assert result.exit_code == 2, result.output
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: --generation-learning-rate must be a positive number"), last

@@ -77,3 +77,20 @@ def test_bad_input_is_one_line_and_exit_status_2(tmp_path, case, message):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], result.stderr
     assert not (tmp_path / "run").exists()
+
+
+def test_writes_the_standard_run_folder_and_skips_the_saved_model_with_no_export(tmp_path):
+    data = _write_npz(tmp_path / "tiny.npz")
+    output = tmp_path / "run"
+    result = CliRunner().invoke(command, ["--data", data, "--model", "cnn1d", "--out", str(output), "--no-export", *TINY])
+    assert result.exit_code == 0, result.output
+    files = set(os.listdir(output))
+    assert {"model.keras", "class_names.json", "history.csv", "metrics.json", "report.json"} <= files
+    assert "saved_model" not in files
+    assert json.loads((output / "class_names.json").read_text()) == ["fast", "slow"]
+    history = (output / "history.csv").read_text().splitlines()
+    assert history[0].startswith("epoch,") and "loss" in history[0] and len(history) == 2
+    metrics = json.loads((output / "metrics.json").read_text())
+    report = json.loads((output / "report.json").read_text())
+    assert metrics["recording_accuracy"] == report["recording_accuracy"] and metrics["epochs_run"] == 1
+    assert metrics["config"]["export"] is False

@@ -64,7 +64,8 @@ class ABNConfig(RunConfig):
     human_maps: str = ""
     map_weight: float = 1.0
     init: str = ""
-    augment: bool = True
+    augment: bool = False  # no flips by default (they change the class of digits and letters)
+    shift_crop: float = 0.1
     tensorboard: str = ""
     mask: str = "hard"
     cot_variant: str = "paper"
@@ -107,6 +108,7 @@ ABN_PRESETS = {
         "attention_filters": 32,
         "attention_convs": 1,
         "augment": False,
+        "shift_crop": 0.0,
         "pretrain_epochs": 0,
         "mask": "soft",
         "pc_reduction": "mean",

@@ -4,7 +4,9 @@ Files are checked before training starts, so a corrupt image is reported by
 name up front instead of crashing an epoch half-way.
 """
 
+import collections
 import dataclasses
+import logging
 import os
 
 import cv2
@@ -15,7 +17,7 @@ from tfxai.errors import TfxaiError, plural
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 
-__all__ = ["ImageFolder", "scan_image_folder", "list_images", "read_image", "image_dataset"]
+__all__ = ["ImageFolder", "scan_image_folder", "list_images", "read_image", "image_dataset", "to_model_channels"]
 
 
 @dataclasses.dataclass
@@ -89,7 +91,7 @@ def read_image(path, channels=None, convert=False):
         if not convert:
             kind = {1: "grayscale", 3: "RGB", 4: "RGBA"}.get(image.shape[-1], f"{image.shape[-1]}-channel")
             raise TfxaiError(
-                f"image {path} is {kind} but the model expects {channels} channel(s): convert it, or pass --convert"
+                f"image {path} is {kind} but the model expects {channels} channel(s): convert it, or read it with convert=True"
             )
         image = convert_channels(image, channels)
     return image
@@ -106,13 +108,39 @@ def convert_channels(image, channels):
     return image
 
 
-def load_images(paths, size, channels, convert=False):
-    """Read and resize images into one uint8 array (N, H, W, C)."""
+_CHANNEL_KINDS = {1: "grayscale", 3: "RGB", 4: "RGBA"}
+
+
+def to_model_channels(images, channels):
+    """The one channel rule of every app: convert images to the model's ``channels`` and say so in one line.
+
+    ``images`` are (H, W, C) arrays (uint8 or float) with 1, 3 or 4 channels;
+    grayscale becomes RGB by repetition, RGB grayscale by luminance, alpha is
+    dropped. When any image changes, one line ``converted 2 grayscale images to
+    the model's 3 channels (RGB)`` goes to the ``tfxai`` logger (the apps print
+    it on stderr). Returns a list of (H, W, channels) arrays.
+    """
+    images = list(images)
+    found = collections.Counter(image.shape[-1] for image in images if image.shape[-1] != channels)
+    if found:
+        kinds = " and ".join(plural(count, f"{_CHANNEL_KINDS.get(c, f'{c}-channel')} image") for c, count in sorted(found.items()))
+        target = f"{plural(channels, 'channel')} ({_CHANNEL_KINDS.get(channels, 'other')})"
+        logging.getLogger("tfxai").info(f"converted {kinds} to the model's {target}")
+    return [image if image.shape[-1] == channels else convert_channels(image, channels) for image in images]
+
+
+def load_images(paths, size, channels, convert=True):
+    """Read and resize images into one uint8 array (N, H, W, C), converted to ``channels`` (:func:`to_model_channels`).
+
+    ``convert=False`` refuses images of other channel counts instead.
+    """
+    images = []
+    for path in paths:
+        image = read_image(path, None if convert else channels)
+        images.append(cv2.resize(image, (size[1], size[0]), interpolation=cv2.INTER_AREA).reshape(size[0], size[1], -1))
     out = np.empty((len(paths), size[0], size[1], channels), np.uint8)
-    for i, path in enumerate(paths):
-        image = read_image(path, channels, convert)
-        resized = cv2.resize(image, (size[1], size[0]), interpolation=cv2.INTER_AREA)
-        out[i] = resized.reshape(size[0], size[1], channels)
+    for i, image in enumerate(to_model_channels(images, channels)):
+        out[i] = image.reshape(size[0], size[1], channels)
     return out
 
 

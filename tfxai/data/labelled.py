@@ -39,7 +39,7 @@ def load_labelled_images(data, image_size, channels, split="train"):
     """
     import cv2
 
-    from tfxai.data import load_demo, load_images, scan_image_folder
+    from tfxai.data import load_demo, load_images, scan_image_folder, to_model_channels
 
     size = (int(image_size), int(image_size))
     if data == DEMO:
@@ -47,8 +47,8 @@ def load_labelled_images(data, image_size, channels, split="train"):
         images, labels = (x_train, y_train) if split == "train" else (x_test, y_test)
         if images.shape[1:3] != size:
             images = np.stack([cv2.resize(image, size[::-1], interpolation=cv2.INTER_AREA).reshape(size + (-1,)) for image in images])
-        if channels == 3 and images.shape[-1] == 1:
-            images = np.repeat(images, 3, axis=-1)
+        if images.shape[-1] != channels:
+            images = np.stack(to_model_channels(images, channels))
         sources = [f"demo:{split}:{i}" for i in range(len(images))]
         return LabelledImages(images, labels.astype(np.int32), sources, class_names)
     if not data:

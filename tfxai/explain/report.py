@@ -27,18 +27,35 @@ class Explanation:
     probabilities: np.ndarray
     predicted: int
     true: int = -1
+    source: str = ""  # the image file, when the overlay should show it at its own resolution
 
-    def tile(self, class_names, alpha=0.4):
+    def tile(self, class_names, alpha=0.4, own_resolution=False):
+        """The captioned overlay; ``own_resolution`` draws it on the source file at its own size and aspect ratio (heatmap upsampled)."""
         probability = float(self.probabilities[self.predicted])
         lines = [f"pred: {class_names[self.predicted]} {probability:.2f}"]
         if self.true >= 0:
             mark = "ok" if self.true == self.predicted else "WRONG"
             lines.insert(0, f"true: {class_names[self.true]} ({mark})")
-        return caption(overlay(self.image, self.heatmap, alpha), lines)
+        image = self.image
+        if own_resolution and self.source:
+            from tfxai.data import read_image
+
+            image = _as_rgb(read_image(self.source))
+        return caption(overlay(image, self.heatmap, alpha), lines)
 
 
-def explain_batch(explainer, images, names, true_labels=None, targets=None, batch_size=32):
-    """Explain uint8 ``images`` (N, H, W, C) with any explainer (``explain(images) -> (maps, probabilities)``)."""
+def _as_rgb(image):
+    from tfxai.data.image_folder import convert_channels
+
+    return convert_channels(image, 3)
+
+
+def explain_batch(explainer, images, names, true_labels=None, targets=None, batch_size=32, sources=None):
+    """Explain uint8 ``images`` (N, H, W, C) with any explainer (``explain(images) -> (maps, probabilities)``).
+
+    ``sources`` are the image files: :func:`write_report` then draws each
+    overlay on its file at the file's own resolution and aspect ratio.
+    """
     images = np.asarray(images)
     if len(images) == 0:
         raise TfxaiError("no images to explain: pass at least one image")
@@ -47,7 +64,8 @@ def explain_batch(explainer, images, names, true_labels=None, targets=None, batc
         probabilities = np.concatenate([1.0 - probabilities, probabilities], axis=-1)
     true = np.full(len(images), -1) if true_labels is None else np.asarray(true_labels)
     return [
-        Explanation(names[i], images[i], heatmaps[i], probabilities[i], int(np.argmax(probabilities[i])), int(true[i]))
+        Explanation(names[i], images[i], heatmaps[i], probabilities[i], int(np.argmax(probabilities[i])), int(true[i]),
+                    "" if sources is None else sources[i])
         for i in range(len(images))
     ]
 
@@ -64,9 +82,9 @@ def write_report(explanations, class_names, directory, title="tfxai explanations
     writer.writerow(["image", "true", "predicted", "probability", "correct"])
     tiles = []
     for index, item in enumerate(explanations):
-        tile = item.tile(class_names, alpha)
+        tile = item.tile(class_names, alpha)  # the model's input size: the contact sheet stays small
         stem = os.path.splitext(os.path.basename(item.name))[0]
-        _png(os.path.join(directory, "overlays", f"{index:04d}_{stem}.png"), tile)
+        _png(os.path.join(directory, "overlays", f"{index:04d}_{stem}.png"), item.tile(class_names, alpha, own_resolution=True) if item.source else tile)
         if index < max_sheet:
             tiles.append(tile)
         true = class_names[item.true] if item.true >= 0 else ""

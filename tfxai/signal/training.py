@@ -30,7 +30,7 @@ from tfxai.signal.models import MODELS, build_model
 from tfxai.signal.preprocessing import WindowPreprocessor
 from tfxai.signal.report import confusion_matrix, plot_confusion, row_percentages, write_confusion_csv
 from tfxai.signal.windows import classify_recordings, make_windows
-from tfxai.training import early_stopping_callbacks
+from tfxai.training import early_stopping_callbacks, write_run_files
 
 PRESETS = {
     # The thesis (section 4.2): 20,000 epochs, batch 128, 64-sample windows, momentum SGD at lr 0.001,
@@ -112,6 +112,7 @@ class SignalTrainingConfig:
     attention_block: int = 0
     early_stopping: int = 0
     overwrite: bool = False
+    export: bool = True
 
     @classmethod
     def from_preset(cls, preset="thesis", **overrides):
@@ -249,8 +250,10 @@ def evaluate_recordings(model, recordings, preprocessor=None, window=64, step=10
 def run_signal_training(config, verbose=1, log=None):
     """Load data, train, evaluate and write the results folder ``config.output``.
 
-    Writes ``model.keras``, ``preprocessor.json``, ``saved_model/`` (serves raw
-    windows), ``confusion.csv`` / ``confusion.png`` (per-class percentages),
+    Writes the standard run folder (:func:`tfxai.training.write_run_files`:
+    ``model.keras``, ``class_names.json``, ``history.csv``, ``metrics.json``),
+    ``saved_model/`` (serves raw windows; not when ``config.export`` is False),
+    ``preprocessor.json``, ``confusion.csv`` / ``confusion.png`` (per-class percentages),
     ``predictions.csv``, ``report.json`` and, for 1D-SAN, ``attention.png`` /
     ``attention.csv``. Nothing is written unless everything succeeds.
 
@@ -286,9 +289,11 @@ def run_signal_training(config, verbose=1, log=None):
             "train_seconds": round(result.seconds, 2),
             "test_names": test.names,
         }
-        result.model.save(os.path.join(folder, "model.keras"))
+        write_run_files(folder, result.model, recordings.class_names, result.history, config,
+                        **{key: value for key, value in report.items() if key != "config"})
         write_json(os.path.join(folder, "preprocessor.json"), keras.saving.serialize_keras_object(result.preprocessor))
-        export_signal_model(result.model, os.path.join(folder, "saved_model"), result.preprocessor, config.window)
+        if config.export:
+            export_signal_model(result.model, os.path.join(folder, "saved_model"), result.preprocessor, config.window)
         title = f"{config.model}{' (FFT)' if config.fft else ''}: {100 * evaluation['recording_accuracy']:.1f}% of test recordings"
         write_confusion_csv(os.path.join(folder, "confusion.csv"), evaluation["confusion"], recordings.class_names)
         plot_confusion(os.path.join(folder, "confusion.png"), evaluation["confusion"], recordings.class_names, title)

@@ -18,17 +18,25 @@ def list_images(directory):
 
 
 def read_image(path, size=None, channels=3):
-    """One image as float32 ``(h, w, channels)`` in [0, 1], RGB order, resized to ``size = (h, w)`` if given."""
-    flag = cv2.IMREAD_GRAYSCALE if channels == 1 else cv2.IMREAD_COLOR
-    image = cv2.imread(os.fspath(path), flag)
-    if image is None:
-        raise TfxaiError(f"cannot read image {path}: check that it is a valid PNG/JPEG file")
-    if channels != 1:
-        image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    """One image as float32 ``(h, w, channels)`` in [0, 1], RGB order, resized to ``size = (h, w)`` if given.
+
+    ``channels=None`` keeps the file's own channels (1, 3 or 4); the readers
+    below convert with :func:`tfxai.data.to_model_channels`, the apps' one channel rule.
+    """
+    from tfxai.data import read_image as read_pixels
+
+    image = read_pixels(os.fspath(path))
     if size is not None and image.shape[:2] != tuple(size):
-        image = cv2.resize(image, (int(size[1]), int(size[0])), interpolation=cv2.INTER_AREA)
-    image = image.reshape(image.shape[0], image.shape[1], channels)
+        image = cv2.resize(image, (int(size[1]), int(size[0])), interpolation=cv2.INTER_AREA).reshape(int(size[0]), int(size[1]), -1)
+    if channels is not None:
+        image = _model_channels([image], channels)[0]
     return image.astype("float32") / 255.0
+
+
+def _model_channels(images, channels):
+    from tfxai.data import to_model_channels
+
+    return to_model_channels(images, channels)
 
 
 def read_image_folder(directory, size=None, channels=3):
@@ -42,7 +50,7 @@ def read_image_folder(directory, size=None, channels=3):
     paths = find_images(directory)
     root = os.path.dirname(directory) if os.path.isfile(directory) else directory
     names = [os.path.relpath(path, root) for path in paths]
-    images = [read_image(path, size, channels) for path in paths]
+    images = _model_channels([read_image(path, size, None) for path in paths], channels)
     shapes = {image.shape for image in images}
     if len(shapes) > 1:
         raise TfxaiError(f"images in {directory} have different sizes {sorted(shapes)}: resize them or use a fixed-size model")
@@ -106,6 +114,8 @@ def load_labelled_data(path, size=None, channels=None):
     if x.ndim != 4 or len(x) != len(y) or len(x) == 0:
         raise TfxaiError(f"{path}: x has shape {x.shape} and y {y.shape}; need (n, h, w[, c]) images and n labels, n > 0")
     x = x.astype("float32") / 255.0 if x.dtype == np.uint8 or x.max() > 1.0 else x.astype("float32")
+    if channels is not None and x.shape[-1] != channels:
+        x = np.stack(_model_channels(x, channels))
     return x, y.astype("int64"), names
 
 
@@ -117,8 +127,9 @@ def _load_class_folders(directory, size, channels):
     for label, name in enumerate(classes):
         folder = os.path.join(directory, name)
         for file_name in list_images(folder):
-            images.append(read_image(os.path.join(folder, file_name), size, channels))
+            images.append(read_image(os.path.join(folder, file_name), size, None))
             labels.append(label)
+    images = _model_channels(images, channels)
     if not images:
         raise TfxaiError(f"no images in the class subfolders of {directory}: add PNG or JPEG files")
     if len({image.shape for image in images}) > 1:

@@ -32,9 +32,10 @@ def _own_other(labels, others, num_classes, own):
     return targets
 
 
-def flip_and_crop(image, padding=2):
-    """Random horizontal flip and random crop after zero padding by ``padding`` pixels (one image, tf ops)."""
-    image = tf.image.random_flip_left_right(image)
+def flip_and_crop(image, padding=2, flip=True):
+    """Random horizontal flip (if ``flip``) and random crop after zero padding by ``padding`` pixels (one image, tf ops)."""
+    if flip:
+        image = tf.image.random_flip_left_right(image)
     if padding:
         shape = tf.shape(image)
         padded = tf.pad(image, [[padding, padding], [padding, padding], [0, 0]])

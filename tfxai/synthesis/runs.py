@@ -9,6 +9,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfxai.augmentation import augmentation_name, resolve_augmentation
 from tfxai.classifier import check_learning_rate, fit_classifier
 from tfxai.errors import TfxaiError
 from tfxai.io import check_output_folder, staged_directory, write_json
@@ -17,10 +18,11 @@ from tfxai.synthesis.generator import TargetOutputGenerator, kl_divergence
 from tfxai.synthesis.imagefiles import load_labelled_data, read_image_folder, to_uint8, write_png
 from tfxai.synthesis.mixed import build_mixed_dataset, flip_and_crop
 from tfxai.synthesis.model import MixedTargetModel
-from tfxai.synthesis.targets import CLASS_NAMES_FILE, format_distribution, load_class_names, parse_target
-from tfxai.training import early_stopping_callbacks
+from tfxai.synthesis.targets import format_distribution, load_class_names, parse_target
+from tfxai.export import export_saved_model
+from tfxai.training import early_stopping_callbacks, write_run_files
 
-AUGMENTATIONS = ("none", "flip_crop")
+AUGMENTATIONS = ("none", "shift", "flip", "flip+shift", "flip_crop")  # tfxai.augmentation's choices and the old name of flip+shift
 
 
 @dataclasses.dataclass
@@ -39,7 +41,7 @@ class GenerateConfig:
     weight_decay: float = 5e-4
     tolerance: float = 0.01
     low_pass_radius: float = None
-    scale: float = 1.0
+    scale: float = None  # None: 255 for models tfxai built (they take [0, 255] pixels), else 1
     mean: tuple = None
     std: tuple = None
     from_logits: bool = False
@@ -61,7 +63,7 @@ class TrainMixedConfig:
     epochs: int = 10
     batch_size: int = 64
     learning_rate: float = 1e-3
-    augment: str = "flip_crop"
+    augment: str = "shift"
     augment_generated: bool = False
     crop_padding: int = 2
     own_probability: float = 0.9
@@ -75,6 +77,7 @@ class TrainMixedConfig:
     seed: int = 0
     early_stopping: int = 0
     overwrite: bool = False
+    export: bool = True
 
 
 def make_preprocessing(scale=1.0, mean=None, std=None, channels=None):
@@ -154,6 +157,7 @@ def run_generate(config, progress=None):
     """
     check_learning_rate(config.learning_rate)
     model = load_model(config.model)
+    scale, scale_source = pixel_scale(model, config.scale)
     height, width, channels = _input_shape(model)
     size = None if height is None or width is None else (height, width)
     generator = TargetOutputGenerator(
@@ -165,7 +169,7 @@ def run_generate(config, progress=None):
         steps=config.steps,
         tolerance=config.tolerance,
         low_pass_radius=config.low_pass_radius,
-        preprocessing=make_preprocessing(config.scale, config.mean, config.std, channels),
+        preprocessing=make_preprocessing(scale, config.mean, config.std, channels),
         from_logits=config.from_logits,
         batch_size=config.batch_size,
     )
@@ -197,10 +201,28 @@ def run_generate(config, progress=None):
             "median_kl": float(np.median(kl)),
             "top2_match_rate": float(np.mean(top2)),
             "mean_steps": float(np.mean(result.steps)),
+            "scale": scale,
+            "scale_source": scale_source,
             "config": dataclasses.asdict(config),
         }
         write_json(os.path.join(staging, "summary.json"), summary)
     return summary
+
+
+def pixel_scale(model, scale=None):
+    """``(scale, source)``: the factor taking [0, 1] pixels to the model's input range, and where it came from.
+
+    An explicit ``scale`` wins; else a model tfxai built (its preprocessing
+    layer, :func:`tfxai.backbones.input_pixel_scale`) takes [0, 255] pixels; else 1.
+    """
+    from tfxai.backbones import input_pixel_scale
+
+    if scale is not None:
+        return float(scale), "--scale"
+    found = input_pixel_scale(model)
+    if found is not None:
+        return found, "the model's preprocessing layer (it takes [0, 255] pixels)"
+    return 1.0, "default: the model has no tfxai preprocessing layer, so [0, 1] pixels are assumed"
 
 
 def _top_k_match(outputs, targets, k):
@@ -219,12 +241,14 @@ def _split(images, labels, fraction, seed):
 def run_train_mixed(config, progress=None, verbose="auto"):
     """Replace ``config.fraction`` of the training images by generated ones and train a student on them.
 
-    Writes ``model.keras`` (the trained classifier), ``class_names.json``,
-    ``history.json`` and ``summary.json`` into the folder ``config.out``.
+    Writes the standard run folder (:func:`tfxai.training.write_run_files`:
+    ``model.keras`` -- the trained student --, ``class_names.json``,
+    ``history.csv``, ``metrics.json``), ``saved_model/`` unless not
+    ``config.export``, and ``summary.json`` (the generation's numbers) into ``config.out``.
     Returns the summary dict.
     """
     check_learning_rate(config.learning_rate)
-    check_learning_rate(config.generation_learning_rate)
+    check_learning_rate(config.generation_learning_rate, "--generation-learning-rate")
     if not 0.0 <= config.validation_split < 1.0:
         raise TfxaiError(f"--validation-split must be in [0, 1), got {config.validation_split}")
     if config.augment not in AUGMENTATIONS:
@@ -262,10 +286,11 @@ def run_train_mixed(config, progress=None, verbose="auto"):
     student = load_model(config.student, "student model") if config.student else keras.models.clone_model(teacher)
     model = MixedTargetModel(student, kl_weight=config.kl_weight)
     model.compile(optimizer=keras.optimizers.Adam(config.learning_rate))
+    flip, shift = resolve_augmentation(config.augment, config.crop_padding)
+    padding = int(config.crop_padding) if shift else 0
     augmentation = None
-    if config.augment == "flip_crop":
-        padding = int(config.crop_padding)
-        augmentation = lambda image: flip_and_crop(image, padding)  # noqa: E731
+    if flip or padding:
+        augmentation = lambda image: flip_and_crop(image, padding, flip)  # noqa: E731
     train = mixed.as_dataset(config.batch_size, augmentation, config.augment_generated, seed=config.seed)
     validation = None
     if val_images is not None and len(val_images):
@@ -276,19 +301,19 @@ def run_train_mixed(config, progress=None, verbose="auto"):
     with staged_directory(config.out, overwrite=config.overwrite) as staging:
         callbacks = early_stopping_callbacks(config.early_stopping)
         history = fit_classifier(model, train, validation, config.epochs, callbacks=callbacks, verbose=verbose)
-        student.save(os.path.join(staging, "model.keras"))
-        write_json(os.path.join(staging, CLASS_NAMES_FILE), names)
-        write_json(os.path.join(staging, "history.json"), {k: [float(v) for v in vals] for k, vals in history.history.items()})
         summary = {
             "train_images": int(len(mixed.images)),
             "generated_images": int(len(mixed.replaced)),
             "fraction": float(mixed.fraction),
             "generation_mean_kl": float(np.mean(mixed.kl)) if len(mixed.kl) else None,
             "validation_accuracy": float(history.history["val_accuracy"][-1]) if validation is not None else None,
-            "augmentation": config.augment,
+            "augmentation": augmentation_name(flip, padding),
             "augment_generated": bool(config.augment_generated),
             "config": dataclasses.asdict(config),
         }
+        write_run_files(staging, student, names, history, config, **{k: v for k, v in summary.items() if k != "config"})
+        if config.export:
+            export_saved_model(student, os.path.join(staging, "saved_model"), class_names=names)
         write_json(os.path.join(staging, "summary.json"), summary)
     return summary
 
