@@ -1,7 +1,5 @@
 import json
 import os
-import subprocess
-import sys
 import textwrap
 
 import keras
@@ -11,6 +9,7 @@ import pytest
 from tfxai.backbones import BACKBONES, build_backbone, build_classifier, mini_xception
 from tfxai.errors import TfxaiError
 from tfxai.explain import GradCAM
+from tfxai.testing import run_python
 
 FIXTURE = os.path.join(os.path.dirname(__file__), "fixtures", "mini_xception_64x64x1_7cls.config.json")  # copy of ../shared/fixtures
 
@@ -60,7 +59,7 @@ def test_imagenet_without_network_fails_with_one_line(tmp_path):
     env = dict(os.environ, KERAS_HOME=str(tmp_path), HTTPS_PROXY="http://127.0.0.1:9", https_proxy="http://127.0.0.1:9",
                HTTP_PROXY="http://127.0.0.1:9", http_proxy="http://127.0.0.1:9", NO_PROXY="", no_proxy="")
     # An inherited NO_PROXY naming the weights' host would let the download reach the network.
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    result = run_python(code, env=env, returncode=None)
     line = result.stdout.strip().splitlines()[-1]
     assert line.startswith("ERROR could not download the ImageNet weights of mobilenet_v2"), result.stdout + result.stderr
     assert "--weights" in line
@@ -106,7 +105,6 @@ def test_mini_xception_trains_and_is_explained_without_crashing_the_process():
         print("OK", tfxai.ONEDNN_SETTING, heat.shape, float(heat.min()), float(heat.max()), np.isfinite(history.history["loss"]).all())
         """
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, f"process died with {result.returncode}: {result.stderr[-2000:]}"
+    result = run_python(code)  # fails with the exit code and the output's tail if the process dies
     last = result.stdout.strip().splitlines()[-1]
     assert last.startswith("OK") and "(4, 64, 64)" in last and last.endswith("True")

@@ -2,14 +2,13 @@
 
 import os
 import re
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 import tfxai
 from tfxai._serializables import REGISTERING_MODULES
+from tfxai.testing import run_python
 
 LOAD = """
 import sys, numpy as np
@@ -50,9 +49,7 @@ def test_abn_and_san1d_load_in_a_fresh_process_after_import_tfxai_alone(route, t
         expected.append((type(model).__name__, float(np.sum(out))))
     assert keras.saving.get_registered_object("tfxai>ABN") is ABN
     env = {k: v for k, v in os.environ.items()}
-    done = subprocess.run([sys.executable, "-c", LOAD, route, *(str(tmp_path / n) for n in models)],
-                          capture_output=True, text=True, timeout=300, cwd=tmp_path, env=env)
-    assert done.returncode == 0, done.stderr[-2000:]
+    done = run_python(LOAD, route, *(tmp_path / n for n in models), cwd=tmp_path, env=env)
     loaded = [(line.split()[0], float(line.split()[1])) for line in done.stdout.strip().splitlines()]
     assert [name for name, _ in loaded] == [name for name, _ in expected]
     np.testing.assert_allclose([v for _, v in loaded], [v for _, v in expected], rtol=1e-5)

@@ -46,7 +46,62 @@ def assert_keras_round_trip(model, inputs, directory, atol=1e-5):
     return loaded
 
 
-def run_without_tfxai(code, timeout=300):
+TIMEOUT_VARIABLE = "TFXAI_TEST_TIMEOUT"
+DEFAULT_TIMEOUT = 1200
+"""Seconds a fresh test process may take: a TensorFlow import plus a tiny fit, on a loaded 2-core machine."""
+
+
+def process_timeout():
+    """The fresh-process timeout in seconds: ``$TFXAI_TEST_TIMEOUT`` or :data:`DEFAULT_TIMEOUT`."""
+    value = os.environ.get(TIMEOUT_VARIABLE, "")
+    try:
+        return float(value) if value else DEFAULT_TIMEOUT
+    except ValueError:
+        raise ValueError(f"{TIMEOUT_VARIABLE}={value!r} is not a number of seconds") from None
+
+
+def run_process(args, *, cwd=None, env=None, returncode=0, timeout=None, tail=3000):
+    """Run ``args`` in a fresh process and return its ``CompletedProcess`` (text output).
+
+    Fails with an ``AssertionError`` that shows the command, the exit code and the
+    last ``tail`` characters of stdout and stderr when the process times out (after
+    :func:`process_timeout` seconds unless ``timeout`` is given) or, unless
+    ``returncode`` is None, exits with another code.
+    """
+    timeout = process_timeout() if timeout is None else timeout
+    try:
+        done = subprocess.run(args, capture_output=True, text=True, cwd=cwd, env=env, timeout=timeout)
+    except subprocess.TimeoutExpired as expired:
+        raise AssertionError(
+            f"timed out after {timeout:g} s (set {TIMEOUT_VARIABLE} for a slower machine): {_command(args)}\n"
+            + _tails(expired.stdout, expired.stderr, tail)
+        ) from None
+    if returncode is not None and done.returncode != returncode:
+        raise AssertionError(
+            f"exit code {done.returncode}, expected {returncode}: {_command(args)}\n" + _tails(done.stdout, done.stderr, tail)
+        )
+    return done
+
+
+def run_python(code, *args, **options):
+    """Run ``code`` (dedented) in a fresh Python interpreter with ``args``; see :func:`run_process`."""
+    return run_process([sys.executable, "-c", textwrap.dedent(code), *map(str, args)], **options)
+
+
+def _command(args):
+    shown = " ".join(str(a) if "\n" not in str(a) else "<code>" for a in args)
+    return shown if len(shown) < 300 else shown[:300] + " ..."
+
+
+def _tails(stdout, stderr, tail):
+    def text(output):
+        output = output.decode(errors="replace") if isinstance(output, bytes) else (output or "")
+        return output[-tail:]
+
+    return f"--- stdout (tail) ---\n{text(stdout)}\n--- stderr (tail) ---\n{text(stderr)}"
+
+
+def run_without_tfxai(code, timeout=None):
     """Run ``code`` in a fresh Python process where importing tfxai fails.
 
     Returns the process's stdout. Used to prove that exported SavedModels serve
@@ -65,16 +120,7 @@ def run_without_tfxai(code, timeout=300):
     )
     env = dict(os.environ)
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    result = subprocess.run(
-        [sys.executable, "-c", guard + textwrap.dedent(code)],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=env,
-    )
-    if result.returncode != 0:
-        raise AssertionError(f"fresh process failed ({result.returncode}):\n{result.stderr[-3000:]}")
-    return result.stdout
+    return run_python(guard + textwrap.dedent(code), env=env, timeout=timeout).stdout
 
 
 def _assert_nested_close(a, b, atol):

@@ -1,14 +1,13 @@
 """The console command: every registered app answers --help, also in a fresh interpreter."""
 
 import os
-import subprocess
-import sys
 
 import pytest
 from click.testing import CliRunner
 
 import tfxai.apps.cli
 from tfxai.apps.cli import COMMANDS, main
+from tfxai.testing import run_python
 
 
 def test_console_command_lists_groups_in_a_fresh_process(tmp_path):
@@ -18,15 +17,11 @@ def test_console_command_lists_groups_in_a_fresh_process(tmp_path):
     # not the checkout's ``tfxai/`` folder, as a user's shell would.
     code = "import sys; from tfxai.apps.cli import main; sys.argv = ['tfxai'] + sys.argv[1:]; main()"
     for args in (["--help"], ["train", "--help"]):
-        done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120, cwd=tmp_path)
-        assert done.returncode == 0, done.stderr
+        done = run_python(code, *args, cwd=tmp_path)
         assert "Usage" in done.stdout
     assert "classifier" in done.stdout and "signal" in done.stdout
     # The fresh interpreter runs the same tfxai as this test session (not another installed copy).
-    where = subprocess.run(
-        [sys.executable, "-c", "import tfxai.apps.cli as c; print(c.__file__)"],
-        capture_output=True, text=True, timeout=120, cwd=tmp_path,
-    )
+    where = run_python("import tfxai.apps.cli as c; print(c.__file__)", cwd=tmp_path)
     assert os.path.realpath(where.stdout.strip()) == os.path.realpath(tfxai.apps.cli.__file__), where.stderr
 
 

@@ -1,8 +1,6 @@
 """The apps as one product (issue 17): one line per problem, shell exit codes, checks before work, wording."""
 
 import os
-import subprocess
-import sys
 
 import cv2
 import numpy as np
@@ -12,6 +10,7 @@ from click.testing import CliRunner
 import tfxai.io
 from tfxai.apps.cli import main
 from tfxai.errors import TfxaiError
+from tfxai.testing import run_python
 
 
 def run(args):
@@ -36,11 +35,8 @@ def tiny_model(tmp_path_factory):
 def test_an_app_that_loads_tensorflow_prints_one_line_and_no_tensorflow_logs(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
     code = "import sys; from tfxai.apps.cli import main; sys.argv = ['tfxai'] + sys.argv[1:]; main()"
-    done = subprocess.run(
-        [sys.executable, "-c", code, "explain", "--model", "missing.keras", "--images", ".", "--out", "o"],
-        capture_output=True, text=True, timeout=300, cwd=tmp_path, env=env,
-    )
-    assert done.returncode == 2
+    done = run_python(code, "explain", "--model", "missing.keras", "--images", ".", "--out", "o", cwd=tmp_path, env=env,
+                      returncode=2)
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: model missing.keras does not exist"), done.stderr
 

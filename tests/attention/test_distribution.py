@@ -2,12 +2,12 @@
 
 import json
 import os
-import subprocess
-import sys
 import textwrap
 
 import numpy as np
 import pytest
+
+from tfxai.testing import run_python
 
 # Logical devices must be configured before TensorFlow initialises its devices, so the
 # comparison runs in a fresh process (the test session has initialised them long ago).
@@ -65,8 +65,7 @@ SCRIPT = textwrap.dedent(
 
 def test_two_logical_cpus_train_and_report_like_one_device(tmp_path):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-    result = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, timeout=240, env=env, cwd=tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
+    result = run_python(SCRIPT, env=env, cwd=tmp_path)
     out = json.loads(result.stdout.strip().splitlines()[-1])
     for name, runs in out.items():
         (one_report, one_weights), (two_report, two_weights) = runs["one"], runs["two"]
