@@ -277,11 +277,13 @@ def run_training(config, model, train_data, validation_data, class_names, sample
 
     Nothing is written unless training finishes.
     """
+    from tfxai.batchnorm import BatchNormStatistics
     from tfxai.classifier import fit_classifier
     from tfxai.io import staged_directory
 
     with staged_directory(config.out, overwrite=config.overwrite) as staging:
         callbacks = [*callbacks, *early_stopping_callbacks(config.early_stopping)]
+        callbacks.append(BatchNormStatistics(train_data))  # exact BatchNorm statistics before each validation and at the end
         history = fit_classifier(model, train_data, validation_data, config.epochs, callbacks=callbacks, verbose=verbose)
         write_run_folder(staging, model, class_names, history, config, samples, title or f"tfxai {type(model).__name__} attention maps", **metrics)
     return history

@@ -19,6 +19,7 @@ from typing import Optional
 import keras
 import numpy as np
 
+from tfxai.batchnorm import BatchNormStatistics
 from tfxai.classifier import check_finite_training, check_learning_rate
 from tfxai.data import split_stratified
 from tfxai.errors import TfxaiError, plural
@@ -211,6 +212,7 @@ def train_signal_model(recordings, config, verbose=1, callbacks=None, split=None
         held = split_stratified(labels, 0.1, config.seed)
         inputs, labels, validation_data = inputs[~held], labels[~held], (inputs[held], labels[held])
         callbacks = [*(callbacks or []), *early_stopping_callbacks(config.early_stopping)]
+    callbacks = [*(callbacks or []), BatchNormStatistics(np.array_split(inputs, -(-len(inputs) // config.batch_size)))]
     started = time.perf_counter()
     history = model.fit(
         inputs,

@@ -10,6 +10,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfxai.augmentation import augmentation_name, resolve_augmentation
+from tfxai.batchnorm import BatchNormStatistics
 from tfxai.classifier import check_learning_rate, fit_classifier
 from tfxai.errors import TfxaiError
 from tfxai.io import check_output_folder, staged_directory, write_json
@@ -299,7 +300,7 @@ def run_train_mixed(config, progress=None, verbose="auto"):
         train = train.map(lambda x, y: (preprocessing(x), y))
         validation = None if validation is None else validation.map(lambda x, y: (preprocessing(x), y))
     with staged_directory(config.out, overwrite=config.overwrite) as staging:
-        callbacks = early_stopping_callbacks(config.early_stopping)
+        callbacks = [*early_stopping_callbacks(config.early_stopping), BatchNormStatistics(train)]
         history = fit_classifier(model, train, validation, config.epochs, callbacks=callbacks, verbose=verbose)
         summary = {
             "train_images": int(len(mixed.images)),
