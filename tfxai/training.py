@@ -260,13 +260,13 @@ def write_run_folder(folder, model, class_names, history, config, samples=None, 
     ``samples`` (:class:`~tfxai.data.LabelledImages`) are explained with the
     model's own maps into ``attention/`` when given.
     """
-    from tfxai.explain.report import explain_batch, write_report
+    from tfxai.explain.report import explain_batch, source_files, write_report
     from tfxai.export import export_saved_model
 
     augmentation = augmentation_name(config.augment, config.shift_crop)
     write_run_files(folder, model, class_names, history, config, augmentation=augmentation, **metrics)
     if samples is not None and len(samples.labels):
-        explanations = explain_batch(model, samples.images, samples.sources, samples.labels)
+        explanations = explain_batch(model, samples.images, samples.sources, samples.labels, sources=source_files(config.data, samples.sources))
         write_report(explanations, class_names, os.path.join(folder, "attention"), title)
     if config.export:
         export_saved_model(model, os.path.join(folder, "saved_model"), class_names=class_names)

@@ -14,7 +14,7 @@ from tfxai.explain.protocol import explain_in_batches
 from tfxai.explain.overlay import caption, contact_sheet, overlay
 from tfxai.io import write_image, write_text
 
-__all__ = ["Explanation", "explain_batch", "write_report"]
+__all__ = ["Explanation", "explain_batch", "source_files", "write_report"]
 
 
 @dataclasses.dataclass
@@ -68,6 +68,15 @@ def explain_batch(explainer, images, names, true_labels=None, targets=None, batc
                     "" if sources is None else sources[i])
         for i in range(len(images))
     ]
+
+
+def source_files(root, names):
+    """The image file of each name relative to the folder ``root`` ("" where there is none, e.g. bundled demo images).
+
+    What :func:`explain_batch` takes as ``sources`` to draw overlays on the files at their own resolution.
+    """
+    paths = [os.path.join(str(root), name) for name in names]
+    return [path if os.path.isfile(path) else "" for path in paths]
 
 
 def _png(path, rgb):
