@@ -48,4 +48,5 @@ def command(**options):
     echo(
         f"trained on {summary['train_images']} images ({summary['generated_images']} generated); "
         f"model in {config.out}" + ("" if accuracy is None else f"; validation accuracy {accuracy:.4f}")
+        + ("; the SavedModel serves no heatmap (the student has no convolutional layer for Grad-CAM)" if summary.get("saved_model_heatmap") is False else "")
     )

@@ -37,13 +37,16 @@ def serving_function(model, explain=None, layer=None, class_names=None):
     """A function ``images -> {"probabilities", "class_id", "heatmap"}`` (traceable).
 
     ``explain`` is None (an attention model's own maps, Grad-CAM for other
-    classifiers), a CAM method name (``gradcam``, ``gradcam++``, ``cam``), a
+    classifiers), False (no heatmap: for models without a convolutional
+    feature map, e.g. a dense network), a CAM method name (``gradcam``, ``gradcam++``, ``cam``), a
     CAM object, or any explainer / callable ``images -> (maps, probabilities)``
     that can be traced. ``class_names`` is None or a lookup table (class id ->
     name, :func:`class_name_table`) that adds a ``"class_name"`` output.
     """
     if explain is None and hasattr(model, "serve_attention"):
         return _serve_attention(model, class_names)
+    if explain is False:
+        return lambda images: _outputs(model(tf.cast(images, tf.float32), training=False), None, class_names)
     explainer = _explainer(model, explain, layer)
 
     def serve(images):
@@ -69,7 +72,9 @@ def _outputs(probabilities, heatmaps, class_names=None):
         class_id = tf.cast(probabilities[:, 0] > 0.5, tf.int32)
     else:
         class_id = predicted_classes(probabilities)
-    outputs = {"probabilities": probabilities, "class_id": class_id, "heatmap": heatmaps}
+    outputs = {"probabilities": probabilities, "class_id": class_id}
+    if heatmaps is not None:
+        outputs["heatmap"] = heatmaps
     if class_names is not None:
         outputs["class_name"] = class_names.lookup(tf.cast(class_id, tf.int64))
     return outputs
@@ -134,9 +139,10 @@ def export_saved_model(model, path, explain=None, layer=None, input_dtype="float
         model (:class:`~tfxai.attention.ABN`, :class:`~tfxai.attention.GAIN`).
     path : str
         Output folder; must not exist unless ``overwrite``.
-    explain : None, str, explainer or callable
-        None: an attention model's own maps, Grad-CAM for a classifier; or a
-        CAM method name, or an explainer ``images -> (maps, probabilities)``.
+    explain : None, False, str, explainer or callable
+        None: an attention model's own maps, Grad-CAM for a classifier; False:
+        no ``heatmap`` output (a model without a convolutional feature map);
+        or a CAM method name, or an explainer ``images -> (maps, probabilities)``.
     layer : str, optional
         Feature-map layer for a CAM method.
     input_dtype : {"float32", "uint8"}

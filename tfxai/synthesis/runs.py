@@ -314,9 +314,21 @@ def run_train_mixed(config, progress=None, verbose="auto"):
         }
         write_run_files(staging, student, names, history, config, **{k: v for k, v in summary.items() if k != "config"})
         if config.export:
-            export_saved_model(student, os.path.join(staging, "saved_model"), class_names=names)
+            summary["saved_model_heatmap"] = has_feature_map(student)  # else the SavedModel serves no heatmap
+            export_saved_model(student, os.path.join(staging, "saved_model"), explain=None if summary["saved_model_heatmap"] else False, class_names=names)
         write_json(os.path.join(staging, "summary.json"), summary)
     return summary
+
+
+def has_feature_map(model):
+    """Whether Grad-CAM can explain ``model`` (it has a convolutional feature map)."""
+    from tfxai.explain.layers import find_layer
+
+    try:
+        find_layer(model)
+    except TfxaiError:
+        return False
+    return True
 
 
 def parse_floats(text):
