@@ -89,12 +89,28 @@ def inception_v3(weights="imagenet"):
 
 
 def penultimate_features(classifier):
-    """A feature model of ``classifier``: its input to the output of the layer before its last."""
+    """A feature model of ``classifier``: its input to the features its classification head reads.
+
+    The input of the last ``Dense`` layer (after skipping a separate
+    ``Softmax``/``Activation`` at the end), e.g. the pooled features of a
+    ``keras.applications`` model or of a Sequential model ending in
+    ``Dense`` + ``Softmax``; a model without a final ``Dense`` (a class
+    convolution and pooling, like mini-Xception) gives the output of the layer
+    before its squash.
+    """
     import keras
 
-    if len(classifier.layers) < 2:
+    layers = list(classifier.layers)
+    if len(layers) < 2:
         raise TfxaiError("the classifier has fewer than 2 layers: pass a feature model for FID instead")
-    return keras.Model(classifier.inputs, classifier.layers[-2].output)
+    index = len(layers) - 1
+    while index > 0 and isinstance(layers[index], (keras.layers.Softmax, keras.layers.Activation)):
+        index -= 1
+    if isinstance(layers[index], keras.layers.Dense):
+        return keras.Model(classifier.inputs, layers[index].input)
+    if index == len(layers) - 1:
+        index -= 1  # a last layer that is neither a squash nor a Dense: the layer before it
+    return keras.Model(classifier.inputs, layers[index].output)
 
 
 def _resized(images, model, batch_size):
@@ -112,6 +128,8 @@ def _resized(images, model, batch_size):
             batch = tf.image.resize(batch, shape[:2])
         if shape[-1] == 3 and batch.shape[-1] == 1:
             batch = tf.repeat(batch, 3, axis=-1)
+        elif shape[-1] == 1 and batch.shape[-1] == 3:
+            batch = tf.image.rgb_to_grayscale(batch)  # e.g. a Keras-2 grayscale classifier scoring RGB images
         out.append(np.asarray(model(batch, training=False)))
     return np.concatenate(out)
 
