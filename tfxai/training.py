@@ -26,6 +26,7 @@ import tensorflow as tf
 
 from tfxai.augmentation import augmentation_name, resolve_augmentation
 from tfxai.errors import TfxaiError
+from tfxai.presets import PresetConfig
 
 __all__ = [
     "RunConfig",
@@ -44,7 +45,7 @@ SPATIAL_KEYS = ("images", "attention_maps")
 
 
 @dataclasses.dataclass
-class RunConfig:
+class RunConfig(PresetConfig):
     """Options every image training app shares; method configs subclass it and add their own.
 
     ``out`` is the run folder (written only when training finishes);
@@ -79,17 +80,10 @@ class RunConfig:
     @classmethod
     def from_preset(cls, preset, **overrides):
         """The named preset with ``overrides`` applied (``None`` values skipped), validated."""
-        if preset not in cls.presets:
-            raise TfxaiError(f"unknown preset {preset!r}: choose one of {', '.join(cls.presets)}")
-        values = dict(cls.presets[preset])
         augment = overrides.get("augment")
         if isinstance(augment, str) and "shift" not in augment and overrides.get("shift_crop"):
             raise TfxaiError(f"--shift-crop sets the size of shifts but --augment {augment} has none: use --augment flip+shift or shift")
-        values.update({key: value for key, value in overrides.items() if value is not None})
-        unknown = sorted(set(values) - {field.name for field in dataclasses.fields(cls)})
-        if unknown:
-            raise TfxaiError(f"unknown option(s) {unknown} for {cls.__name__}")
-        return cls(**values).validate()
+        return super().from_preset(preset, **overrides)
 
     def validate(self):
         """Raise :class:`TfxaiError` naming the option to fix; returns ``self``."""

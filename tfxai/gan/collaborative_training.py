@@ -14,12 +14,13 @@ from typing import ClassVar
 import numpy as np
 
 from tfxai.errors import TfxaiError
+from tfxai.presets import PresetConfig
 
 __all__ = ["CollabGANConfig", "load_gan_images", "load_graph", "load_scorer", "score_generators", "train_collab_gan", "train_graph"]
 
 
 @dataclasses.dataclass
-class CollabGANConfig:
+class CollabGANConfig(PresetConfig):
     """Options of one collaborative-GAN run (``thesis``: Tsukahara 2021, Sec. 4; ``small``: minutes on a CPU).
 
     ``graph`` is ``all-through``, ``mad-gan`` or the path of a graph JSON
@@ -53,13 +54,6 @@ class CollabGANConfig:
         "small": dict(image_size=32, channels=1, latent_dim=64, filters=16, transfer_weight=1000.0, epochs=5, batch_size=64, generators=3,
                       max_images=6000, score_images=500),
     }
-
-    @classmethod
-    def from_preset(cls, preset, **overrides):
-        if preset not in cls.presets:
-            raise TfxaiError(f"unknown preset {preset!r}: choose one of {', '.join(cls.presets)}")
-        values = {**cls.presets[preset], **{k: v for k, v in overrides.items() if v is not None}}
-        return cls(**values).validate()
 
     def validate(self):
         from tfxai.gan.dcgan import upsampling_steps
