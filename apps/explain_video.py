@@ -6,7 +6,7 @@ from tfxai.apps.common import echo, reports_errors
 
 
 @click.command("video")
-@click.option("--model", "model_path", required=True, help="A .keras file or a folder written by 'tfxai train video'.")
+@click.option("--model", "model_path", required=True, help="A folder written by 'tfxai train video', or any Keras video classifier (.keras/.h5, input (frames, H, W, C); explained with Grad-CAM).")
 @click.option("--video", "video_path", required=True, help="A video file (any format OpenCV reads) or a folder of frames.")
 @click.option("--out", required=True, help="Output folder.")
 @click.option("--clips", type=click.IntRange(1, 100), default=2, show_default=True, help="Clips spread over the video; their scores are averaged.")

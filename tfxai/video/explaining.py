@@ -34,7 +34,7 @@ def _clip_shape(model):
     if len(shape) != 4:
         raise TfxaiError(
             f"{type(model).__name__} takes inputs of shape {tuple(shape)}, not clips (T, H, W, C): "
-            "pass a model written by 'tfxai train video'"
+            "pass a video classifier (input (frames, H, W, C)), e.g. one written by 'tfxai train video'"
         )
     return shape
 
