@@ -75,3 +75,60 @@ def test_fid_features_of_a_sequential_model_ending_in_softmax_are_its_pooled_fea
     np.testing.assert_allclose(frechet_distance(images[:6], images[6:], features),
                                fid_by_hand(lambda x: pooled.predict(x, verbose=0), images[:6], images[6:]), rtol=1e-5)
     np.testing.assert_allclose(inception_score(images, model), inception_score_from_probabilities(model.predict(images, verbose=0)), rtol=1e-5)
+
+
+def _bright_classifier(layers_before, input_shape):
+    """Class 1 (light) when the mean pixel is bright: GAP then a fixed Dense, then ``Softmax`` as its own layer."""
+    model = keras.Sequential([keras.Input(input_shape), keras.layers.Rescaling(1 / 255.0), *layers_before, keras.layers.GlobalAveragePooling2D(),
+                              keras.layers.Dense(2), keras.layers.Softmax()])
+    channels = input_shape[-1]
+    model.layers[-2].set_weights([np.array([[-4.0, 4.0]] * channels, "float32"), np.array([2.0 * channels, -2.0 * channels], "float32")])
+    return model
+
+
+def _as_keras2_h5(model, path):
+    import json
+
+    import h5py
+
+    model.save(path)
+    with h5py.File(path, "a") as handle:
+        handle.attrs["training_config"] = json.dumps(_keras2_fixtures().KERAS2_TRAINING_CONFIG)
+        handle.attrs["keras_version"] = "2.0.5"
+    return path
+
+
+def test_tta_takes_users_classifiers(tmp_path, monkeypatch):
+    import json
+
+    import cv2
+    from click.testing import CliRunner
+
+    from tfxai.apps.cli import main
+    from tfxai.gan import stargan_runs
+
+    monkeypatch.setitem(stargan_runs.STARGAN_PRESETS, "small", {"image_size": 16, "width": "tiny", "batch_size": 4, "iterations": 2})
+    rng = np.random.default_rng(0)
+    for folder, count in (("source", 4), ("labelled_target", 3)):
+        for label, low in (("dark", 0), ("light", 128)):
+            (tmp_path / folder / label).mkdir(parents=True)
+            for i in range(count):
+                cv2.imwrite(str(tmp_path / folder / label / f"{i}.png"), rng.integers(low, low + 128, (16, 16, 3)).astype("uint8"))
+    run = CliRunner().invoke(main, ["train", "stargan", "--source", str(tmp_path / "source"), "--target", str(tmp_path / "labelled_target"),
+                                    "--out", str(tmp_path / "translator"), "--quiet"])
+    assert run.exit_code == 0, run.output
+    application = keras.applications.MobileNetV2(weights=None, input_shape=(32, 32, 3), classes=2)
+    application.save(tmp_path / "mobilenet.keras")
+    _bright_classifier([], (16, 16, 3)).save(tmp_path / "softmax.keras")
+    _as_keras2_h5(_bright_classifier([], (24, 24, 1)), tmp_path / "keras2_gray.h5")  # another size and one channel
+    for name, decided in (("keras2_gray.h5", True), ("mobilenet.keras", False), ("softmax.keras", True)):
+        export = ["--out", str(tmp_path / "tta")] if name.endswith(".h5") else []  # one SavedModel export is enough
+        result = CliRunner().invoke(main, ["tta", "--classifier", str(tmp_path / name), "--translator", str(tmp_path / "translator"),
+                                           "--data", str(tmp_path / "labelled_target"), "--n", "2", *export])
+        assert result.exit_code == 0, (name, result.output)
+        results = dict(item.split("=") for item in result.output.splitlines()[-1].split())
+        assert set(results) == {"accuracy_n0", "accuracy_n1", "accuracy_n2"} and all(0 <= float(v) <= 1 for v in results.values())
+        if decided:
+            assert float(results["accuracy_n0"]) == 1.0, name  # brightness decides the class of untranslated images
+    assert json.loads((tmp_path / "tta" / "results.json").read_text())["accuracy_n0"] == 1.0
+    assert (tmp_path / "tta" / "tta_classifier" / "saved_model.pb").exists()
