@@ -40,7 +40,7 @@ def _inputs_of(batch):
     return batch[0] if isinstance(batch, tuple) else batch
 
 
-def recompute_batchnorm_statistics(model, dataset, max_batches=200):
+def recompute_batchnorm_statistics(model, dataset, max_batches=200, forward=None):
     """Set the moving mean and variance of ``model``'s BatchNorm layers to their inputs' exact statistics over ``dataset``.
 
     Parameters
@@ -54,6 +54,11 @@ def recompute_batchnorm_statistics(model, dataset, max_batches=200):
     max_batches : int or None
         Use at most this many batches (None: all); a few thousand images
         estimate the statistics well (the default follows fvcore's PreciseBN).
+
+    forward : callable, optional
+        ``inputs -> outputs`` of ``model`` in training mode, e.g. a
+        ``tf.function`` kept between calls (:class:`BatchNormStatistics` does);
+        default: ``model(inputs, training=True)``, eagerly.
 
     Returns
     -------
@@ -76,7 +81,7 @@ def recompute_batchnorm_statistics(model, dataset, max_batches=200):
                 break
             inputs = _inputs_of(batch)
             size = int(tf.shape(tf.nest.flatten(inputs)[0])[0])
-            model(inputs, training=True)
+            (forward or _training_forward(model))(inputs)
             for total, layer in zip(sums, layers):
                 mean = layer.moving_mean.numpy().astype(np.float64)
                 total[0] += size * mean
@@ -93,6 +98,10 @@ def recompute_batchnorm_statistics(model, dataset, max_batches=200):
                for layer, (mean, variance) in zip(layers, before)]
     _assign(layers, [_pooled(total, count, old) if count and hit else old for total, old, hit in zip(sums, before, reached)])
     return count
+
+
+def _training_forward(model):
+    return lambda inputs: model(inputs, training=True)
 
 
 def _assign(layers, statistics):
@@ -121,6 +130,7 @@ class BatchNormStatistics(keras.callbacks.Callback):
         self.dataset = dataset
         self.max_batches = max_batches
         self._stale = False
+        self._forward = None
 
     def on_train_batch_end(self, batch, logs=None):
         self._stale = True
@@ -133,5 +143,7 @@ class BatchNormStatistics(keras.callbacks.Callback):
 
     def _refresh(self):
         if self._stale:
-            recompute_batchnorm_statistics(self.model, self.dataset, self.max_batches)
+            if self._forward is None:  # traced on first use, while the momenta are 0 (as in every later call)
+                self._forward = tf.function(_training_forward(self.model), reduce_retracing=True)
+            recompute_batchnorm_statistics(self.model, self.dataset, self.max_batches, self._forward)
             self._stale = False
