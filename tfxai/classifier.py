@@ -108,11 +108,19 @@ def progress_verbosity(verbose="auto"):
     return 1 if sys.stdout.isatty() else 2
 
 
-def fit_classifier(model, train, validation, epochs, callbacks=(), verbose="auto"):
-    """``model.fit`` with a NaN guard; raises :class:`TfxaiError` if the loss becomes NaN."""
+def fit_classifier(model, train, validation, epochs, callbacks=(), verbose="auto", backup=None, options=None):
+    """``model.fit`` with a NaN guard; raises :class:`TfxaiError` if the loss becomes NaN.
+
+    With ``backup`` (a folder, :func:`tfxai.resume.backup_folder`) the state is
+    backed up every epoch and an interrupted run resumes from it
+    (:func:`tfxai.resume.fit_resumable`; ``options`` are the run's options).
+    """
+    from tfxai.resume import fit_resumable
+
     verbose = progress_verbosity(verbose)
     nan_guard = keras.callbacks.TerminateOnNaN()
-    history = model.fit(train, validation_data=validation, epochs=epochs, callbacks=[nan_guard, *callbacks], verbose=verbose, shuffle=False)  # datasets are shuffled upstream
+    history = fit_resumable(model, train, validation_data=validation, epochs=epochs, callbacks=[nan_guard, *callbacks], verbose=verbose,
+                            shuffle=False, backup=backup, options=options)  # datasets are shuffled upstream
     check_finite_training(model, history)
     return history
 

@@ -201,9 +201,11 @@ def make_dataset(inputs, labels, batch_size, shuffle=False, seed=0, augment=Fals
         inputs = {key: np.asarray(value, np.float32) for key, value in inputs.items()}
     else:
         inputs = np.asarray(inputs, np.float32)
+    from tfxai.resume import epoch_shuffle
+
     data = tf.data.Dataset.from_tensor_slices((inputs, np.asarray(labels, np.int32)))
     if shuffle:
-        data = data.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True)
+        data = epoch_shuffle(data, len(labels), seed)  # an order per epoch, the same after a resume
     if augment or shift_crop:
         data = data.map(_augmenter(augment, float(shift_crop)), num_parallel_calls=tf.data.AUTOTUNE)
     return data.batch(batch_size).prefetch(tf.data.AUTOTUNE)
@@ -275,13 +277,19 @@ def write_run_folder(folder, model, class_names, history, config, samples=None, 
 def run_training(config, model, train_data, validation_data, class_names, samples=None, callbacks=(), verbose="auto", title="", **metrics):
     """Fit ``model`` (NaN guard, early stopping) and write its run folder at ``config.out``; returns the history.
 
-    Nothing is written unless training finishes.
+    Nothing is written unless training finishes. The training state is backed
+    up every epoch into ``<out>.backup/`` and a rerun after an interruption
+    resumes from it (:mod:`tfxai.resume`); the backup is removed when the run
+    folder is complete.
     """
     from tfxai.classifier import fit_classifier
     from tfxai.io import staged_directory
+    from tfxai.resume import backup_folder, remove_backup
 
     with staged_directory(config.out, overwrite=config.overwrite) as staging:
         callbacks = [*callbacks, *early_stopping_callbacks(config.early_stopping)]
-        history = fit_classifier(model, train_data, validation_data, config.epochs, callbacks=callbacks, verbose=verbose)
+        history = fit_classifier(model, train_data, validation_data, config.epochs, callbacks=callbacks, verbose=verbose,
+                                 backup=backup_folder(config.out), options=config.to_dict())
         write_run_folder(staging, model, class_names, history, config, samples, title or f"tfxai {type(model).__name__} attention maps", **metrics)
+    remove_backup(config.out)
     return history
