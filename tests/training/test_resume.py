@@ -93,3 +93,80 @@ def test_killed_and_resumed_run_ends_as_an_uninterrupted_run(runs):
     assert history_resumed == history_whole  # every epoch, those before the kill too
     for a, b in zip(weights_whole, weights_resumed):
         np.testing.assert_array_equal(a, b)
+
+
+# === Every training app, in-process: interrupted at epoch 2, rerun, compared with an uninterrupted run ===
+
+
+class Interrupted(Exception):
+    pass
+
+
+def signal_args(root):
+    rng = np.random.default_rng(0)
+    signals, labels = [], []
+    for i in range(12):
+        t = np.arange(40)
+        signals.append(np.stack([np.sin(2 * np.pi * t / (16 if i % 2 else 4) + rng.uniform(0, 6)), 0.3 * rng.normal(size=40)], axis=1))
+        labels.append("fast" if i % 2 == 0 else "slow")
+    np.savez(root / "signals.npz", X=np.concatenate(signals).astype("float32"), lengths=[40] * 12, y=labels)
+    return ["train", "signal", "--data", str(root / "signals.npz"), "--preset", "small", "--window", "16", "--step", "8",
+            "--train-step", "8", "--filters", "4", "--no-export", "--epochs", "4"]
+
+
+def mixed_args(root):
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (24, 8, 8)).astype("uint8")
+    np.savez(root / "train.npz", x=x, y=(x.mean(axis=(1, 2)) > 127).astype("int64"), class_names=np.array(["dark", "light"]))
+    keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(4, 3, padding="same", activation="relu"),
+                      keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(2, activation="softmax")]).save(root / "teacher.keras")
+    return ["train", "mixed", "--data", str(root / "train.npz"), "--teacher", str(root / "teacher.keras"), "--generation-steps", "2",
+            "--batch-size", "8", "--no-export", "--epochs", "4", "--augment", "none"]
+
+
+def image_app_args(app, *extra):
+    def args(root):
+        data = make_folder(root / "images", per_class=8)
+        return ["train", app, "--data", str(data), "--preset", "small", "--image-size", "16", "--batch-size", "4", "--no-export",
+                "--epochs", "4", *extra]
+
+    return args
+
+
+APPS = {
+    "classifier": image_app_args("classifier"),
+    "abn": image_app_args("abn", "--no-cot"),
+    "gain": image_app_args("gain"),
+    "signal": signal_args,
+    "mixed": mixed_args,
+}
+
+
+@pytest.mark.parametrize("app", sorted(APPS))
+def test_every_training_app_resumes_to_the_uninterrupted_result(app, tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from tfxai.apps.cli import main
+    from tfxai.resume import EpochCounter
+
+    args = APPS[app](tmp_path)
+    whole = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "whole")])
+    assert whole.exit_code == 0, whole.output
+    counted = EpochCounter.on_epoch_begin
+
+    def interrupt(self, epoch, logs=None):
+        if epoch == 2:
+            raise Interrupted
+        counted(self, epoch, logs)
+
+    monkeypatch.setattr(EpochCounter, "on_epoch_begin", interrupt)
+    killed = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "resumed")])
+    assert "error: Interrupted" in killed.output, killed.output  # the CLI reports the crash
+    assert not (tmp_path / "resumed").exists()
+    monkeypatch.setattr(EpochCounter, "on_epoch_begin", counted)
+    resumed = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "resumed")])
+    assert resumed.exit_code == 0, resumed.output
+    assert "resuming from epoch 3 of 4" in resumed.output
+    metrics = [json.loads((tmp_path / name / "metrics.json").read_text()) for name in ("whole", "resumed")]
+    assert metrics[1]["final"] == metrics[0]["final"]
+    assert (tmp_path / "resumed" / "history.csv").read_text() == (tmp_path / "whole" / "history.csv").read_text()

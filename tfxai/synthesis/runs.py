@@ -14,6 +14,7 @@ from tfxai.classifier import check_learning_rate, fit_classifier
 from tfxai.errors import TfxaiError
 from tfxai.io import check_output_folder, staged_directory, write_json
 from tfxai.io import load_model as read_model
+from tfxai.resume import backup_folder, remove_backup
 from tfxai.synthesis.generator import TargetOutputGenerator, kl_divergence
 from tfxai.synthesis.imagefiles import load_labelled_data, read_image_folder, to_uint8, write_png
 from tfxai.synthesis.mixed import build_mixed_dataset, flip_and_crop
@@ -206,6 +207,7 @@ def run_generate(config, progress=None):
             "config": dataclasses.asdict(config),
         }
         write_json(os.path.join(staging, "summary.json"), summary)
+    remove_backup(config.out)
     return summary
 
 
@@ -300,7 +302,8 @@ def run_train_mixed(config, progress=None, verbose="auto"):
         validation = None if validation is None else validation.map(lambda x, y: (preprocessing(x), y))
     with staged_directory(config.out, overwrite=config.overwrite) as staging:
         callbacks = early_stopping_callbacks(config.early_stopping)
-        history = fit_classifier(model, train, validation, config.epochs, callbacks=callbacks, verbose=verbose)
+        history = fit_classifier(model, train, validation, config.epochs, callbacks=callbacks, verbose=verbose,
+                                 backup=backup_folder(config.out), options=dataclasses.asdict(config))
         summary = {
             "train_images": int(len(mixed.images)),
             "generated_images": int(len(mixed.replaced)),
@@ -315,6 +318,7 @@ def run_train_mixed(config, progress=None, verbose="auto"):
         if config.export:
             export_saved_model(student, os.path.join(staging, "saved_model"), class_names=names)
         write_json(os.path.join(staging, "summary.json"), summary)
+    remove_backup(config.out)
     return summary
 
 
