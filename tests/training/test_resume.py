@@ -134,7 +134,7 @@ def image_app_args(app, *extra):
 
 
 APPS = {
-    "classifier": image_app_args("classifier"),
+    "classifier": image_app_args("classifier", "--augment", "flip+shift"),
     "abn": image_app_args("abn", "--no-cot"),
     "gain": image_app_args("gain"),
     "signal": signal_args,
