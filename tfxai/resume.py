@@ -124,6 +124,8 @@ class RunBackup(keras.callbacks.BackupAndRestore):
     # === Back up ===
 
     def on_epoch_end(self, epoch, logs=None):
+        if self.model.stop_training:  # cut short during the epoch (a NaN guard): not a finished epoch to resume from
+            return
         for key, value in (logs or {}).items():
             self.history.setdefault(key, []).append(float(value))
         super().on_epoch_end(epoch, logs)

@@ -133,12 +133,24 @@ def image_app_args(app, *extra):
     return args
 
 
+def video_args(root):
+    from tfxai.testing import write_moving_square_video
+
+    for label, direction in (("left", -1), ("right", 1)):
+        os.makedirs(root / "videos" / label, exist_ok=True)
+        for i in range(3):
+            write_moving_square_video(root / "videos" / label / f"{i}.avi", frames=10, direction=direction, seed=i)
+    return ["train", "video", "--data", str(root / "videos"), "--preset", "small", "--frames", "4", "--stride", "2", "--image-size", "16",
+            "--base-width", "2", "--batch-size", "2", "--validation-split", "0.34", "--augment", "flip", "--no-export", "--epochs", "4"]
+
+
 APPS = {
     "classifier": image_app_args("classifier", "--augment", "flip+shift"),
     "abn": image_app_args("abn", "--no-cot"),
     "gain": image_app_args("gain"),
     "signal": signal_args,
     "mixed": mixed_args,
+    "video": video_args,
 }
 
 
@@ -170,3 +182,34 @@ def test_every_training_app_resumes_to_the_uninterrupted_result(app, tmp_path, m
     metrics = [json.loads((tmp_path / name / "metrics.json").read_text()) for name in ("whole", "resumed")]
     assert metrics[1]["final"] == metrics[0]["final"]
     assert (tmp_path / "resumed" / "history.csv").read_text() == (tmp_path / "whole" / "history.csv").read_text()
+
+
+# === Determinism: the same command and --seed give the same weights bit for bit ===
+
+
+def model_weights(folder):
+    return keras.saving.load_model(folder / "model.keras", compile=False).get_weights()
+
+
+def test_a_fresh_process_with_the_same_seed_repeats_the_weights_bit_for_bit(runs, tmp_path):
+    whole = runs[0]
+    command = train_command(whole.parent / "data", tmp_path / "again")
+    run_process(command)
+    for a, b in zip(model_weights(whole), model_weights(tmp_path / "again")):
+        np.testing.assert_array_equal(a, b)
+    run_process([*command[:-1], "4", "--out", str(tmp_path / "other")])  # another --seed (the last option wins)
+    assert any(not np.array_equal(a, b) for a, b in zip(model_weights(whole), model_weights(tmp_path / "other")))
+
+
+@pytest.mark.parametrize("app", sorted(APPS))
+def test_every_training_app_repeats_its_weights_bit_for_bit(app, tmp_path):
+    from click.testing import CliRunner
+
+    from tfxai.apps.cli import main
+
+    args = APPS[app](tmp_path)
+    for name in ("first", "second"):
+        result = CliRunner().invoke(main, [*args, "--epochs", "2", "--out", str(tmp_path / name)])
+        assert result.exit_code == 0, result.output
+    for a, b in zip(model_weights(tmp_path / "first"), model_weights(tmp_path / "second")):
+        np.testing.assert_array_equal(a, b)

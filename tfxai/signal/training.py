@@ -21,6 +21,7 @@ import numpy as np
 
 from tfxai.classifier import check_finite_training, check_learning_rate
 from tfxai.data import split_stratified
+from tfxai.determinism import seed_everything
 from tfxai.errors import TfxaiError, plural
 from tfxai.io import staged_directory, write_json, write_text
 from tfxai.signal.attention import plot_attention, recording_attention, write_attention_csv
@@ -200,7 +201,7 @@ def train_signal_model(recordings, config, verbose=1, callbacks=None, split=None
     )
     preprocessor = WindowPreprocessor(fourier=config.fft).adapt(windows)
     inputs = np.asarray(preprocessor(windows))
-    keras.utils.set_random_seed(config.seed)
+    seed_everything(config.seed)  # the same weights bit for bit for the same --seed
     model = build_model(
         config.model,
         num_classes=len(recordings.class_names),

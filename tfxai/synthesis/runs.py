@@ -11,6 +11,7 @@ import tensorflow as tf
 
 from tfxai.augmentation import augmentation_name, resolve_augmentation
 from tfxai.classifier import check_learning_rate, fit_classifier
+from tfxai.determinism import seed_everything
 from tfxai.errors import TfxaiError
 from tfxai.io import check_output_folder, staged_directory, write_json
 from tfxai.io import load_model as read_model
@@ -260,7 +261,7 @@ def run_train_mixed(config, progress=None, verbose="auto"):
     if config.early_stopping and not config.validation and config.validation_split <= 0:
         raise TfxaiError("--early-stopping watches validation accuracy: pass --validation or a --validation-split above 0")
     check_output_folder(config.out, config.overwrite)
-    keras.utils.set_random_seed(config.seed)
+    seed_everything(config.seed)  # the same weights bit for bit for the same --seed
     teacher = load_model(config.teacher, "teacher model")
     height, width, channels = _input_shape(teacher)
     size = None if height is None or width is None else (height, width)
