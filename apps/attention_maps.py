@@ -2,7 +2,7 @@
 
 import click
 
-from tfxai.apps.common import echo, reports_errors
+from tfxai.apps.common import echo, reports_errors, unsafe_deserialization_option
 
 
 @click.command("export-maps")
@@ -12,6 +12,7 @@ from tfxai.apps.common import echo, reports_errors
 @click.option("--select", type=click.Choice(["misclassified", "all", "correct"]), default="misclassified", show_default=True)
 @click.option("--limit", type=click.IntRange(1, None), default=50, show_default=True, help="Export at most this many images.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output folder once the new one is complete.")
+@unsafe_deserialization_option
 @reports_errors
 def export_command(model, data, out, select, limit, overwrite):
     """Export attention maps of chosen images as grayscale PNGs to edit."""

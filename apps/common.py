@@ -135,6 +135,23 @@ def _as_int(context, parameter, value):
     return None if value is None else int(value)
 
 
+def _allow_unsafe_deserialization(context, parameter, value):
+    if value:
+        import keras
+
+        keras.config.enable_unsafe_deserialization()
+    return value
+
+
+def unsafe_deserialization_option(function):
+    """``--unsafe-deserialization``: load models holding Python code (``Lambda`` layers); off: such files are refused (safe mode)."""
+    return click.option(
+        "--unsafe-deserialization", is_flag=True, expose_value=False, callback=_allow_unsafe_deserialization,
+        help="Load model files holding Python code (Lambda layers), which runs on loading: only for files you trust "
+        "(default: refused, Keras safe mode).",
+    )(function)
+
+
 def quiet_option(function):
     """``--quiet``: only the final line (and errors); otherwise one progress line per epoch."""
     return click.option("--quiet", is_flag=True, help="Print only the final line and errors (default: one line per epoch).")(function)

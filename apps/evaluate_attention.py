@@ -2,7 +2,7 @@
 
 import click
 
-from tfxai.apps.common import echo, reports_errors
+from tfxai.apps.common import echo, reports_errors, unsafe_deserialization_option
 
 
 @click.command("attention")
@@ -20,6 +20,7 @@ from tfxai.apps.common import echo, reports_errors
 @click.option("--normalize", is_flag=True, help="Min-max scale each map to [0, 1] first.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the --limit sample.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output folder once the new one is complete.")
+@unsafe_deserialization_option
 @reports_errors
 def command(model, data, out, method, modes, thresholds, step, limit, batch_size, normalize, seed, overwrite):
     """Evaluate attention maps with insertion/deletion; writes a plot and CSV/markdown tables."""

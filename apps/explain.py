@@ -4,7 +4,7 @@ import os
 
 import click
 
-from tfxai.apps.common import echo, reports_errors
+from tfxai.apps.common import echo, reports_errors, unsafe_deserialization_option
 from tfxai.errors import plural
 
 CAM_CHOICES = ["gradcam", "gradcam++", "cam", "scorecam", "smoothgrad", "layercam"]
@@ -21,6 +21,7 @@ CAM_CHOICES = ["gradcam", "gradcam++", "cam", "scorecam", "smoothgrad", "layerca
 @click.option("--alpha", type=click.FloatRange(0, 1), default=0.4, show_default=True, help="Heatmap opacity.")
 @click.option("--convert", is_flag=True, hidden=True, help="No effect (images are always converted to the model's channels); kept for old scripts.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output folder once the new one is complete.")
+@unsafe_deserialization_option
 @reports_errors
 def command(model_path, image_paths, out, method, layer, target, alpha, convert, overwrite):
     """Explain a classifier's predictions on images with a CAM method."""

@@ -2,7 +2,7 @@
 
 import click
 
-from tfxai.apps.common import echo, reports_errors
+from tfxai.apps.common import echo, reports_errors, unsafe_deserialization_option
 
 
 @click.command("video")
@@ -15,6 +15,7 @@ from tfxai.apps.common import echo, reports_errors
 @click.option("--alpha", type=click.FloatRange(0, 1), default=0.4, show_default=True, help="Heatmap opacity.")
 @click.option("--scale", type=click.IntRange(1, 16), default=1, show_default=True, help="Enlarge the frames of the pictures this many times.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output folder once the new one is complete.")
+@unsafe_deserialization_option
 @reports_errors
 def command(model_path, video_path, out, clips, stride, video_format, alpha, scale, overwrite):
     """Explain a video: per clip, frames with the spatial attention (JET) above the temporal attention strip (red = important).

@@ -2,7 +2,7 @@
 
 import click
 
-from tfxai.apps.common import echo, reports_errors
+from tfxai.apps.common import echo, reports_errors, unsafe_deserialization_option
 
 
 @click.command("export")
@@ -14,6 +14,7 @@ from tfxai.apps.common import echo, reports_errors
 @click.option("--input-dtype", type=click.Choice(["float32", "uint8"]), default="float32", show_default=True,
               help="Input type of serving_default (serve_float32 and serve_uint8 are always there).")
 @click.option("--overwrite", is_flag=True)
+@unsafe_deserialization_option
 @reports_errors
 def command(model_path, out, method, layer, input_dtype, overwrite):
     """Export a trained model as a SavedModel that returns predictions and explanations."""

@@ -2,7 +2,7 @@
 
 import click
 
-from tfxai.apps.common import echo, reports_errors
+from tfxai.apps.common import echo, reports_errors, unsafe_deserialization_option
 
 
 @click.command(name="generate")
@@ -25,6 +25,7 @@ from tfxai.apps.common import echo, reports_errors
 @click.option("--from-logits", is_flag=True, help="The model outputs logits, not probabilities.")
 @click.option("--batch-size", type=int, default=256, show_default=True, help="Images optimised together per pass.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output folder.")
+@unsafe_deserialization_option
 @reports_errors
 def command(**options):
     """Generate images that make MODEL output TARGET (Hirano, Iwamura & Kise)."""

@@ -2,7 +2,7 @@
 
 import click
 
-from tfxai.apps.common import echo, reports_errors
+from tfxai.apps.common import echo, reports_errors, unsafe_deserialization_option
 
 
 @click.command(name="tta")
@@ -14,6 +14,7 @@ from tfxai.apps.common import echo, reports_errors
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--out", default=None, type=click.Path(), help="Optional folder for results.json and the TTA classifier SavedModel.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output folder.")
+@unsafe_deserialization_option
 @reports_errors
 def command(**options):
     """Classify translated target images, averaging N source styles (Imaeda)."""

@@ -11,6 +11,7 @@ import keras
 import numpy as np
 
 from tfxai.backbones import build_classifier
+from tfxai.determinism import seed_everything
 from tfxai.errors import TfxaiError, plural
 from tfxai.io import atomic_path, load_model, write_json
 from tfxai.training import RunConfig
@@ -108,13 +109,51 @@ def progress_verbosity(verbose="auto"):
     return 1 if sys.stdout.isatty() else 2
 
 
-def fit_classifier(model, train, validation, epochs, callbacks=(), verbose="auto"):
-    """``model.fit`` with a NaN guard; raises :class:`TfxaiError` if the loss becomes NaN."""
+def fit_classifier(model, train, validation, epochs, callbacks=(), verbose="auto", backup=None, options=None):
+    """``model.fit`` with a NaN guard; raises :class:`TfxaiError` if the loss becomes NaN.
+
+    With ``backup`` (a folder, :func:`tfxai.resume.backup_folder`) the state is
+    backed up every epoch and an interrupted run resumes from it
+    (:func:`tfxai.resume.fit_resumable`; ``options`` are the run's options).
+    """
+    from tfxai.resume import fit_resumable
+
     verbose = progress_verbosity(verbose)
-    nan_guard = keras.callbacks.TerminateOnNaN()
-    history = model.fit(train, validation_data=validation, epochs=epochs, callbacks=[nan_guard, *callbacks], verbose=verbose, shuffle=False)  # datasets are shuffled upstream
+    nan_guard = NaNGuard()
+    history = fit_resumable(model, train, validation_data=validation, epochs=epochs, callbacks=[nan_guard, *callbacks], verbose=verbose,
+                            shuffle=False, backup=backup, options=options)  # datasets are shuffled upstream
+    nan_guard.check()
     check_finite_training(model, history)
     return history
+
+
+class NaNGuard(keras.callbacks.Callback):
+    """Stop training at the first batch where a logged loss term is NaN or infinite; :meth:`check` then raises.
+
+    Every logged value whose name contains ``loss`` is watched (``loss``,
+    ``attention_loss``, ``perception_loss``, ``d_loss``, ...), so the error
+    names the term that went bad first and the step (epoch and batch, from 1).
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.problem = None
+        self._epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        bad = [name for name, value in (logs or {}).items() if "loss" in name and not np.all(np.isfinite(value))]
+        if bad and self.problem is None:
+            terms = sorted(bad, key=lambda name: (name == "loss", name))  # the specific term first, the total last
+            self.problem = f"at epoch {self._epoch + 1}, batch {batch + 1}: the {', '.join(terms)} became NaN or infinite"
+            self.model.stop_training = True
+
+    def check(self):
+        """Raise :class:`TfxaiError` naming the step and the loss term when training was stopped by a bad loss."""
+        if self.problem:
+            raise TfxaiError(f"training stopped {self.problem}; lower --learning-rate or check the data for bad values")
 
 
 def check_finite_training(model, history):
@@ -144,7 +183,7 @@ def train_classifier(config, verbose="auto", log=None):
     data = load_labelled_images(config.data, config.image_size, config.channels)
     if log is not None:
         log(f"training a {config.backbone} classifier on {plural(len(data.labels), 'image')} of {len(data.class_names)} classes from {config.data}")
-    keras.utils.set_random_seed(config.seed)
+    seed_everything(config.seed)  # the same weights bit for bit for the same --seed
     train, held_out = split_run_data(data, config.validation_split, config.seed)
     model = build_classifier(
         config.backbone,

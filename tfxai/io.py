@@ -164,7 +164,10 @@ def read_class_names(path):
 LEGACY_SUFFIXES = (".h5", ".hdf5")
 
 
-def load_model(path, expect=None):
+UNSAFE_FLAG = "--unsafe-deserialization"
+
+
+def load_model(path, expect=None, safe_mode=None):
     """``(model, class_names or None)`` from a ``.keras`` file, a Keras-2 HDF5 file or a run folder.
 
     A run folder holds ``model.keras`` and ``class_names.json`` (written by a
@@ -174,6 +177,13 @@ def load_model(path, expect=None):
     need them. ``expect`` is a model class (``ABN``, ``GAIN``; ``keras.Model``
     or None takes any): a model of another kind is a :class:`TfxaiError`
     naming the app that writes the expected kind (the class's ``app`` attribute).
+
+    Files are loaded in Keras' safe mode: a model holding Python code (a
+    ``Lambda`` layer) is refused with a :class:`TfxaiError` naming the apps'
+    ``--unsafe-deserialization`` flag. ``safe_mode=False`` (or that flag, which
+    calls ``keras.config.enable_unsafe_deserialization()``) loads it anyway:
+    only for files you trust, as loading runs their code. ``None`` follows Keras'
+    setting (safe unless unsafe deserialization was enabled).
     """
     import keras
 
@@ -186,8 +196,13 @@ def load_model(path, expect=None):
         raise TfxaiError(f"model {model_file} does not exist: pass a .keras or .h5 file or the folder written by '{written_by}'")
     legacy = model_file.lower().endswith(LEGACY_SUFFIXES)
     try:
-        model = keras.saving.load_model(model_file, compile=not legacy)
+        model = keras.saving.load_model(model_file, compile=not legacy, safe_mode=safe_mode)
     except Exception as error:  # noqa: BLE001 - Keras raises many types for a bad file
+        if "safe_mode=False" in str(error):
+            raise TfxaiError(
+                f"{model_file} holds a Lambda layer (Python code that runs when loaded), refused in safe mode: pass "
+                f"{UNSAFE_FLAG} (safe_mode=False in Python) only if you trust this file"
+            ) from None
         raise TfxaiError(
             f"cannot load model {model_file} ({type(error).__name__}): is it a .keras file (Keras 3) or an .h5/.hdf5 file "
             "of built-in Keras layers?"

@@ -134,7 +134,7 @@ def split_run_data(data, validation_split, seed):
     return train, held_out
 
 
-def shift_and_crop(tensors, fraction):
+def shift_and_crop(tensors, fraction, seed=None):
     """Shift and crop images (and their maps) together by up to ``fraction`` of the side.
 
     Each tensor is (H, W, C) or (H, W); all get the same random box: a box of
@@ -143,12 +143,14 @@ def shift_and_crop(tensors, fraction):
     reflecting its border), is cut out and resized back to (H, W). So the
     content moves by up to ``fraction / (1 - fraction)`` of the side and is
     enlarged by up to ``1 / (1 - fraction)``: the shifts and crops that
-    Tomono et al. used to expand their GAIN training set.
+    Tomono et al. used to expand their GAIN training set. ``seed`` (a shape
+    (2,) integer tensor) draws the box statelessly, the same for the same seed.
     """
     first = tensors[0]
     height, width = tf.shape(first)[0], tf.shape(first)[1]
-    scale = tf.random.uniform((), 1.0 - fraction, 1.0)  # box side, as a fraction of the image side
-    shift = tf.random.uniform((2,), -fraction, fraction)  # box centre minus image centre, same unit
+    draws = tf.random.uniform((3,)) if seed is None else tf.random.stateless_uniform((3,), seed)
+    scale = 1.0 - fraction * draws[0]  # box side, as a fraction of the image side
+    shift = fraction * (2.0 * draws[1:] - 1.0)  # box centre minus image centre, same unit
     pad = fraction  # reflected border on each side, so the box never leaves the padded image
     span = 1.0 + 2.0 * pad
     centre = (0.5 + pad + shift) / span
@@ -166,18 +168,29 @@ def shift_and_crop(tensors, fraction):
     return out
 
 
-def _augmenter(flip, shift_crop):
-    """A ``tf.data`` map function that flips and/or shifts-and-crops the spatial entries of one sample together."""
+def _augmenter(flip, shift_crop, seed):
+    """A ``tf.data`` map function of ``(position, (inputs, labels))`` that flips and/or shifts-and-crops the spatial entries of one sample together.
 
-    def augment(inputs, labels):
+    The random draws are stateless, keyed by ``seed``, the epoch
+    (:func:`tfxai.resume.epoch_variable`) and the sample's position in the
+    epoch, so a resumed run augments its epochs as an uninterrupted one.
+    """
+    from tfxai.resume import epoch_variable
+
+    epoch = epoch_variable()
+
+    def augment(position, sample):
+        inputs, labels = sample
+        key = tf.stack([tf.constant(int(seed), tf.int64) * 1_000_003 + epoch.read_value(), position])
+        flip_seed, crop_seed = tf.unstack(tf.random.experimental.stateless_split(key, 2))
         entries = dict(inputs) if isinstance(inputs, dict) else {"images": inputs}
         keys = [key for key in SPATIAL_KEYS if key in entries]
         tensors = [entries[key] for key in keys]
         if flip:
-            mirror = tf.random.uniform(()) < 0.5
+            mirror = tf.random.stateless_uniform((), flip_seed) < 0.5
             tensors = [tf.cond(mirror, lambda t=t: tf.reverse(t, [1]), lambda t=t: t) for t in tensors]
         if shift_crop:
-            tensors = shift_and_crop(tensors, shift_crop)
+            tensors = shift_and_crop(tensors, shift_crop, crop_seed)
         entries.update(zip(keys, tensors))
         return (entries if isinstance(inputs, dict) else entries["images"]), labels
 
@@ -195,11 +208,13 @@ def make_dataset(inputs, labels, batch_size, shuffle=False, seed=0, augment=Fals
         inputs = {key: np.asarray(value, np.float32) for key, value in inputs.items()}
     else:
         inputs = np.asarray(inputs, np.float32)
+    from tfxai.resume import epoch_shuffle
+
     data = tf.data.Dataset.from_tensor_slices((inputs, np.asarray(labels, np.int32)))
     if shuffle:
-        data = data.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True)
+        data = epoch_shuffle(data, len(labels), seed)  # an order per epoch, the same after a resume
     if augment or shift_crop:
-        data = data.map(_augmenter(augment, float(shift_crop)), num_parallel_calls=tf.data.AUTOTUNE)
+        data = data.enumerate().map(_augmenter(augment, float(shift_crop), seed), num_parallel_calls=tf.data.AUTOTUNE)
     return data.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
@@ -269,15 +284,21 @@ def write_run_folder(folder, model, class_names, history, config, samples=None, 
 def run_training(config, model, train_data, validation_data, class_names, samples=None, callbacks=(), verbose="auto", title="", **metrics):
     """Fit ``model`` (NaN guard, early stopping) and write its run folder at ``config.out``; returns the history.
 
-    Nothing is written unless training finishes.
+    Nothing is written unless training finishes. The training state is backed
+    up every epoch into ``<out>.backup/`` and a rerun after an interruption
+    resumes from it (:mod:`tfxai.resume`); the backup is removed when the run
+    folder is complete.
     """
     from tfxai.batchnorm import BatchNormStatistics
     from tfxai.classifier import fit_classifier
     from tfxai.io import staged_directory
+    from tfxai.resume import backup_folder, remove_backup
 
     with staged_directory(config.out, overwrite=config.overwrite) as staging:
         callbacks = [*callbacks, *early_stopping_callbacks(config.early_stopping)]
         callbacks.append(BatchNormStatistics(train_data))  # exact BatchNorm statistics before each validation and at the end
-        history = fit_classifier(model, train_data, validation_data, config.epochs, callbacks=callbacks, verbose=verbose)
+        history = fit_classifier(model, train_data, validation_data, config.epochs, callbacks=callbacks, verbose=verbose,
+                                 backup=backup_folder(config.out), options=config.to_dict())
         write_run_folder(staging, model, class_names, history, config, samples, title or f"tfxai {type(model).__name__} attention maps", **metrics)
+    remove_backup(config.out)
     return history

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from tfxai.errors import TfxaiError
+from tfxai.resume import EpochCounter
 from tfxai.testing import write_moving_square_video
 from tfxai.video.data import clip_dataset, clip_starts, read_clip, scan_video_folder
 
@@ -64,8 +65,13 @@ def test_pipeline_batches_clips_and_evaluation_clips_are_centred(folder):
 def test_training_pipeline_moves_the_clip_start(folder):
     sources, labels, _ = scan_video_folder(folder)
     data = clip_dataset(sources[:1], labels[:1], 2, 1, (4, 4), batch_size=1, training=True)
-    starts = [round(float(next(iter(data))[0][0, 0, 0, 0, 0]) / 20) for _ in range(12)]  # one iterator per epoch
+    starts = []
+    for epoch in range(12):  # the start is keyed by the epoch (set by fit through EpochCounter): a resumed run repeats it
+        EpochCounter().on_epoch_begin(epoch)
+        starts.append(round(float(next(iter(data))[0][0, 0, 0, 0, 0]) / 20))
     assert len(set(starts)) > 2 and min(starts) >= 0 and max(starts) <= 10
+    EpochCounter().on_epoch_begin(3)
+    assert round(float(next(iter(data))[0][0, 0, 0, 0, 0]) / 20) == starts[3]
 
 
 @pytest.mark.parametrize(

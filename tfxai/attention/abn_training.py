@@ -13,6 +13,7 @@ import keras
 import numpy as np
 
 from tfxai.attention.abn import ABN
+from tfxai.determinism import seed_everything
 from tfxai.errors import TfxaiError
 from tfxai.training import RunConfig, make_dataset, run_training, split_run_data
 
@@ -206,7 +207,7 @@ def train_abn(config, verbose="auto", log=print):
 
     config.validate()
     data = load_labelled_images(config.data, config.image_size, config.channels)
-    keras.utils.set_random_seed(config.seed)
+    seed_everything(config.seed)  # the same weights bit for bit for the same --seed
     train, held_out = split_run_data(data, config.validation_split, config.seed)
     train_inputs = train.images
     if config.human_maps:

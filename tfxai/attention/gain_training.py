@@ -15,6 +15,7 @@ import numpy as np
 
 from tfxai.attention.gain import BINARY_NEGATIVES, GAIN, build_gain_classifier
 from tfxai.backbones import get_backbone
+from tfxai.determinism import seed_everything
 from tfxai.errors import TfxaiError
 from tfxai.training import RunConfig, make_dataset, run_training, split_run_data
 
@@ -199,7 +200,7 @@ def train_gain(config, verbose="auto", log=print):
     config.validate()
     data = load_labelled_images(config.data, config.image_size, config.channels)
     all_maps = load_mask_folder(config.masks, data.sources, (config.image_size,) * 2) if config.masks else None
-    keras.utils.set_random_seed(config.seed)
+    seed_everything(config.seed)  # the same weights bit for bit for the same --seed
     train, held_out = split_run_data(data, config.validation_split, config.seed)
     gain = build_gain(config, len(data.class_names))
     compile_gain(gain, config.learning_rate)

@@ -13,6 +13,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from tfxai.determinism import seed_everything
 from tfxai.errors import TfxaiError
 from tfxai.presets import PresetConfig
 
@@ -139,8 +140,7 @@ def train_graph(config, graph, images, verbose=0, callbacks=()):
     import keras
 
     from tfxai.gan.collaborative import CollaborativeGAN
-
-    keras.utils.set_random_seed(config.seed)
+    seed_everything(config.seed)  # the same weights bit for bit for the same --seed
     steps = len(images) // config.batch_size
     model = CollaborativeGAN(config.generators, graph, config.latent_dim, config.image_size, config.channels, config.filters,
                              config.spectral_norm, config.transfer_weight, total_steps=steps * config.epochs)

@@ -5,6 +5,7 @@ import os
 
 import numpy as np
 
+from tfxai.determinism import seed_everything
 from tfxai.errors import TfxaiError
 from tfxai.io import staged_directory, write_json, write_text
 
@@ -62,7 +63,7 @@ def run_train_stargan(config, verbose=2, log=print):
     check_output_folder(config.out, config.overwrite)
     source = load_domain(config.source, config.image_size, require_labels=config.class_aware)
     target = load_domain(config.target, config.image_size)
-    keras.utils.set_random_seed(config.seed)
+    seed_everything(config.seed)  # the same weights bit for bit for the same --seed
     data = two_domain_dataset(source, target, config.batch_size, config.seed)
     num_classes = len(source.class_names) if source.class_names else None
     model = build_stargan(config, num_classes)
@@ -140,7 +141,7 @@ def run_tta(config, log=print):
     size = tuple(classifier.inputs[0].shape[1:3])
     channels = int(classifier.inputs[0].shape[-1])
     adapted = _input_adapter(classifier, size, channels)
-    keras.utils.set_random_seed(config.seed)
+    seed_everything(config.seed)  # the same translations for the same --seed
     results = {}
     for n in sorted({0, 1, config.n}):
         tta = StyleTTA(adapted, translator.generator_ema, translator.mapping_ema, n=n)

@@ -22,6 +22,7 @@ import numpy as np
 from tfxai.batchnorm import BatchNormStatistics
 from tfxai.classifier import check_finite_training, check_learning_rate
 from tfxai.data import split_stratified
+from tfxai.determinism import seed_everything
 from tfxai.errors import TfxaiError, plural
 from tfxai.io import staged_directory, write_json, write_text
 from tfxai.signal.attention import plot_attention, recording_attention, write_attention_csv
@@ -31,7 +32,8 @@ from tfxai.signal.models import MODELS, build_model
 from tfxai.signal.preprocessing import WindowPreprocessor
 from tfxai.signal.report import confusion_matrix, plot_confusion, row_percentages, write_confusion_csv
 from tfxai.signal.windows import classify_recordings, make_windows
-from tfxai.training import early_stopping_callbacks, write_run_files
+from tfxai.resume import backup_folder, fit_resumable, remove_backup
+from tfxai.training import early_stopping_callbacks, make_dataset, write_run_files
 
 PRESETS = {
     # The thesis (section 4.2): 20,000 epochs, batch 128, 64-sample windows, momentum SGD at lr 0.001,
@@ -172,7 +174,7 @@ def compile_thesis(model, learning_rate=1e-3, momentum=0.9, jit_compile=True):
     return model
 
 
-def train_signal_model(recordings, config, verbose=1, callbacks=None, split=None):
+def train_signal_model(recordings, config, verbose=1, callbacks=None, split=None, backup=None):
     """Split ``recordings`` by recording, train a window classifier and evaluate it by voting.
 
     Parameters
@@ -185,6 +187,8 @@ def train_signal_model(recordings, config, verbose=1, callbacks=None, split=None
         Extra Keras callbacks for ``fit``.
     split : (train_indices, test_indices) or None
         A fixed split; default :func:`split_by_recording` with the config's seed.
+    backup : str or None
+        Folder of the per-epoch backup an interrupted run resumes from (:func:`tfxai.resume.fit_resumable`).
 
     Returns
     -------
@@ -198,7 +202,7 @@ def train_signal_model(recordings, config, verbose=1, callbacks=None, split=None
     )
     preprocessor = WindowPreprocessor(fourier=config.fft).adapt(windows)
     inputs = np.asarray(preprocessor(windows))
-    keras.utils.set_random_seed(config.seed)
+    seed_everything(config.seed)  # the same weights bit for bit for the same --seed
     model = build_model(
         config.model,
         num_classes=len(recordings.class_names),
@@ -214,15 +218,15 @@ def train_signal_model(recordings, config, verbose=1, callbacks=None, split=None
         callbacks = [*(callbacks or []), *early_stopping_callbacks(config.early_stopping)]
     callbacks = [*(callbacks or []), BatchNormStatistics(np.array_split(inputs, -(-len(inputs) // config.batch_size)))]
     started = time.perf_counter()
-    history = model.fit(
-        inputs,
-        labels,
-        batch_size=config.batch_size,
+    history = fit_resumable(
+        model,
+        make_dataset(inputs, labels, config.batch_size, shuffle=True, seed=config.seed),  # an order per epoch that a resume repeats
         epochs=config.epochs,
-        shuffle=True,
         verbose=verbose,
-        callbacks=callbacks,
+        callbacks=callbacks or (),
         validation_data=validation_data,
+        backup=backup,
+        options=dataclasses.asdict(config),
     )
     seconds = time.perf_counter() - started
     check_finite_training(model, history)
@@ -273,7 +277,7 @@ def run_signal_training(config, verbose=1, log=None):
         f"{recordings.lengths.min()}-{recordings.lengths.max()} samples"
     )
     with staged_directory(config.output, overwrite=config.overwrite) as folder:
-        result = train_signal_model(recordings, config, verbose=verbose)
+        result = train_signal_model(recordings, config, verbose=verbose, backup=backup_folder(config.output))
         evaluation = result.evaluation
         test = recordings.subset(result.test_indices)
         report = {
@@ -310,6 +314,7 @@ def run_signal_training(config, verbose=1, log=None):
             write_attention_csv(trace, os.path.join(folder, "attention.csv"))
             report["attention_recording"] = name
         write_json(os.path.join(folder, "report.json"), report)
+    remove_backup(config.output)
     log(
         f"test accuracy per recording: {100 * evaluation['recording_accuracy']:.1f}% "
         f"({evaluation['correct_recordings']}/{evaluation['test_recordings']}); "

@@ -6,6 +6,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfxai.errors import TfxaiError
+from tfxai.resume import epoch_shuffle
 from tfxai.synthesis.generator import TargetOutputGenerator
 
 
@@ -130,7 +131,7 @@ class MixedDataset:
             (self.images, self.labels.astype("int32"), self.soft_targets.astype("float32"), generated)
         )
         if shuffle:
-            data = data.shuffle(len(self.images), seed=seed, reshuffle_each_iteration=True)
+            data = epoch_shuffle(data, len(self.images), seed)  # an order per epoch that a resume repeats
 
         def prepare(image, label, soft, is_generated):
             if augmentation is not None:

@@ -47,6 +47,8 @@ class MixedTargetModel(keras.Model):
         self.kl_tracker = keras.metrics.Mean(name="kl")
         self.ce_tracker = keras.metrics.Mean(name="ce")
         self.accuracy_metric = keras.metrics.CategoricalAccuracy(name="accuracy")
+        if classifier.built:  # nothing of its own to build: its weights can be saved before fit (resume backups)
+            self.built = True
 
     def call(self, inputs, training=False):
         return self.classifier(inputs, training=training)

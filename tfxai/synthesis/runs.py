@@ -12,9 +12,11 @@ import tensorflow as tf
 from tfxai.augmentation import augmentation_name, resolve_augmentation
 from tfxai.batchnorm import BatchNormStatistics
 from tfxai.classifier import check_learning_rate, fit_classifier
+from tfxai.determinism import seed_everything
 from tfxai.errors import TfxaiError
 from tfxai.io import check_output_folder, staged_directory, write_json
 from tfxai.io import load_model as read_model
+from tfxai.resume import backup_folder, remove_backup
 from tfxai.synthesis.generator import TargetOutputGenerator, kl_divergence
 from tfxai.synthesis.imagefiles import load_labelled_data, read_image_folder, to_uint8, write_png
 from tfxai.synthesis.mixed import build_mixed_dataset, flip_and_crop
@@ -207,6 +209,7 @@ def run_generate(config, progress=None):
             "config": dataclasses.asdict(config),
         }
         write_json(os.path.join(staging, "summary.json"), summary)
+    remove_backup(config.out)
     return summary
 
 
@@ -259,7 +262,7 @@ def run_train_mixed(config, progress=None, verbose="auto"):
     if config.early_stopping and not config.validation and config.validation_split <= 0:
         raise TfxaiError("--early-stopping watches validation accuracy: pass --validation or a --validation-split above 0")
     check_output_folder(config.out, config.overwrite)
-    keras.utils.set_random_seed(config.seed)
+    seed_everything(config.seed)  # the same weights bit for bit for the same --seed
     teacher = load_model(config.teacher, "teacher model")
     height, width, channels = _input_shape(teacher)
     size = None if height is None or width is None else (height, width)
@@ -301,7 +304,8 @@ def run_train_mixed(config, progress=None, verbose="auto"):
         validation = None if validation is None else validation.map(lambda x, y: (preprocessing(x), y))
     with staged_directory(config.out, overwrite=config.overwrite) as staging:
         callbacks = [*early_stopping_callbacks(config.early_stopping), BatchNormStatistics(train)]
-        history = fit_classifier(model, train, validation, config.epochs, callbacks=callbacks, verbose=verbose)
+        history = fit_classifier(model, train, validation, config.epochs, callbacks=callbacks, verbose=verbose,
+                                 backup=backup_folder(config.out), options=dataclasses.asdict(config))
         summary = {
             "train_images": int(len(mixed.images)),
             "generated_images": int(len(mixed.replaced)),
@@ -317,6 +321,7 @@ def run_train_mixed(config, progress=None, verbose="auto"):
             summary["saved_model_heatmap"] = has_feature_map(student)  # else the SavedModel serves no heatmap
             export_saved_model(student, os.path.join(staging, "saved_model"), explain=None if summary["saved_model_heatmap"] else False, class_names=names)
         write_json(os.path.join(staging, "summary.json"), summary)
+    remove_backup(config.out)
     return summary
 
 

@@ -133,22 +133,29 @@ def clip_dataset(sources, labels, frames, stride, size, batch_size, channels=3, 
     spans = counts - clip_span(frames, stride)
     shape = (int(frames), int(size[0]), int(size[1]), int(channels))
 
-    starts = np.random.default_rng(seed)  # draws continue across epochs: a new start every epoch
+    from tfxai.resume import epoch_shuffle, epoch_variable
 
-    def load(index):
+    epoch = epoch_variable()  # a new start and flip every epoch, keyed by (seed, epoch, clip): a resumed run repeats them
+
+    def load(index, epoch):
         index = int(index)
-        start = int(starts.integers(0, spans[index] + 1)) if training else clip_starts(counts[index], frames, stride)[0]
+        if not training:
+            start = clip_starts(counts[index], frames, stride)[0]
+        else:
+            start = int(np.random.default_rng([seed, int(epoch), index]).integers(0, spans[index] + 1))
         return read_clip(sources[index], start, frames, stride, size, channels).astype(np.float32)
 
     def element(index):
-        clip = tf.numpy_function(load, [index], tf.float32)
+        now = epoch.read_value()
+        clip = tf.numpy_function(load, [index, now], tf.float32)
         clip = tf.ensure_shape(clip, shape)
         if augment:
-            clip = tf.cond(tf.random.uniform(()) < 0.5, lambda: tf.reverse(clip, [2]), lambda: clip)
+            mirror = tf.random.stateless_uniform((), tf.stack([tf.constant(int(seed), tf.int64) * 1_000_003 + now, index])) < 0.5
+            clip = tf.cond(mirror, lambda: tf.reverse(clip, [2]), lambda: clip)
         return clip, tf.gather(tf.constant(labels, tf.int32), index)
 
     data = tf.data.Dataset.range(len(sources))
     if training:
-        data = data.shuffle(len(sources), seed=seed, reshuffle_each_iteration=True)
-    data = data.map(element, num_parallel_calls=2, deterministic=not training)
+        data = epoch_shuffle(data, len(sources), seed)
+    data = data.map(element, num_parallel_calls=2)  # deterministic order: the same batches every run
     return data.batch(int(batch_size)).prefetch(1)

@@ -13,6 +13,7 @@ from typing import ClassVar
 import keras
 import numpy as np
 
+from tfxai.determinism import seed_everything
 from tfxai.errors import TfxaiError
 from tfxai.training import RunConfig, run_training
 
@@ -133,7 +134,7 @@ def train_video(config, verbose="auto", log=print):
     config.validate()
     sources, labels, class_names = scan_video_folder(config.data)
     check_long_enough(sources, config.frames, config.stride)
-    keras.utils.set_random_seed(config.seed)
+    seed_everything(config.seed)  # the same weights bit for bit for the same --seed
     validation = split_stratified(labels, config.validation_split, config.seed)
     train_ids, held_ids = np.flatnonzero(~validation), np.flatnonzero(validation)
     if len(train_ids) == 0:
