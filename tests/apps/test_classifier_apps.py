@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from tfxai.apps.cli import main
+from tfxai.testing import one_line_error
 
 
 def make_folder(root, classes=("cats", "dogs"), per_class=6, size=20, channels=3, seed=0):
@@ -107,13 +108,6 @@ def test_export_app_serves_the_chosen_method_on_uint8_images(trained, method):
     np.testing.assert_allclose(served["probabilities"].numpy(), np.asarray(probabilities), atol=1e-5)
     np.testing.assert_allclose(served["heatmap"].numpy(), np.asarray(heatmaps), atol=1e-4)
     assert float(np.ptp(np.asarray(heatmaps))) > 0.1  # a real map, not a constant both sides agree on
-
-
-def one_line_error(result):
-    assert result.exit_code == 2, result.output
-    lines = [line for line in result.output.strip().splitlines() if line.startswith("error:")]
-    assert len(lines) == 1, result.output
-    return lines[0]
 
 
 def test_bad_inputs_exit_2_and_write_nothing(trained, tmp_path):
