@@ -75,7 +75,7 @@ def test_export_edit_and_fine_tune_with_human_maps(trained):
     cv2.imwrite(str(maps / entries[0]["edited"]), band)
     tuned = root / "tuned"
     result = run(["train", "abn", "--data", str(data), "--out", str(tuned), "--init", str(out), "--human-maps", str(maps),
-                  "--map-weight", "2", *TRAIN, "--no-export"])
+                  "--map-weight", "2", *TRAIN, "--epochs", "1", "--no-export"])
     assert result.exit_code == 0, result.output
     assert "1 human-edited attention maps" in result.output
     with open(tuned / "history.csv") as handle:
