@@ -55,6 +55,26 @@ def test_export_refuses_to_overwrite(tmp_path):
     assert os.listdir(tmp_path) == ["sm"]  # no temporary leftovers
 
 
+def test_a_failed_write_out_leaves_the_old_export_and_no_partial_folder(tmp_path, monkeypatch):
+    import keras
+
+    model = build_classifier("small_cnn", 2, (16, 16, 1), weights="none")
+    (tmp_path / "sm").mkdir()
+    (tmp_path / "sm" / "old.txt").write_text("old")
+
+    def crashing_write_out(self, folder, verbose=True):
+        os.makedirs(os.path.join(folder, "variables"))
+        open(os.path.join(folder, "saved_model.pb"), "wb").close()  # half written
+        raise OSError("disk full")
+
+    archive = type(keras.export.ExportArchive())  # the backend's subclass
+    monkeypatch.setattr(archive, "write_out", crashing_write_out)
+    with pytest.raises(OSError, match="disk full"):
+        export_saved_model(model, tmp_path / "sm", overwrite=True)
+    assert os.listdir(tmp_path) == ["sm"]  # the temporary folder was removed
+    assert os.listdir(tmp_path / "sm") == ["old.txt"] and (tmp_path / "sm" / "old.txt").read_text() == "old"
+
+
 def _tiny_abn():
     from tfxai.attention import ABN
 

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from tfxai.apps.cli import main
-from tfxai.testing import tensorboard_summaries
+from tfxai.testing import one_line_error, tensorboard_summaries
 
 CLASSES = ("left", "middle", "right")
 
@@ -30,13 +30,6 @@ def make_folder(root, per_class=6, size=16, seed=0):
 
 def run(args):
     return CliRunner().invoke(main, args)
-
-
-def one_line_error(result):
-    assert result.exit_code == 2, result.output
-    lines = [line for line in result.output.strip().splitlines() if line.startswith("error:")]
-    assert len(lines) == 1, result.output
-    return lines[0]
 
 
 TRAIN = ["--preset", "small", "--image-size", "16", "--channels", "1", "--epochs", "2", "--batch-size", "6", "--no-cot",
@@ -82,7 +75,7 @@ def test_export_edit_and_fine_tune_with_human_maps(trained):
     cv2.imwrite(str(maps / entries[0]["edited"]), band)
     tuned = root / "tuned"
     result = run(["train", "abn", "--data", str(data), "--out", str(tuned), "--init", str(out), "--human-maps", str(maps),
-                  "--map-weight", "2", *TRAIN, "--no-export"])
+                  "--map-weight", "2", *TRAIN, "--epochs", "1", "--no-export"])
     assert result.exit_code == 0, result.output
     assert "1 human-edited attention maps" in result.output
     with open(tuned / "history.csv") as handle:

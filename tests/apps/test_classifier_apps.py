@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from tfxai.apps.cli import main
+from tfxai.testing import one_line_error
 
 
 def make_folder(root, classes=("cats", "dogs"), per_class=6, size=20, channels=3, seed=0):
@@ -45,10 +46,32 @@ def test_train_writes_all_outputs(trained):
         assert os.path.exists(out / name), name
 
 
+def predicting_both_classes(out, data, folder):
+    """The trained classifier saved in ``folder`` with its output bias moved so that it predicts both classes on ``data``.
+
+    Two epochs on 12 images leave it predicting one class for every image (cats 0.61 / dogs 0.59),
+    and a report that wrote class 0's column for every row would then pass unnoticed.
+    """
+    from tfxai.classifier import load_classifier, save_classifier
+    from tfxai.data import load_images
+
+    model, names = load_classifier(str(out))
+    images = load_images(sorted(str(p) for p in data.rglob("*.png")), (16, 16), 3)
+    probabilities = model.predict(images, verbose=0)
+    margins = np.log(probabilities[:, 0]) - np.log(probabilities[:, 1])  # logit of class 0 minus class 1
+    head = [layer for layer in model.layers if getattr(layer, "bias", None) is not None][-1]
+    bias = head.bias.numpy()
+    bias[0] -= np.median(margins)  # half the images now go to each class
+    head.bias.assign(bias)
+    save_classifier(model, str(folder), names)
+    return folder
+
+
 def test_explain_writes_overlays_sheet_and_csv(trained):
     root, data, out = trained
     report = root / "report"
-    result = run(["explain", "--model", str(out), "--images", str(data), "--out", str(report)])
+    model_folder = predicting_both_classes(out, data, root / "both_classes")
+    result = run(["explain", "--model", str(model_folder), "--images", str(data), "--out", str(report)])
     assert result.exit_code == 0, result.output
     with open(report / "predictions.csv") as handle:
         rows = list(csv.DictReader(handle))
@@ -57,16 +80,17 @@ def test_explain_writes_overlays_sheet_and_csv(trained):
     from tfxai.classifier import load_classifier
     from tfxai.data import load_images
 
-    model, names = load_classifier(str(out))
+    model, names = load_classifier(str(model_folder))
     probabilities = model.predict(load_images([r["image"] for r in rows], (16, 16), 3), verbose=0)
     assert [r["predicted"] for r in rows] == [names[i] for i in np.argmax(probabilities, axis=1)]
+    assert {r["predicted"] for r in rows} == {"cats", "dogs"}
     np.testing.assert_allclose([float(r["probability"]) for r in rows], probabilities.max(axis=1), atol=1e-4)
     assert [r["true"] for r in rows] == [os.path.basename(os.path.dirname(r["image"])) for r in rows]
     assert [r["correct"] for r in rows] == [str(int(r["true"] == r["predicted"])) for r in rows]
     assert len(os.listdir(report / "overlays")) == 12
     sheet = cv2.imread(str(report / "contact_sheet.png"))
     assert sheet is not None and sheet.shape[0] > 16
-    again = run(["explain", "--model", str(out), "--images", str(data), "--out", str(report)])
+    again = run(["explain", "--model", str(model_folder), "--images", str(data), "--out", str(report)])
     assert again.exit_code == 2 and "already exists" in again.output
 
 
@@ -107,13 +131,6 @@ def test_export_app_serves_the_chosen_method_on_uint8_images(trained, method):
     np.testing.assert_allclose(served["probabilities"].numpy(), np.asarray(probabilities), atol=1e-5)
     np.testing.assert_allclose(served["heatmap"].numpy(), np.asarray(heatmaps), atol=1e-4)
     assert float(np.ptp(np.asarray(heatmaps))) > 0.1  # a real map, not a constant both sides agree on
-
-
-def one_line_error(result):
-    assert result.exit_code == 2, result.output
-    lines = [line for line in result.output.strip().splitlines() if line.startswith("error:")]
-    assert len(lines) == 1, result.output
-    return lines[0]
 
 
 def test_bad_inputs_exit_2_and_write_nothing(trained, tmp_path):

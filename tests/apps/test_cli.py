@@ -13,16 +13,20 @@ from tfxai.testing import run_python
 def test_console_command_lists_groups_in_a_fresh_process(tmp_path):
     # A fresh interpreter imports nothing the test session has already imported
     # (this caught a missing ``import importlib.util``). It runs outside the source
-    # tree so that ``import tfxai`` finds the installed package (with ``tfxai.apps``),
-    # not the checkout's ``tfxai/`` folder, as a user's shell would.
-    code = "import sys; from tfxai.apps.cli import main; sys.argv = ['tfxai'] + sys.argv[1:]; main()"
-    for args in (["--help"], ["train", "--help"]):
-        done = run_python(code, *args, cwd=tmp_path)
-        assert "Usage" in done.stdout
-    assert "classifier" in done.stdout and "signal" in done.stdout
+    # tree, with this session's interpreter, as a user's shell would run the console command.
+    code = """
+        import tfxai.apps.cli as cli
+        print(cli.__file__)
+        for args in (["--help"], ["train", "--help"]):
+            print("=== tfxai", *args, flush=True)
+            cli.main(args, prog_name="tfxai", standalone_mode=False)
+    """
+    done = run_python(code, cwd=tmp_path)
+    where, top, train = done.stdout.split("=== ")
+    assert "Usage: tfxai [OPTIONS]" in top and "train" in top
+    assert "Usage: tfxai train" in train and "classifier" in train and "signal" in train
     # The fresh interpreter runs the same tfxai as this test session (not another installed copy).
-    where = run_python("import tfxai.apps.cli as c; print(c.__file__)", cwd=tmp_path)
-    assert os.path.realpath(where.stdout.strip()) == os.path.realpath(tfxai.apps.cli.__file__), where.stderr
+    assert os.path.realpath(where.strip()) == os.path.realpath(tfxai.apps.cli.__file__), done.stderr
 
 
 @pytest.mark.parametrize("path", sorted(COMMANDS), ids=lambda p: " ".join(p))

@@ -10,6 +10,7 @@ import tensorflow as tf
 from click.testing import CliRunner
 
 from tfxai.apps.cli import main
+from tfxai.testing import one_line_error
 
 SIZE = 16
 
@@ -39,13 +40,6 @@ def run(args):
 
 
 SMALL = ["--preset", "small", "--image-size", SIZE, "--epochs", 2, "--batch-size", 4, "--hidden", "8"]
-
-
-def one_line_error(result):
-    assert result.exit_code == 2, result.output
-    lines = [line for line in result.output.strip().splitlines() if line.startswith("error:")]
-    assert len(lines) == 1, result.output
-    return lines[0]
 
 
 def leftovers(parent):

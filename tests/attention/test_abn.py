@@ -148,7 +148,8 @@ def test_training_on_tiny_data_lowers_the_losses():
     assert int(model.optimizer.iterations) == int(model.update_optimizers[COMPLEMENT].iterations) == 6 * 4
     plain = compiled(tiny())
     h = plain.fit(images, labels, epochs=6, batch_size=8, verbose=0, shuffle=False).history
-    assert h["loss"][-1] < h["loss"][0] and h["accuracy"][-1] > 0.5
+    # seeds 0-3 (2-core CPU, TF 2.21): last-epoch accuracy 1.0 on all four (1.0 from the 3rd or 4th epoch)
+    assert h["loss"][-1] < h["loss"][0] and h["accuracy"][-1] >= 0.9
 
 
 def test_fit_under_a_distribution_strategy():
@@ -250,7 +251,8 @@ def test_init_starts_from_the_saved_weights_and_the_human_map_loss_falls(tmp_pat
         masks[i, 8 * row : 8 * row + 8, 8 * column : 8 * column + 8] = 1.0
     x = {"images": images, "attention_maps": masks, "has_attention_map": np.ones(16, np.float32)}
     history = compiled(tuned).fit(x, labels, epochs=6, batch_size=8, verbose=0, shuffle=False).history
-    assert history["map_loss"][-1] < 0.85 * history["map_loss"][0], history["map_loss"]  # measured 0.245 -> 0.187
+    # map loss end/start, seeds 0-3 (2-core CPU, TF 2.21): 0.76, 0.54, 0.50, 0.53
+    assert history["map_loss"][-1] < 0.85 * history["map_loss"][0], history["map_loss"]
 
 
 def test_a_weights_file_is_loaded_into_a_small_cnn_with_custom_widths(tmp_path):

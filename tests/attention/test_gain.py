@@ -188,6 +188,7 @@ def test_second_order_gradients_reach_the_output_layer_through_the_attention():
 # === Training ===
 
 
+@pytest.mark.slow  # fast checks of the same: test_attention_mining_loss_follows_the_binary_rule, the second-order gradient test
 def test_attention_mining_loss_decreases_when_the_evidence_sits_in_a_known_region():
     """Positives carry a square (top-left) and a redundant cross (bottom-right): L_am falls, faster with mining_weight = 1."""
     images, labels, _ = square_data(64, cue=True)
@@ -214,6 +215,7 @@ def test_attention_mining_loss_decreases_when_the_evidence_sits_in_a_known_regio
     assert with_gain["classification_loss"] < 0.3  # still classifies
 
 
+@pytest.mark.slow  # fast checks of the same: the map loss formula (test_losses.py), test_samples_without_masks_add_nothing_to_the_external_loss
 def test_external_masks_move_the_attention_into_the_mask_region():
     """Positives carry two cues (square = masked, cross = not); GAIN_ext shifts attention onto the square."""
     images, labels, masks = square_data(64, cue=True)

@@ -95,14 +95,18 @@ def test_missing_or_corrupt_edits_are_clear_errors(exported, tmp_path):
         load_edited_maps(tmp_path)
 
 
-def test_images_without_maps_contribute_zero_and_fine_tuning_follows_the_edits():
-    keras.utils.set_random_seed(0)
-    images, labels, sources = data(12)
-    model = tiny(map_weight=1.0)
+def _half_edited(count=12):
+    """Images, labels, the edited target map ("look at the top-left corner") and inputs with maps on every other image."""
+    images, labels, sources = data(count)
     target = np.zeros((16, 16), np.float32)
-    target[:8, :8] = 1.0  # "look at the top-left corner"
-    edited = {sources[i]: target for i in range(0, 12, 2)}
-    inputs = attach_attention_maps(images.astype(np.float32), sources, edited)
+    target[:8, :8] = 1.0
+    edited = {sources[i]: target for i in range(0, count, 2)}
+    return images, labels, target, attach_attention_maps(images.astype(np.float32), sources, edited)
+
+
+def test_images_without_maps_contribute_zero_to_the_human_map_loss():
+    images, labels, _, inputs = _half_edited()
+    model = tiny(map_weight=1.0)
     terms, _ = model.loss_terms(inputs, labels)
     human = terms["map"].numpy()
     assert np.all(human[1::2] == 0.0) and np.all(human[0::2] > 0.0)
@@ -111,6 +115,11 @@ def test_images_without_maps_contribute_zero_and_fine_tuning_follows_the_edits()
     np.testing.assert_array_equal(plain_terms["map"], np.zeros(12))
     np.testing.assert_allclose(plain_terms["perception"], terms["perception"], rtol=1e-5)
 
+
+@pytest.mark.slow  # the map loss falling in fine-tuning is also checked (6 epochs) by test_abn.py's --init test
+def test_fine_tuning_follows_the_edits():
+    images, labels, target, inputs = _half_edited()
+    model = tiny(map_weight=1.0)
     model.compile(optimizer=keras.optimizers.Adam(2e-2))
     dataset = tf.data.Dataset.from_tensor_slices((inputs, labels)).batch(6)
     before = model.explain(images[0::2].astype(np.float32))[0].numpy()

@@ -84,6 +84,7 @@ def test_preprocessor_fourier_magnitude_and_standardisation():
     np.testing.assert_allclose(np.asarray(clone(x)), out, rtol=1e-6)
 
 
+@pytest.mark.slow  # fast checks of the same: test_training.py::test_thesis_preset_compiles_momentum_sgd_with_cross_entropy, test_small_data.py
 def test_san1d_fit_with_the_thesis_optimiser_lowers_the_loss():
     rng = np.random.default_rng(0)
     labels = np.arange(64) % 2

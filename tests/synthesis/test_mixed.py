@@ -1,10 +1,9 @@
 import numpy as np
 import pytest
-import tensorflow as tf
 
 import tfxai  # noqa: F401
 from tfxai.errors import TfxaiError
-from tfxai.synthesis import build_mixed_dataset, flip_and_crop, own_and_other_targets, replacement_order
+from tfxai.synthesis import build_mixed_dataset, own_and_other_targets, replacement_order
 
 
 def _set(count=20, seed=0):
@@ -69,13 +68,6 @@ def test_generated_images_are_not_augmented_by_default(linear_classifier):
     _, (batch_labels, batch_soft) = next(iter(mixed.as_dataset(8, shuffle=False)))
     np.testing.assert_array_equal(batch_labels.numpy(), labels)
     np.testing.assert_allclose(batch_soft.numpy(), mixed.soft_targets)
-
-
-def test_flip_and_crop_keeps_shape_and_pixels():
-    image = tf.reshape(tf.range(16, dtype=tf.float32), (4, 4, 1))
-    out = flip_and_crop(image, padding=1)
-    assert tuple(out.shape) == (4, 4, 1)
-    assert set(np.unique(out.numpy())) <= set(range(16)) | {0.0}
 
 
 def test_own_and_other_targets():
