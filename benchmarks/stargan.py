@@ -5,8 +5,9 @@ Side by side in one process, small preset (width / 8), 32x32 RGB, 2 domains, 10 
 1. one training iteration (2 discriminator + 2 generator updates, latent- and
    reference-guided, EMA), plain StarGAN v2 vs class-aware (classifier C on the
    encoder, L_task + L_sem), batch 8 (4 source + 4 target), traced once, median of rounds;
-2. StyleTTA with N = 10 as one batched pass over images x 10, vs ten separate traced
-   generator + classifier passes (one per style; their summed compute), batch 32.
+2. StyleTTA with N = 10 as one traced pass (encode each image once, decode the 10 styles
+   in the same graph), vs ten separate traced generator + classifier passes (one per style;
+   their summed compute), batch 32, both compiled with tf.function.
 
 Run:  nice -n 10 python -P benchmarks/stargan.py [--rounds 10]
 """

@@ -64,20 +64,33 @@ def real_digits(size=32):
     return np.repeat(np.clip(x, 0, 255).astype(np.uint8), 3, axis=-1), y.astype(np.int32)
 
 
+class PerImageStandardization(keras.layers.Layer):
+    """Each image to zero mean and unit variance (as is usual for SVHN): the random colours of the
+    rendered digits leave only the contrast between digit and background. Without it both
+    classifiers stayed at chance on their own training images (10 %, 560 Adam updates)."""
+
+    def call(self, images):
+        return tf.image.per_image_standardization(images)
+
+
 def five_layer_cnn():
+    """3 convolutions (32/64/64, each followed by 2x max pooling), flatten, dense 64, dense 10.
+
+    A narrower version with global average pooling (16/32/32, dense 32) stayed at 10-15 % on
+    held-out rendered digits after 9 epochs; this one reached 97 % in 8 (3,000 images)."""
     layers = keras.layers
-    return keras.Sequential([keras.Input((32, 32, 3)), layers.Rescaling(1 / 255.0),
-                             layers.Conv2D(16, 3, padding="same", activation="relu"), layers.MaxPooling2D(),
+    return keras.Sequential([keras.Input((32, 32, 3)), PerImageStandardization(),
                              layers.Conv2D(32, 3, padding="same", activation="relu"), layers.MaxPooling2D(),
-                             layers.Conv2D(32, 3, padding="same", activation="relu"), layers.GlobalAveragePooling2D(),
-                             layers.Dense(32, activation="relu", name="features"), layers.Dense(10, activation="softmax")], name="cnn5")
+                             layers.Conv2D(64, 3, padding="same", activation="relu"), layers.MaxPooling2D(),
+                             layers.Conv2D(64, 3, padding="same", activation="relu"), layers.MaxPooling2D(), layers.Flatten(),
+                             layers.Dense(64, activation="relu", name="features"), layers.Dense(10, activation="softmax")], name="cnn5")
 
 
 def small_resnet():
     """A ResNet-8-style net (3 stages of one basic block; 16/32/64 filters)."""
     layers = keras.layers
     inputs = keras.Input((32, 32, 3))
-    x = layers.Conv2D(16, 3, padding="same", use_bias=False)(layers.Rescaling(1 / 255.0)(inputs))
+    x = layers.Conv2D(16, 3, padding="same", use_bias=False)(PerImageStandardization()(inputs))
     x = layers.ReLU()(layers.BatchNormalization()(x))
     for filters, stride in ((16, 1), (32, 2), (64, 2)):
         shortcut = x if stride == 1 and x.shape[-1] == filters else layers.Conv2D(filters, 3, stride, padding="same", use_bias=False)(x)
@@ -113,10 +126,12 @@ def main():
     parser.add_argument("--iterations", type=int, default=600)
     parser.add_argument("--source", type=int, default=3000)
     parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--classifiers-only", action="store_true", help="stop after the no-translation rows")
     args = parser.parse_args()
     os.makedirs(OUT, exist_ok=True)
     keras.utils.set_random_seed(0)
     source_x, source_y = synth_digits(args.source)
+    source_test_x, source_test_y = synth_digits(500, seed=1)  # held-out rendered digits: the classifiers' sanity check
     real_x, real_y = real_digits()
     target_train, target_test = (real_x[:4000], real_y[:4000]), (real_x[4000:], real_y[4000:])
     results = {"data": {"source_train": len(source_x), "target_train_unlabelled": 4000, "target_test": 1000, "image_size": 32},
@@ -128,9 +143,16 @@ def main():
         classifiers[model.name] = model
         results["seconds"][model.name] = round(time.time() - start)
         results["accuracy"][f"{model.name}/source_train"] = float(model.evaluate(source_x.astype("float32"), source_y, verbose=0)[1])
+        source_test = float(model.evaluate(source_test_x.astype("float32"), source_test_y, verbose=0)[1])
+        results["accuracy"][f"{model.name}/source_test"] = source_test
+        if source_test < 0.8:
+            raise SystemExit(f"{model.name} reaches only {source_test:.3f} on held-out source digits: train it more before any TTA")
         results["accuracy"][f"{model.name}/none"] = float(model.evaluate(target_test[0].astype("float32"), target_test[1], verbose=0)[1])
         results[f"{model.name}_parameters"] = model.count_params()
         print(model.name, results["accuracy"], flush=True)
+    if args.classifiers_only:
+        write_json(os.path.join(OUT, "results.json"), results)
+        return print(json.dumps(results, indent=1))
     source, target = Domain(source_x, source_y, [str(i) for i in range(10)]), Domain(*target_train)
     for name, aware in (("stargan_v2", False), ("class_aware", True)):
         keras.utils.set_random_seed(0)

@@ -62,23 +62,39 @@ def test_r1_penalty_on_a_tiny_discriminator_against_finite_differences():
     np.testing.assert_allclose(float(penalty), 0.25 * np.sum(gradient ** 2), rtol=1e-5)  # mean over 2 images
 
 
-def test_class_aware_losses_match_hand_computations():
-    logits = np.array([[2.0, 0.0, -1.0], [0.5, 0.5, 0.0], [0.0, 3.0, 1.0]], "float32")
-    after = np.array([[1.0, 1.0, 0.0], [0.0, 2.0, 0.0], [1.0, 0.0, 0.0]], "float32")
+LOGITS = np.array([[2.0, 0.0, -1.0], [0.5, 0.5, 0.0], [0.0, 3.0, 1.0]], "float32")
+AFTER = np.array([[1.0, 1.0, 0.0], [0.0, 2.0, 0.0], [1.0, 0.0, 0.0]], "float32")
+
+
+def log_softmax(z):
+    return z - np.log(np.exp(z).sum(-1, keepdims=True))
+
+
+def test_task_loss_is_the_cross_entropy_of_the_labelled_rows_only():
     labels = np.array([0, -1, 2])
+    expected = -(log_softmax(LOGITS)[0, 0] + log_softmax(LOGITS)[2, 2]) / 2  # mean over the 2 labelled rows
+    np.testing.assert_allclose(float(task_loss(tf.constant(LOGITS), tf.constant(labels))), expected, rtol=1e-5)
+    changed = LOGITS.copy()
+    changed[1] = [-5.0, 9.0, 4.0]  # the unlabelled row's logits do not matter
+    np.testing.assert_allclose(float(task_loss(tf.constant(changed), tf.constant(labels))), expected, rtol=1e-5)
+    assert float(task_loss(tf.constant(LOGITS), tf.constant([-1, -1, -1]))) == 0.0
 
-    def log_softmax(z):
-        return z - np.log(np.exp(z).sum(-1, keepdims=True))
 
-    expected_task = -(log_softmax(logits)[0, 0] + log_softmax(logits)[2, 2]) / 2  # the labelled rows only
-    np.testing.assert_allclose(float(task_loss(tf.constant(logits), tf.constant(labels))), expected_task, rtol=1e-5)
-    p = np.exp(log_softmax(logits))
-    expected_sem = np.mean(-(p * log_softmax(after)).sum(-1))
-    np.testing.assert_allclose(float(semantic_loss(tf.constant(logits), tf.constant(after))), expected_sem, rtol=1e-5)
-    before = tf.Variable(logits)
+def test_semantic_loss_matches_a_hand_computation():
+    p = np.exp(log_softmax(LOGITS))
+    expected = np.mean(-(p * log_softmax(AFTER)).sum(-1))
+    np.testing.assert_allclose(float(semantic_loss(tf.constant(LOGITS), tf.constant(AFTER))), expected, rtol=1e-5)
+
+
+def test_semantic_loss_pseudo_labels_carry_no_gradient():
+    before, after = tf.Variable(LOGITS), tf.Variable(AFTER)
     with tf.GradientTape() as tape:
-        loss = semantic_loss(before, tf.constant(after))
-    assert tape.gradient(loss, before) is None  # pseudo-labels carry no gradient
+        loss = semantic_loss(before, after)
+    gradient_before, gradient_after = tape.gradient(loss, [before, after])
+    assert gradient_before is None or not np.any(np.asarray(gradient_before))
+    # d CE(p, after) / d after = (softmax(after) - p) / batch: the translation's prediction is what learns
+    expected = (np.exp(log_softmax(AFTER)) - np.exp(log_softmax(LOGITS))) / 3
+    np.testing.assert_allclose(np.asarray(gradient_after), expected, atol=1e-6)
 
 
 def test_model_class_losses_read_the_encoder_features_of_images_and_translations():
@@ -92,6 +108,27 @@ def test_model_class_losses_read_the_encoder_features_of_images_and_translations
     before, after = model.classifier(features), model.classifier(translated)
     np.testing.assert_allclose(float(losses["task"]), float(task_loss(before, labels)), rtol=1e-6)
     np.testing.assert_allclose(float(losses["semantic"]), float(semantic_loss(before, after)), rtol=1e-6)
+
+
+def test_the_traced_generator_loss_reads_the_diversity_weight_variable():
+    # one trace, two weights: the total moves by exactly -(change of weight) * L_ds
+    model = tiny_model(class_aware=False)
+    data = next(iter(batches(count=4)))
+    images = to_model_range(data["images"])
+    domains, targets = tf.cast(data["domains"], tf.int32), tf.cast(data["reference_domains"], tf.int32)
+    styles, styles2 = (model.mapping(tf.random.normal((4, 4), seed=s), targets) for s in (1, 2))
+
+    @tf.function
+    def losses():
+        values, total = model.generator_losses(images, domains, targets, styles, styles2, -tf.ones_like(domains))
+        return values["g_diversity"], total
+
+    diversity, total_at_1 = losses()
+    model.diversity_weight.assign(0.25)
+    _, total_at_quarter = losses()
+    assert losses.experimental_get_tracing_count() == 1
+    assert float(diversity) > 0
+    np.testing.assert_allclose(float(total_at_quarter - total_at_1), 0.75 * float(diversity), rtol=1e-4)
 
 
 def test_fit_decays_the_diversity_weight_inside_the_traced_step_and_updates_the_ema():

@@ -1,6 +1,6 @@
 """Style-transfer test-time augmentation (Imaeda): translate each image into N sampled
 source-domain styles and average a source-trained classifier's softmax,
-``p_i = 1/N sum_n softmax_i(f(G(x, F(z_n))))``, as one batched pass over images x N.
+``p_i = 1/N sum_n softmax_i(f(G(x, F(z_n))))``, as one traced pass (encode once, decode N styles).
 """
 
 import keras
@@ -44,17 +44,27 @@ class StyleTTA(keras.Model):
         return to_pixel_range(self.generator(to_model_range(images), self.mapping(latents, domains)))
 
     def call(self, images, latents=None):
-        """Averaged probabilities; ``latents`` (B, N, L) fixes the styles (random normal otherwise)."""
+        """Averaged probabilities; ``latents`` (B, N, L) fixes the styles (random normal otherwise).
+
+        ``G(x, s) = decode(encode(x), s)``: the content features are encoded once per image
+        and decoded in each of the N styles, one style (a batch of B) at a time inside the
+        same graph, summing the softmax. A (B * N) batch would thrash the CPU caches
+        (1.6x slower per image at 320 x 32 x 32 x 64 than at 32) and encode every image N times.
+        """
         images = tf.cast(images, tf.float32)
         if self.n == 0:
             return self.probabilities(images)
         batch = tf.shape(images)[0]
         if latents is None:
             latents = tf.random.normal((batch, self.n, self.latent_dim))
-        repeated = tf.repeat(images, self.n, axis=0)  # image-major: rows b*N .. b*N + N-1 are image b
-        translated = self.translate(repeated, tf.reshape(latents, (-1, self.latent_dim)))
-        probabilities = self.probabilities(translated)
-        return tf.reduce_mean(tf.reshape(probabilities, (batch, self.n, -1)), axis=1)
+        domains = tf.fill((batch * self.n,), self.source_domain)
+        styles = self.mapping(tf.reshape(latents, (-1, self.latent_dim)), domains)
+        styles = tf.reshape(styles, (batch, self.n, -1))  # image-major, as the latents
+        features = self.generator.encode(to_model_range(images))
+        total = 0.0
+        for n in range(self.n):  # unrolled in the traced graph: no Python per style at run time
+            total += self.probabilities(to_pixel_range(self.generator.decode(features, styles[:, n])))
+        return total / self.n
 
     def get_config(self):
         return {**super().get_config(), "n": self.n, "source_domain": self.source_domain, "latent_dim": self.latent_dim,
