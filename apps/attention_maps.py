@@ -19,8 +19,9 @@ def export_command(model, data, out, select, limit, overwrite):
     from tfxai.attention.abn import ABN
     from tfxai.attention.human import export_attention_maps
     from tfxai.data import load_labelled_images
-    from tfxai.io import load_model
+    from tfxai.io import check_output_folder, load_model
 
+    check_output_folder(out, overwrite)  # before reading the model and computing anything
     network, class_names = load_model(model, expect=ABN)
     height, width, channels = network.image_shape
     images = load_labelled_images(data, height, channels)
