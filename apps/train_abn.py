@@ -2,7 +2,7 @@
 
 import click
 
-from tfxai.apps.common import reports_errors, run_training_app, training_options
+from tfxai.apps.common import reports_errors, run_training_app, strategy_option, training_options
 
 
 @click.command("abn")
@@ -23,6 +23,7 @@ from tfxai.apps.common import reports_errors, run_training_app, training_options
 @click.option("--human-maps", default=None, help="Folder from 'tfxai attention export-maps' with edited maps (needs --init).")
 @click.option("--map-weight", type=float, default=None, help="Weight of the map loss to the edited maps.")
 @click.option("--tensorboard", default=None, help="Log attention maps and metrics to this TensorBoard folder.")
+@strategy_option
 @reports_errors
 def command(preset, no_export, overwrite, **options):
     """Train ABN; writes model.keras, class_names.json, history.csv, metrics.json, attention/ and saved_model/."""

@@ -41,7 +41,62 @@ def make_strategy(name="default"):
     if name == "mirrored":
         return tf.distribute.MirroredStrategy()
     tf_config(required=True)
+    _build_from_local_batch()
     return tf.distribute.MultiWorkerMirroredStrategy()
+
+
+def _build_from_local_batch():
+    """Let Keras 3 ``fit`` start under MultiWorkerMirroredStrategy.
+
+    Keras 3.15 builds the model from the first batch by ``strategy.reduce("MEAN", batch)``,
+    which fails for a multi-worker strategy (``cannot convert PerReplica to a Tensor``);
+    only the batch's shapes and dtypes are needed, so this uses the first local replica's batch.
+    """
+    import keras
+    import tensorflow as tf
+    from keras.src.backend.tensorflow.trainer import TensorFlowTrainer
+
+    original = TensorFlowTrainer._maybe_symbolic_build
+    if getattr(original, "_tfxai_local_batch", False):
+        return
+
+    def local(value):
+        if isinstance(value, tf.distribute.DistributedValues):
+            return value._values[0]  # noqa: SLF001  (the first local replica's tensor)
+        return value
+
+    def maybe_symbolic_build(self, iterator=None, data_batch=None):
+        if self._distribute_strategy is None or iterator is None:
+            return original(self, iterator=iterator, data_batch=data_batch)
+        for _, _, it in iterator:
+            data_batch = keras.tree.map_structure(local, next(it))
+            break
+        return original(self, data_batch=data_batch)
+
+    maybe_symbolic_build._tfxai_local_batch = True
+    TensorFlowTrainer._maybe_symbolic_build = maybe_symbolic_build
+    _reduce_scalars_across_workers()
+
+
+def _reduce_scalars_across_workers():
+    """Keras 3.15 averages the logs of several workers with ``reduce("MEAN", v, axis=0)``, which fails for scalars; use ``axis=None`` for them."""
+    import keras
+    from keras.src.backend.tensorflow import trainer
+
+    original = trainer.reduce_per_replica
+
+    def reduce_per_replica(values, strategy, reduction="auto"):
+        if reduction not in ("auto", "mean") or not trainer._collective_all_reduce_multi_worker(strategy):  # noqa: SLF001
+            return original(values, strategy, reduction)
+
+        def mean(value):
+            if strategy.experimental_local_results(value)[0].shape.rank == 0:
+                return strategy.reduce("MEAN", value, axis=None)
+            return original(value, strategy, reduction)
+
+        return keras.tree.map_structure(mean, values)
+
+    trainer.reduce_per_replica = reduce_per_replica
 
 
 def tf_config(required=False):
@@ -83,12 +138,12 @@ def is_chief(config=None):
 
 
 def worker_directory(directory, strategy=None):
-    """``directory`` for the chief; a fresh temporary folder for every other worker (whose files nobody needs)."""
+    """``directory`` for the chief; for every other worker the same name in a fresh temporary folder (files nobody needs)."""
     if strategy is not None and not _is_multi_worker(strategy):
         return directory
     if is_chief():
         return directory
-    return tempfile.mkdtemp(prefix="tfxai-worker-")
+    return os.path.join(tempfile.mkdtemp(prefix="tfxai-worker-"), os.path.basename(os.path.normpath(directory)) or "run")
 
 
 def _is_multi_worker(strategy):

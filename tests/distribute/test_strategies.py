@@ -1,6 +1,7 @@
 """make_strategy by name, TF_CONFIG checks, the chief rule and split_cpu's too-late error."""
 
 import json
+import os
 
 import pytest
 
@@ -58,8 +59,9 @@ def test_only_the_chief_writes_the_run_folder(monkeypatch, tmp_path):
     assert is_chief() and worker_directory(str(tmp_path)) == str(tmp_path)
     set_config(monkeypatch, {"cluster": CLUSTER, "task": {"type": "worker", "index": 1}})
     assert not is_chief()
-    other = worker_directory(str(tmp_path))
-    assert other != str(tmp_path) and not other.startswith(str(tmp_path))
+    other = worker_directory(str(tmp_path / "run"))
+    assert os.path.basename(other) == "run" and not other.startswith(str(tmp_path))
+    assert not os.path.exists(other) and os.path.isdir(os.path.dirname(other))  # the app creates it, as for the chief
     with_chief = {"chief": ["127.0.0.1:3"], **CLUSTER}
     set_config(monkeypatch, {"cluster": with_chief, "task": {"type": "worker", "index": 0}})
     assert not is_chief()

@@ -47,6 +47,9 @@ class MixedTargetModel(keras.Model):
         self.kl_tracker = keras.metrics.Mean(name="kl")
         self.ce_tracker = keras.metrics.Mean(name="ce")
         self.accuracy_metric = keras.metrics.CategoricalAccuracy(name="accuracy")
+        # a built classifier builds the model: fit under a multi-worker strategy then needs no symbolic
+        # build from the first batch (Keras 3.15 passes it per-replica values it cannot convert)
+        self.built = bool(classifier.built)
 
     def call(self, inputs, training=False):
         return self.classifier(inputs, training=training)
