@@ -38,19 +38,23 @@ def make_strategy(name="default"):
         raise TfxaiError(f"unknown distribution strategy {name!r}: use one of {', '.join(STRATEGIES)}")
     if name == "default":
         return tf.distribute.get_strategy()
+    _build_from_local_batch()
     if name == "mirrored":
         return tf.distribute.MirroredStrategy()
     tf_config(required=True)
-    _build_from_local_batch()
     return tf.distribute.MultiWorkerMirroredStrategy()
 
 
 def _build_from_local_batch():
-    """Let Keras 3 ``fit`` start under MultiWorkerMirroredStrategy.
+    """Let Keras 3 ``fit`` start under a strategy as it does without one.
 
-    Keras 3.15 builds the model from the first batch by ``strategy.reduce("MEAN", batch)``,
-    which fails for a multi-worker strategy (``cannot convert PerReplica to a Tensor``);
-    only the batch's shapes and dtypes are needed, so this uses the first local replica's batch.
+    Under a strategy Keras 3.15 reads a first batch before every ``fit`` to build the
+    model, even a built one. That extra pass over the dataset advances a
+    ``reshuffle_each_iteration`` shuffle (the epoch then sees another order than
+    without a strategy), and its ``strategy.reduce("MEAN", batch)`` fails for a
+    multi-worker strategy (``cannot convert PerReplica to a Tensor``). So a built
+    model reads no batch, and an unbuilt one takes the first local replica's batch
+    (only shapes and dtypes are needed).
     """
     import keras
     import tensorflow as tf
@@ -68,10 +72,17 @@ def _build_from_local_batch():
     def maybe_symbolic_build(self, iterator=None, data_batch=None):
         if self._distribute_strategy is None or iterator is None:
             return original(self, iterator=iterator, data_batch=data_batch)
+        if not _needs_a_batch(self):
+            return original(self)
         for _, _, it in iterator:
             data_batch = keras.tree.map_structure(local, next(it))
             break
         return original(self, data_batch=data_batch)
+
+    def _needs_a_batch(model):
+        unbuilt = [model._compile_metrics, model._compile_loss]  # noqa: SLF001
+        return not all(layer.built for layer in model._flatten_layers()) or any(  # noqa: SLF001
+            part is not None and not part.built for part in unbuilt)
 
     maybe_symbolic_build._tfxai_local_batch = True
     TensorFlowTrainer._maybe_symbolic_build = maybe_symbolic_build

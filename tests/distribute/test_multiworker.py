@@ -13,7 +13,7 @@ import pytest
 import tfxai  # noqa: F401  (before TensorFlow)
 import keras
 
-from tfxai.testing import process_timeout
+from tfxai.testing import process_timeout, run_process
 
 HERE = os.path.dirname(__file__)
 
@@ -86,13 +86,16 @@ def app(folder, out, *extra):
             "--no-export", "--seed", "1", "--quiet", *extra]
 
 
-def test_two_workers_train_through_the_app_to_identical_weights_and_only_the_chief_writes_the_run(tmp_path, mixed_inputs):
+def test_two_workers_train_through_the_app_like_one_process_and_only_the_chief_writes_the_run(tmp_path, mixed_inputs):
     run_workers(app(mixed_inputs, "run", "--strategy", "multiworker"), str(tmp_path))
+    run_process(app(mixed_inputs, str(tmp_path / "single")), env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+    single = keras.saving.load_model(tmp_path / "single" / "model.keras").get_weights()
     chief = keras.saving.load_model(tmp_path / "run" / "model.keras").get_weights()
     others = glob.glob(str(tmp_path / "tmp1" / "tfxai-worker-*" / "run" / "model.keras"))
     assert len(others) == 1 and not glob.glob(str(tmp_path / "tmp0" / "tfxai-worker-*"))  # worker 1 wrote to a temp folder
     other = keras.saving.load_model(others[0]).get_weights()
     start = keras.saving.load_model(mixed_inputs / "teacher.keras").get_weights()
     assert max(float(np.abs(a - s).max()) for a, s in zip(chief, start)) > 1e-4  # trained
-    for a, b in zip(chief, other):
+    for a, b, c in zip(chief, other, single):
         np.testing.assert_array_equal(a, b)
+        np.testing.assert_allclose(a, c, rtol=1e-5, atol=1e-6)  # the same global batches in the same order
