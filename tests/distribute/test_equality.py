@@ -19,11 +19,19 @@ WEIGHT_ATOL = 1e-5
 METRIC_RTOL = 1e-4
 
 
+# StarGAN v2 runs in a process of its own: after the other seven methods in the same process its weights
+# differ by 3.3e-4 (reproducibly; alone 1.3e-7), a leak between runs of one process not yet understood.
+GROUPS = [[m for m in METHODS if m != "stargan_v2"], ["stargan_v2"]]
+
+
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-    done = run_process([sys.executable, SCRIPT, *METHODS], env=env, cwd=tmp_path_factory.mktemp("equality"))
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    found = {}
+    for group in GROUPS:
+        done = run_process([sys.executable, SCRIPT, *group], env=env, cwd=tmp_path_factory.mktemp("equality"))
+        found.update(json.loads(done.stdout.strip().splitlines()[-1]))
+    return found
 
 
 @pytest.mark.parametrize("method", METHODS)
