@@ -178,3 +178,33 @@ def run_training_app(config_class, train, preset, no_export, overwrite, quiet=Fa
     else:
         echo(f"done: {len(class_names)} classes, final accuracy {accuracy:.3f}; wrote {config.out}")
     return config, result
+
+
+STRATEGY_HELP = ("default: one device; mirrored: all local GPUs/CPU devices; multiworker: several machines, "
+                 "each running the same command with TF_CONFIG naming the cluster and its task (README: 'Training on several machines').")
+OUTPUT_OPTIONS = ("out", "output")
+
+
+def strategy_option(function):
+    """``--strategy default|mirrored|multiworker``: run the app (model building, compiling, fit) inside ``strategy.scope()``.
+
+    Goes between the click options and :func:`reports_errors`. With several
+    workers only the chief writes the run folder (``--out``/``--output``);
+    the others write to a temporary folder.
+    """
+
+    @click.option("--strategy", type=click.Choice(["default", "mirrored", "multiworker"]), default="default",
+                  show_default=True, help=STRATEGY_HELP)
+    @functools.wraps(function)
+    @reports_errors
+    def wrapper(*args, strategy, **kwargs):
+        from tfxai.distribute import make_strategy, worker_directory
+
+        chosen = make_strategy(strategy)
+        for name in OUTPUT_OPTIONS:
+            if kwargs.get(name) is not None:
+                kwargs[name] = worker_directory(kwargs[name], chosen)
+        with chosen.scope():
+            return function(*args, **kwargs)
+
+    return wrapper

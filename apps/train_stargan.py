@@ -2,7 +2,7 @@
 
 import click
 
-from tfxai.apps.common import echo, progress_settings, quiet_option, reports_errors
+from tfxai.apps.common import echo, progress_settings, quiet_option, reports_errors, strategy_option
 
 
 @click.command(name="stargan")
@@ -19,6 +19,7 @@ from tfxai.apps.common import echo, progress_settings, quiet_option, reports_err
 @click.option("--no-export", is_flag=True, help="Do not write the translator SavedModel.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output folder once the new one is complete.")
 @quiet_option
+@strategy_option
 @reports_errors
 def command(no_export, quiet, **options):
     """Train StarGAN v2 (Choi et al. 2020), optionally class-aware (Imaeda), from SOURCE to TARGET folders."""

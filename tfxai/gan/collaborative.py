@@ -197,8 +197,9 @@ class CollaborativeGAN(keras.Model):
         with tf.GradientTape() as tape:
             g_loss, _ = self.generator_losses(z)
         self.g_optimizer.apply_gradients(zip(tape.gradient(g_loss, variables), variables))
-        self.d_loss_tracker.update_state(d_loss)
-        self.g_loss_tracker.update_state(g_loss)
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync  # the losses are this replica's share of the global mean
+        self.d_loss_tracker.update_state(d_loss * replicas)
+        self.g_loss_tracker.update_state(g_loss * replicas)
         return {m.name: m.result() for m in self.metrics}
 
     # === Sampling ===

@@ -216,6 +216,8 @@ class StarGANv2(keras.Model):
         logs.update(losses)
         for ema, network in self._ema_pairs():
             update_ema(ema, network, w["ema_decay"])
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync  # the losses are this replica's share of the global mean
+        logs = {name: value * replicas for name, value in logs.items()}
         logs["diversity_weight"] = self.diversity_weight
         for name, value in logs.items():
             self.trackers[name].update_state(value)

@@ -47,8 +47,10 @@ class MixedTargetModel(keras.Model):
         self.kl_tracker = keras.metrics.Mean(name="kl")
         self.ce_tracker = keras.metrics.Mean(name="ce")
         self.accuracy_metric = keras.metrics.CategoricalAccuracy(name="accuracy")
-        if classifier.built:  # nothing of its own to build: its weights can be saved before fit (resume backups)
-            self.built = True
+        # a built classifier builds the model: its weights can be saved before fit (resume backups), and fit
+        # under a multi-worker strategy needs no symbolic build from the first batch (Keras 3.15 passes it
+        # per-replica values it cannot convert)
+        self.built = bool(classifier.built)
 
     def call(self, inputs, training=False):
         return self.classifier(inputs, training=training)
