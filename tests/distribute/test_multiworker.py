@@ -88,7 +88,7 @@ def app(folder, out, *extra):
 
 def test_two_workers_train_through_the_app_like_one_process_and_only_the_chief_writes_the_run(tmp_path, mixed_inputs):
     run_workers(app(mixed_inputs, "run", "--strategy", "multiworker"), str(tmp_path))
-    run_process(app(mixed_inputs, str(tmp_path / "single")), env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+    run_process(app(mixed_inputs, str(tmp_path / "single")), cwd=tmp_path, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
     single = keras.saving.load_model(tmp_path / "single" / "model.keras").get_weights()
     chief = keras.saving.load_model(tmp_path / "run" / "model.keras").get_weights()
     others = glob.glob(str(tmp_path / "tmp1" / "tfxai-worker-*" / "run" / "model.keras"))

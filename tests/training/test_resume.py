@@ -44,7 +44,7 @@ def backed_up_epoch(out):
 
 def start_and_kill(command, out):
     """Start ``command``, SIGKILL it once epoch 1 or later is backed up (mid-run); returns the epoch backed up."""
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(command, cwd=os.path.dirname(out), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + process_timeout()
     try:
         while backed_up_epoch(out) < 1 and process.poll() is None and time.monotonic() < deadline:
@@ -69,10 +69,10 @@ def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("resume")
     data = make_folder(root / "data")
     whole, resumed = root / "whole", root / "resumed"
-    run_process(train_command(data, whole))
+    run_process(train_command(data, whole), cwd=root)
     killed_at = start_and_kill(train_command(data, resumed), resumed)
     assert not resumed.exists()  # the run folder is written only at the end
-    rerun = run_process(train_command(data, resumed))
+    rerun = run_process(train_command(data, resumed), cwd=root)
     return whole, resumed, killed_at, rerun
 
 
@@ -194,10 +194,10 @@ def model_weights(folder):
 def test_a_fresh_process_with_the_same_seed_repeats_the_weights_bit_for_bit(runs, tmp_path):
     whole = runs[0]
     command = train_command(whole.parent / "data", tmp_path / "again")
-    run_process(command)
+    run_process(command, cwd=tmp_path)
     for a, b in zip(model_weights(whole), model_weights(tmp_path / "again")):
         np.testing.assert_array_equal(a, b)
-    run_process([*command[:-1], "4", "--out", str(tmp_path / "other")])  # another --seed (the last option wins)
+    run_process([*command[:-1], "4", "--out", str(tmp_path / "other")], cwd=tmp_path)  # another --seed (the last option wins)
     assert any(not np.array_equal(a, b) for a, b in zip(model_weights(whole), model_weights(tmp_path / "other")))
 
 

@@ -39,5 +39,5 @@ def test_apps_refuse_an_untrusted_model_and_the_flag_allows_it(tmp_path):
     assert not (tmp_path / "refused").exists()
     # the flag switches Keras' safe mode off for the whole process: run it in a fresh one
     run_process([sys.executable, "-m", "tfxai.apps.cli", "export", "--model", str(tmp_path / "untrusted.keras"), "--out", str(tmp_path / "allowed"),
-                 "--unsafe-deserialization"])
+                 "--unsafe-deserialization"], cwd=tmp_path)  # not the checkout's folder: `-m` would import its tfxai/
     assert os.path.isfile(tmp_path / "allowed" / "saved_model.pb")
