@@ -74,7 +74,7 @@ class RunBackup(keras.callbacks.BackupAndRestore):
 
     def __init__(self, backup_dir, options=None):
         super().__init__(backup_dir, save_freq="epoch", delete_checkpoint=False)
-        self.options = _json_ready(options)
+        self.options = {**_json_ready(options), "dtype_policy": keras.config.dtype_policy().name}  # --mixed-precision
         self.state = self.read_state()
         self.history = dict(self.state["history"]) if self.state else {}
 

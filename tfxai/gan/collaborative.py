@@ -19,6 +19,7 @@ from tfxai.errors import TfxaiError
 from tfxai.gan.dcgan import build_discriminator, build_generator, transfer_layer_names
 from tfxai.gan.gates import apply_gate, training_progress
 from tfxai.gan.graph import DISCRIMINATOR, KnowledgeTransferGraph
+from tfxai.precision import float32, loss_scaled, scaled_gradients
 
 __all__ = [
     "CollaborativeGAN",
@@ -137,8 +138,8 @@ class CollaborativeGAN(keras.Model):
     def compile(self, d_optimizer=None, g_optimizer=None, **kwargs):
         """Adam(2e-4, beta_1=0.5) for both networks unless given (DCGAN's setting)."""
         super().compile(**kwargs)
-        self.d_optimizer = d_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5)
-        self.g_optimizer = g_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5)
+        self.d_optimizer = loss_scaled(d_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5), self.dtype_policy)
+        self.g_optimizer = loss_scaled(g_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5), self.dtype_policy)
 
     @property
     def metrics(self):
@@ -163,7 +164,7 @@ class CollaborativeGAN(keras.Model):
         transfer = self.graph.uses_transfer()
         if transfer:
             outputs = [view(z, training=training) for view in self._feature_views]
-            features, images = [o[:-1] for o in outputs], [o[-1] for o in outputs]
+            features, images = [float32(o[:-1]) for o in outputs], [o[-1] for o in outputs]
         else:
             images = [g(z, training=training) for g in self.generators]
         logits = tf.split(self.discriminator(tf.concat(images, 0), training=training), self.num_generators)
@@ -191,12 +192,14 @@ class CollaborativeGAN(keras.Model):
             fake_logits = tf.split(self.discriminator(tf.concat(fakes, 0), training=True), self.num_generators)
             d_loss = tf.nn.compute_average_loss(discriminator_loss(real_logits, fake_logits))
         variables = self.discriminator.trainable_variables
-        self.d_optimizer.apply_gradients(zip(tape.gradient(d_loss, variables), variables))
+        (gradients,) = scaled_gradients(tape, d_loss, [(self.d_optimizer, variables)])
+        self.d_optimizer.apply_gradients(zip(gradients, variables))
         z = tf.random.normal((batch, self.latent_dim))
         variables = [v for g in self.generators for v in g.trainable_variables]
         with tf.GradientTape() as tape:
             g_loss, _ = self.generator_losses(z)
-        self.g_optimizer.apply_gradients(zip(tape.gradient(g_loss, variables), variables))
+        (gradients,) = scaled_gradients(tape, g_loss, [(self.g_optimizer, variables)])
+        self.g_optimizer.apply_gradients(zip(gradients, variables))
         replicas = tf.distribute.get_strategy().num_replicas_in_sync  # the losses are this replica's share of the global mean
         self.d_loss_tracker.update_state(d_loss * replicas)
         self.g_loss_tracker.update_state(g_loss * replicas)

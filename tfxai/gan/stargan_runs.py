@@ -3,6 +3,7 @@
 import dataclasses
 import os
 
+import keras
 import numpy as np
 
 from tfxai.determinism import seed_everything
@@ -80,7 +81,7 @@ def run_train_stargan(config, verbose=2, log=print):
         write_translation_grid(os.path.join(folder, "grid_target_to_source.png"), model, target.images[:6], 0)
         write_translation_grid(os.path.join(folder, "grid_source_to_target.png"), model, source.images[:6], 1)
         write_text(os.path.join(folder, "history.csv"), history_csv(history.history))
-        write_json(os.path.join(folder, "config.json"), dataclasses.asdict(config))
+        write_json(os.path.join(folder, "config.json"), {**dataclasses.asdict(config), "dtype_policy": keras.config.dtype_policy().name})
         if source.class_names:
             write_json(os.path.join(folder, "class_names.json"), source.class_names)
     return model, history
