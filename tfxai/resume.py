@@ -112,6 +112,8 @@ class RunBackup(keras.callbacks.BackupAndRestore):
             return
         if self.model.optimizer is not None and not self.model.optimizer.built:
             self.model.optimizer.build(self.model.trainable_variables)
+        if hasattr(self.model, "build_optimizers"):  # models with an optimizer per network (GANs)
+            self.model.build_optimizers()
         self.model.load_weights(os.path.join(self.backup_dir, self.state["weights"]))
         with np.load(os.path.join(self.backup_dir, self.state["random"])) as saved:
             variables = _random_state_variables(self.model)

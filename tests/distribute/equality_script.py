@@ -43,6 +43,7 @@ def fixed_normal(shape, *args, **kwargs):
 
 
 tf.random.normal = fixed_normal
+tf.random.stateless_normal = fixed_normal  # the collaborative GAN's latents (keyed by step and replica)
 
 from tiny_methods import GLOBAL_BATCH, METHODS  # noqa: E402  (the script's folder is on sys.path)
 

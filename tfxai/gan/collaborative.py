@@ -105,7 +105,7 @@ class CollaborativeGAN(keras.Model):
     """
 
     def __init__(self, num_generators=3, graph=None, latent_dim=100, image_size=64, channels=3, filters=64,
-                 spectral_norm=True, alpha=1000.0, total_steps=1000, **kwargs):
+                 spectral_norm=True, alpha=1000.0, total_steps=1000, seed=0, **kwargs):
         super().__init__(**kwargs)
         if isinstance(graph, dict):
             graph = KnowledgeTransferGraph.from_config(graph)
@@ -123,6 +123,7 @@ class CollaborativeGAN(keras.Model):
         self.spectral_norm = bool(spectral_norm)
         self.alpha = float(alpha)
         self.total_steps = int(total_steps)
+        self.seed = int(seed)
         # === Layers ===
         self.generators = [build_generator(latent_dim, image_size, channels, filters, name=f"generator_{i + 1}")
                            for i in range(self.num_generators)]
@@ -141,6 +142,11 @@ class CollaborativeGAN(keras.Model):
         self.d_optimizer = loss_scaled(d_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5), self.dtype_policy)
         self.g_optimizer = loss_scaled(g_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5), self.dtype_policy)
 
+    def build_optimizers(self):
+        """Create both optimizers' variables (before restoring a backup into them, :mod:`tfxai.resume`)."""
+        self.d_optimizer.build(self.discriminator.trainable_variables)
+        self.g_optimizer.build([v for g in self.generators for v in g.trainable_variables])
+
     @property
     def metrics(self):
         return [self.d_loss_tracker, self.g_loss_tracker]
@@ -150,6 +156,18 @@ class CollaborativeGAN(keras.Model):
         return [g(z, training=training) for g in self.generators]
 
     # === Training ===
+
+    def latents(self, batch, draw):
+        """Latent codes of this training step: drawn statelessly from ``seed``, the generator step, ``draw`` and the replica.
+
+        Keyed by the step, so a run resumed from a backup (:mod:`tfxai.resume`)
+        draws what the uninterrupted run drew; each replica draws its own.
+        """
+        context = tf.distribute.get_replica_context()
+        replica = tf.cast(context.replica_id_in_sync_group if context is not None else 0, tf.int64)
+        step = tf.cast(self.g_optimizer.iterations, tf.int64)
+        key = tf.stack([tf.constant(self.seed, tf.int64), (step * 2 + draw) * 1024 + replica])
+        return tf.random.stateless_normal((batch, self.latent_dim), seed=key)
 
     def progress(self):
         """Training progress in [0, 1] from the generator optimiser's iteration count (a tensor)."""
@@ -185,7 +203,7 @@ class CollaborativeGAN(keras.Model):
     def train_step(self, data):
         real = data[0] if isinstance(data, (tuple, list)) else data
         batch = tf.shape(real)[0]
-        z = tf.random.normal((batch, self.latent_dim))
+        z = self.latents(batch, 0)
         fakes = [g(z, training=True) for g in self.generators]
         with tf.GradientTape() as tape:
             real_logits = self.discriminator(real, training=True)
@@ -194,7 +212,7 @@ class CollaborativeGAN(keras.Model):
         variables = self.discriminator.trainable_variables
         (gradients,) = scaled_gradients(tape, d_loss, [(self.d_optimizer, variables)])
         self.d_optimizer.apply_gradients(zip(gradients, variables))
-        z = tf.random.normal((batch, self.latent_dim))
+        z = self.latents(batch, 1)
         variables = [v for g in self.generators for v in g.trainable_variables]
         with tf.GradientTape() as tape:
             g_loss, _ = self.generator_losses(z)
@@ -218,5 +236,5 @@ class CollaborativeGAN(keras.Model):
         config = super().get_config()
         config.update(num_generators=self.num_generators, graph=self.graph.get_config(), latent_dim=self.latent_dim,
                       image_size=self.image_size, channels=self.channels, filters=self.filters,
-                      spectral_norm=self.spectral_norm, alpha=self.alpha, total_steps=self.total_steps)
+                      spectral_norm=self.spectral_norm, alpha=self.alpha, total_steps=self.total_steps, seed=self.seed)
         return config
