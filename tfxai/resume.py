@@ -33,7 +33,7 @@ import numpy as np
 from tfxai.errors import TfxaiError
 from tfxai.io import write_json
 
-__all__ = ["EpochCounter", "RunBackup", "backup_folder", "epoch_shuffle", "fit_resumable", "remove_backup"]
+__all__ = ["EpochCounter", "RunBackup", "backup_folder", "epoch_shuffle", "fit_resumable", "remove_backup", "step_normal"]
 
 STATE_FILE = "state.json"
 #: Options that may change between the interrupted run and its rerun.
@@ -195,6 +195,22 @@ def epoch_shuffle(data, buffer_size, seed):
 
     shuffled = data.batch(buffer_size).map(permute).unbatch()
     return shuffled.apply(tf.data.experimental.assert_cardinality(cardinality)) if cardinality >= 0 else shuffled
+
+
+def step_normal(shape, seed, step, draw=0):
+    """Standard-normal numbers keyed by ``seed``, the training ``step`` (a counter restored from the backup), ``draw`` and the replica.
+
+    For the random inputs of a train step (a GAN's latent codes): stateless, so
+    a run resumed at step S draws what the uninterrupted run drew there, unlike
+    ``tf.random.normal``, whose kernel state a new process does not have; each
+    replica of a distribution strategy draws its own.
+    """
+    import tensorflow as tf
+
+    context = tf.distribute.get_replica_context()
+    replica = tf.cast(context.replica_id_in_sync_group if context is not None else 0, tf.int64)
+    key = tf.stack([tf.constant(int(seed), tf.int64), (tf.cast(step, tf.int64) * 16 + draw) * 1024 + replica])
+    return tf.random.stateless_normal(shape, seed=key)
 
 
 def _merged_history(backup, history):

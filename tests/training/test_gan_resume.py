@@ -1,4 +1,4 @@
-"""The collaborative GAN resumes from its per-epoch backup exactly and repeats bit for bit with the same seed."""
+"""The GANs resume from their per-epoch backup exactly and repeat bit for bit with the same seed."""
 
 import keras
 import numpy as np
@@ -32,16 +32,19 @@ def images():
     return np.random.default_rng(0).uniform(-1, 1, (12, 8, 8, 1)).astype("float32")
 
 
-def train(out, seed=3, callbacks=(), backup=True):
+def train_collaborative(out, seed=3, callbacks=(), backup=True):
     cfg = config(out, seed)
     model, history = train_graph(cfg, KnowledgeTransferGraph(cfg.generators), images(), callbacks=callbacks,
                                  backup=backup_folder(out) if backup else None)
     return model.get_weights(), history.history
 
 
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory):
+# StarGAN v2 is not here: it does not resume exactly yet (notes_issue16.md), and two same-seed fits of it in one
+# process already differ (tests/distribute/test_equality.py runs it in a process of its own for that reason)
+@pytest.fixture(scope="module", params=[train_collaborative], ids=["collaborative_gan"])
+def runs(request, tmp_path_factory):
     root = tmp_path_factory.mktemp("gan_resume")
+    train = request.param
     whole = train(root / "whole", backup=False)
     again = train(root / "again", backup=False)
     stopped = train(root / "resumed", callbacks=[StopAfter(STOP_AFTER)])
@@ -57,7 +60,7 @@ def test_same_seed_repeats_bit_for_bit(runs):
 
 def test_resumed_run_ends_with_the_uninterrupted_weights_and_history(runs):
     (whole, whole_logs), _, (stopped, stopped_logs), (resumed, resumed_logs) = runs
-    assert len(stopped_logs["g_loss"]) == STOP_AFTER
+    assert len(next(iter(stopped_logs.values()))) == STOP_AFTER
     assert not all(np.array_equal(a, b) for a, b in zip(whole, stopped))  # the stopped run is short of the end
     assert all(np.array_equal(a, b) for a, b in zip(whole, resumed))
     assert resumed_logs == whole_logs

@@ -20,6 +20,7 @@ from tfxai.gan.dcgan import build_discriminator, build_generator, transfer_layer
 from tfxai.gan.gates import apply_gate, training_progress
 from tfxai.gan.graph import DISCRIMINATOR, KnowledgeTransferGraph
 from tfxai.precision import float32, loss_scaled, scaled_gradients
+from tfxai.resume import step_normal
 
 __all__ = [
     "CollaborativeGAN",
@@ -158,16 +159,8 @@ class CollaborativeGAN(keras.Model):
     # === Training ===
 
     def latents(self, batch, draw):
-        """Latent codes of this training step: drawn statelessly from ``seed``, the generator step, ``draw`` and the replica.
-
-        Keyed by the step, so a run resumed from a backup (:mod:`tfxai.resume`)
-        draws what the uninterrupted run drew; each replica draws its own.
-        """
-        context = tf.distribute.get_replica_context()
-        replica = tf.cast(context.replica_id_in_sync_group if context is not None else 0, tf.int64)
-        step = tf.cast(self.g_optimizer.iterations, tf.int64)
-        key = tf.stack([tf.constant(self.seed, tf.int64), (step * 2 + draw) * 1024 + replica])
-        return tf.random.stateless_normal((batch, self.latent_dim), seed=key)
+        """This step's latent codes (:func:`tfxai.resume.step_normal`: the same after a resume)."""
+        return step_normal((batch, self.latent_dim), self.seed, self.g_optimizer.iterations, draw)
 
     def progress(self):
         """Training progress in [0, 1] from the generator optimiser's iteration count (a tensor)."""
