@@ -10,7 +10,7 @@ import os
 
 import click
 
-from tfxai.apps.common import echo, reports_errors
+from tfxai.apps.common import echo, reports_errors, unsafe_deserialization_option
 
 VIDEO = click.argument("video", type=click.Path(dir_okay=False))
 
@@ -35,10 +35,8 @@ def _training_options(function):
 
 
 def _fit(frames, labels, classes, options, init=None):
-    import keras
-
     from tfxai.annotate.training import DetectorTrainingConfig, train_detector
-    from tfxai.io import atomic_path
+    from tfxai.io import atomic_path, load_model
 
     if not options["out"].endswith(".keras"):
         from tfxai.errors import TfxaiError
@@ -48,7 +46,7 @@ def _fit(frames, labels, classes, options, init=None):
                                     region_size=options["search_size"], samples=options["samples"],
                                     epochs=options["epochs"], batch_size=options["batch_size"],
                                     learning_rate=options["learning_rate"], seed=options["seed"])
-    model = keras.saving.load_model(init, compile=False) if init else None
+    model = load_model(init, compile=False)[0] if init else None
     echo(f"training on {sum(map(len, labels))} boxes in {len(frames)} frames ({', '.join(classes)})")
     model, history = train_detector(frames, labels, len(classes), config, model=model, verbose=2)
     with atomic_path(options["out"]) as tmp:
@@ -103,6 +101,7 @@ def pretrain_command(video, folder, **options):
 @click.option("--video", type=click.Path(dir_okay=False), help="The video of a label folder (--format labels).")
 @click.option("--init", type=click.Path(dir_okay=False), help="Continue from this detector (e.g. the pre-trained one).")
 @_training_options
+@unsafe_deserialization_option
 @reports_errors
 def train_command(data, fmt, video, init, **options):
     """Main training on the reviewed labels (an export folder, or a label folder and its video)."""
@@ -137,6 +136,7 @@ def train_command(data, fmt, video, init, **options):
               help="A detection must overlap the previous box this much.")
 @click.option("--start", type=click.IntRange(0, None), help="First frame (default: the first labelled one).")
 @click.option("--stop", type=click.IntRange(1, None), help="Stop before this frame (default: the end).")
+@unsafe_deserialization_option
 @reports_errors
 def track_command(video, inits, folder, out, detector, mode, classes, search_size, threshold, min_iou, start, stop):
     """Track boxes through VIDEO: detector on a search region, frame difference when it misses."""

@@ -2,7 +2,7 @@
 
 import click
 
-from tfxai.apps.common import _as_int, echo, progress_settings, quiet_option, reports_errors, strategy_option, unsafe_deserialization_option
+from tfxai.apps.common import mixed_precision_option, _as_int, echo, progress_settings, quiet_option, reports_errors, strategy_option, unsafe_deserialization_option
 
 PRESET_HELP = "thesis: Tsukahara 2021 (64 px RGB, batch 256, latent 100, 200 epochs); small: 32 px grey, 5 epochs, for CPUs."
 CLASSIFIER_HELP = ("Scores IS/FID with: none | inceptionv3 (ImageNet weights) | PATH to local InceptionV3 .h5 weights | "
@@ -41,6 +41,7 @@ def gan_options(function):
 @click.option("--out", default="saved_models/collab_gan", show_default=True, help="Output run folder.")
 @click.option("--graph", default=None, help="all-through | mad-gan | PATH to a graph JSON (from 'tfxai search gates').")
 @unsafe_deserialization_option
+@mixed_precision_option
 @strategy_option
 @reports_errors
 def train_command(preset, quiet, **options):

@@ -208,3 +208,30 @@ def strategy_option(function):
             return function(*args, **kwargs)
 
     return wrapper
+
+
+MIXED_PRECISION_HELP = (
+    "Compute in 16-bit floats, keep weights, heads and losses in float32: bfloat16 (mixed_bfloat16), float16 "
+    "(mixed_float16 with loss scaling; GPUs), auto (float16 with a GPU, else bfloat16) or off. On this project's CPUs "
+    "without oneDNN 16-bit training is several times slower than off (README: 'Mixed precision'). metrics.json records the policy."
+)
+
+
+def mixed_precision_option(function):
+    """``--mixed-precision off|auto|bfloat16|float16``: run the app under that Keras dtype policy (:func:`tfxai.precision.mixed_precision`).
+
+    The policy is set before anything is built and the previous one restored
+    when the app returns. Goes between the click options and :func:`reports_errors`.
+    """
+
+    @click.option("--mixed-precision", type=click.Choice(["off", "auto", "bfloat16", "float16"]), default="off",
+                  show_default=True, help=MIXED_PRECISION_HELP)
+    @functools.wraps(function)
+    @reports_errors
+    def wrapper(*args, mixed_precision, **kwargs):
+        from tfxai.precision import mixed_precision as policy
+
+        with policy(mixed_precision):
+            return function(*args, **kwargs)
+
+    return wrapper

@@ -2,7 +2,7 @@
 
 import click
 
-from tfxai.apps.common import reports_errors, run_training_app, strategy_option, training_options, unsafe_deserialization_option
+from tfxai.apps.common import mixed_precision_option, reports_errors, run_training_app, strategy_option, training_options, unsafe_deserialization_option
 
 
 @click.command("abn")
@@ -24,6 +24,7 @@ from tfxai.apps.common import reports_errors, run_training_app, strategy_option,
 @click.option("--map-weight", type=float, default=None, help="Weight of the map loss to the edited maps.")
 @click.option("--tensorboard", default=None, help="Log attention maps and metrics to this TensorBoard folder.")
 @unsafe_deserialization_option
+@mixed_precision_option
 @strategy_option
 @reports_errors
 def command(preset, no_export, overwrite, **options):

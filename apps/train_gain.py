@@ -2,7 +2,7 @@
 
 import click
 
-from tfxai.apps.common import reports_errors, run_training_app, strategy_option, training_options
+from tfxai.apps.common import mixed_precision_option, reports_errors, run_training_app, strategy_option, training_options
 
 
 @click.command("gain")
@@ -20,6 +20,7 @@ from tfxai.apps.common import reports_errors, run_training_app, strategy_option,
 @click.option("--map-weight", type=click.FloatRange(0.0), default=None, help="Weight of the mask loss L_e (GAIN_ext, default 1).")
 @click.option("--binary-negatives", type=click.Choice(["complement", "ignore"]), default=None,
               help="Sigmoid models: negatives add 1 - p(masked) to L_am (complement) or nothing (ignore).")
+@mixed_precision_option
 @strategy_option
 @reports_errors
 def command(preset, no_export, overwrite, **options):

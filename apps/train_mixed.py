@@ -2,7 +2,7 @@
 
 import click
 
-from tfxai.apps.common import augment_option, early_stopping_option, echo, progress_settings, quiet_option, reports_errors, strategy_option, unsafe_deserialization_option
+from tfxai.apps.common import mixed_precision_option, augment_option, early_stopping_option, echo, progress_settings, quiet_option, reports_errors, strategy_option, unsafe_deserialization_option
 
 
 @click.command(name="mixed")
@@ -35,6 +35,7 @@ from tfxai.apps.common import augment_option, early_stopping_option, echo, progr
 @click.option("--no-export", is_flag=True, help="Do not write the SavedModel.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output folder.")
 @unsafe_deserialization_option
+@mixed_precision_option
 @strategy_option
 @reports_errors
 def command(**options):

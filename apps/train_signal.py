@@ -2,7 +2,7 @@
 
 import click
 
-from tfxai.apps.common import early_stopping_option, progress_settings, quiet_option, reports_errors, strategy_option
+from tfxai.apps.common import mixed_precision_option, early_stopping_option, progress_settings, quiet_option, reports_errors, strategy_option
 
 PRESET_NAMES = ["thesis", "small"]  # tfxai.signal.training.PRESETS, named here so --help imports no TensorFlow
 
@@ -30,6 +30,7 @@ PRESET_NAMES = ["thesis", "small"]  # tfxai.signal.training.PRESETS, named here 
 @click.option("--no-export", is_flag=True, help="Do not write the SavedModel.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing results folder.")
 @quiet_option
+@mixed_precision_option
 @strategy_option
 @reports_errors
 def command(data, model_name, fft, output, preset, quiet, no_export, **options):

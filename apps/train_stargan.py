@@ -2,7 +2,7 @@
 
 import click
 
-from tfxai.apps.common import echo, progress_settings, quiet_option, reports_errors, strategy_option
+from tfxai.apps.common import mixed_precision_option, echo, progress_settings, quiet_option, reports_errors, strategy_option
 
 
 @click.command(name="stargan")
@@ -19,6 +19,7 @@ from tfxai.apps.common import echo, progress_settings, quiet_option, reports_err
 @click.option("--no-export", is_flag=True, help="Do not write the translator SavedModel.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output folder once the new one is complete.")
 @quiet_option
+@mixed_precision_option
 @strategy_option
 @reports_errors
 def command(no_export, quiet, **options):

@@ -2,7 +2,7 @@
 
 import click
 
-from tfxai.apps.common import reports_errors, run_training_app, strategy_option, training_options
+from tfxai.apps.common import mixed_precision_option, reports_errors, run_training_app, strategy_option, training_options
 
 
 @click.command("video")
@@ -16,6 +16,7 @@ from tfxai.apps.common import reports_errors, run_training_app, strategy_option,
 @click.option("--optimizer", type=click.Choice(["sgd", "adam"]), default=None)
 @click.option("--attention-weight", type=float, default=None, help="Weight of L_att (ST-ABN).")
 @click.option("--perception-weight", type=float, default=None, help="Weight of L_per (ST-ABN).")
+@mixed_precision_option
 @strategy_option
 @reports_errors
 def command(preset, no_export, overwrite, **options):

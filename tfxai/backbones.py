@@ -84,7 +84,7 @@ def mini_xception(input_shape=(64, 64, 1), num_classes=7, l2=0.01, name="mini_xc
         x = keras.layers.Add()([x, shortcut])
     x = keras.layers.Conv2D(num_classes, 3, padding="same")(x)
     x = keras.layers.GlobalAveragePooling2D()(x)
-    outputs = keras.layers.Activation("softmax", name="predictions")(x)
+    outputs = keras.layers.Activation("softmax", name="predictions", dtype="float32")(x)  # float32 under mixed precision too
     return keras.Model(inputs, outputs, name=name)
 
 
@@ -276,5 +276,5 @@ def build_classifier(backbone, num_classes, input_shape, weights=None, dropout=0
     x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
     if dropout:
         x = keras.layers.Dropout(dropout, name="dropout")(x)
-    outputs = keras.layers.Dense(num_classes, activation="softmax", name="predictions")(x)
+    outputs = keras.layers.Dense(num_classes, activation="softmax", name="predictions", dtype="float32")(x)  # float32 under mixed precision too
     return keras.Model(inputs, outputs, name=name or f"{spec.name}_classifier")

@@ -167,7 +167,7 @@ LEGACY_SUFFIXES = (".h5", ".hdf5")
 UNSAFE_FLAG = "--unsafe-deserialization"
 
 
-def load_model(path, expect=None, safe_mode=None):
+def load_model(path, expect=None, safe_mode=None, compile=True):
     """``(model, class_names or None)`` from a ``.keras`` file, a Keras-2 HDF5 file or a run folder.
 
     A run folder holds ``model.keras`` and ``class_names.json`` (written by a
@@ -183,7 +183,8 @@ def load_model(path, expect=None, safe_mode=None):
     ``--unsafe-deserialization`` flag. ``safe_mode=False`` (or that flag, which
     calls ``keras.config.enable_unsafe_deserialization()``) loads it anyway:
     only for files you trust, as loading runs their code. ``None`` follows Keras'
-    setting (safe unless unsafe deserialization was enabled).
+    setting (safe unless unsafe deserialization was enabled). ``compile=False``
+    skips the training configuration (never loaded from HDF5 files).
     """
     import keras
 
@@ -196,7 +197,7 @@ def load_model(path, expect=None, safe_mode=None):
         raise TfxaiError(f"model {model_file} does not exist: pass a .keras or .h5 file or the folder written by '{written_by}'")
     legacy = model_file.lower().endswith(LEGACY_SUFFIXES)
     try:
-        model = keras.saving.load_model(model_file, compile=not legacy, safe_mode=safe_mode)
+        model = keras.saving.load_model(model_file, compile=compile and not legacy, safe_mode=safe_mode)
     except Exception as error:  # noqa: BLE001 - Keras raises many types for a bad file
         if "safe_mode=False" in str(error):
             raise TfxaiError(

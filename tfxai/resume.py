@@ -33,7 +33,7 @@ import numpy as np
 from tfxai.errors import TfxaiError
 from tfxai.io import write_json
 
-__all__ = ["EpochCounter", "RunBackup", "backup_folder", "epoch_shuffle", "fit_resumable", "remove_backup"]
+__all__ = ["EpochCounter", "RunBackup", "backup_folder", "epoch_shuffle", "fit_resumable", "remove_backup", "step_normal"]
 
 STATE_FILE = "state.json"
 #: Options that may change between the interrupted run and its rerun.
@@ -74,7 +74,7 @@ class RunBackup(keras.callbacks.BackupAndRestore):
 
     def __init__(self, backup_dir, options=None):
         super().__init__(backup_dir, save_freq="epoch", delete_checkpoint=False)
-        self.options = _json_ready(options)
+        self.options = {**_json_ready(options), "dtype_policy": keras.config.dtype_policy().name}  # --mixed-precision
         self.state = self.read_state()
         self.history = dict(self.state["history"]) if self.state else {}
 
@@ -112,6 +112,8 @@ class RunBackup(keras.callbacks.BackupAndRestore):
             return
         if self.model.optimizer is not None and not self.model.optimizer.built:
             self.model.optimizer.build(self.model.trainable_variables)
+        if hasattr(self.model, "build_optimizers"):  # models with an optimizer per network (GANs)
+            self.model.build_optimizers()
         self.model.load_weights(os.path.join(self.backup_dir, self.state["weights"]))
         with np.load(os.path.join(self.backup_dir, self.state["random"])) as saved:
             variables = _random_state_variables(self.model)
@@ -193,6 +195,22 @@ def epoch_shuffle(data, buffer_size, seed):
 
     shuffled = data.batch(buffer_size).map(permute).unbatch()
     return shuffled.apply(tf.data.experimental.assert_cardinality(cardinality)) if cardinality >= 0 else shuffled
+
+
+def step_normal(shape, seed, step, draw=0):
+    """Standard-normal numbers keyed by ``seed``, the training ``step`` (a counter restored from the backup), ``draw`` and the replica.
+
+    For the random inputs of a train step (a GAN's latent codes): stateless, so
+    a run resumed at step S draws what the uninterrupted run drew there, unlike
+    ``tf.random.normal``, whose kernel state a new process does not have; each
+    replica of a distribution strategy draws its own.
+    """
+    import tensorflow as tf
+
+    context = tf.distribute.get_replica_context()
+    replica = tf.cast(context.replica_id_in_sync_group if context is not None else 0, tf.int64)
+    key = tf.stack([tf.constant(int(seed), tf.int64), (tf.cast(step, tf.int64) * 16 + draw) * 1024 + replica])
+    return tf.random.stateless_normal(shape, seed=key)
 
 
 def _merged_history(backup, history):

@@ -10,7 +10,7 @@ export. This module holds the shared steps once; ``train_abn``
 extra inputs).
 
 A run folder holds ``model.keras``, ``class_names.json``, ``history.csv``,
-``metrics.json`` (the options, the augmentation used as an ``--augment`` choice, the last epoch's metrics under ``final`` and
+``metrics.json`` (the options, the augmentation used as an ``--augment`` choice, the Keras ``dtype_policy`` (``--mixed-precision``), the last epoch's metrics under ``final`` and
 those of the epoch whose weights were saved under ``kept``), ``attention/`` (overlays of held-out images, for models
 that explain themselves) and ``saved_model/`` (probabilities, class id and
 map; see :func:`tfxai.export.export_saved_model`).
@@ -259,7 +259,8 @@ def write_run_files(folder, model, class_names, history, config, **metrics):
     kept = kept_epoch(history, config)
     options = config.to_dict() if hasattr(config, "to_dict") else dataclasses.asdict(config)
     summary = {"config": options, "final": final, "epochs_run": len(history.epoch), "kept_epoch": kept + 1,
-               "kept": {key: float(values[kept]) for key, values in history.history.items()}, **metrics}
+               "kept": {key: float(values[kept]) for key, values in history.history.items()},
+               "dtype_policy": keras.config.dtype_policy().name, **metrics}  # --mixed-precision's policy
     write_json(os.path.join(folder, "metrics.json"), summary)
 
 

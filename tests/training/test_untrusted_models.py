@@ -41,3 +41,31 @@ def test_apps_refuse_an_untrusted_model_and_the_flag_allows_it(tmp_path):
     run_process([sys.executable, "-m", "tfxai.apps.cli", "export", "--model", str(tmp_path / "untrusted.keras"), "--out", str(tmp_path / "allowed"),
                  "--unsafe-deserialization"], cwd=tmp_path)  # not the checkout's folder: `-m` would import its tfxai/
     assert os.path.isfile(tmp_path / "allowed" / "saved_model.pb")
+
+
+def _load_translator(folder):
+    from tfxai.gan.stargan_runs import load_translator
+
+    lambda_model().save(folder / "stargan.keras")
+    return load_translator(folder)
+
+
+def _load_signal_run(folder):
+    from tfxai.signal.training import load_trained
+
+    lambda_model().save(folder / "model.keras")
+    (folder / "preprocessor.json").write_text("{}")
+    return load_trained(folder)
+
+
+def _load_detector(folder):
+    from tfxai.annotate.detector import load_detector
+
+    lambda_model().save(folder / "detector.keras")
+    return load_detector(str(folder / "detector.keras"))
+
+
+@pytest.mark.parametrize("load", [_load_translator, _load_signal_run, _load_detector], ids=["stargan", "signal", "detector"])
+def test_every_loader_refuses_a_lambda_layer_naming_the_flag(tmp_path, load):
+    with pytest.raises(TfxaiError, match=r"holds a Lambda layer .* refused in safe mode: pass --unsafe-deserialization"):
+        load(tmp_path)

@@ -251,8 +251,7 @@ def load_detector(path, threshold=0.3, keep_classes=None):
         return SavedModelDetector(path, threshold=threshold, keep_classes=keep_classes)
     if not os.path.isfile(path):
         raise TfxaiError(f"detector {path} does not exist: train one with 'tfxai annotate pretrain' or pass a SavedModel folder")
-    try:
-        model = keras.saving.load_model(path, compile=False)
-    except (OSError, ValueError) as error:
-        raise TfxaiError(f"cannot load detector {path} ({str(error).splitlines()[0]}): pass a .keras file from 'tfxai annotate pretrain'") from None
+    from tfxai.io import load_model
+
+    model, _ = load_model(path, compile=False)  # safe mode; a bad file is one line naming the file
     return CenterNetDetector(model, threshold=threshold)

@@ -34,6 +34,7 @@ from tfxai.attention.masking import MASKS, mask_out
 from tfxai.backbones import build_backbone, get_backbone, stem
 from tfxai.errors import TfxaiError
 from tfxai.explain import targets as targets_lib
+from tfxai.precision import float32
 
 __all__ = ["ABN", "AttentionBranch", "AttentionMechanism", "COMPLEMENT", "MECHANISMS"]
 
@@ -345,7 +346,7 @@ class ABN(AttentionModel):
 
     def masked_features(self, features, attention):
         """F* = F - T(M) * F, with T the shared soft or hard mask of :mod:`tfxai.attention.masking`."""
-        return mask_out(features, attention, self.sigma, self.omega, kind=self.mask)
+        return mask_out(*float32((features, attention)), self.sigma, self.omega, kind=self.mask)
 
     def forward(self, images, training=None):
         """Every output of one pass, as a dict.
@@ -358,6 +359,7 @@ class ABN(AttentionModel):
         features, attention_logits, attention = self.features_and_attention(images, training)
         attended = self.attention_mechanism(features, attention)
         pooled, logits = self.perceive(attended, training)
+        logits, attention_logits, attention = float32((logits, attention_logits, attention))  # heads and losses in float32 (mixed precision)
         return {
             "probabilities": tf.nn.softmax(logits),
             "logits": logits,
@@ -366,13 +368,13 @@ class ABN(AttentionModel):
             "attention": attention,
             "features": features,
             "attended": attended,
-            "perception_features": pooled,
-            "attention_features": self.attention_pool(attended),
+            "perception_features": float32(pooled),
+            "attention_features": float32(self.attention_pool(attended)),
         }
 
     def mining(self, features, attention, training=None):
         """Logits of the mining branch on F* (the perception branch's weights)."""
-        return self.perceive(self.masked_features(features, attention), training)[1]
+        return float32(self.perceive(self.masked_features(features, attention), training)[1])
 
     def call(self, inputs, training=None):
         images, _ = unpack_inputs(inputs)
@@ -454,11 +456,12 @@ class PrototypeConformityPair(keras.layers.Layer):
     """
 
     def __init__(self, num_classes, normalize=False, **kwargs):
+        kwargs["dtype"] = "float32"  # a loss: float32 under mixed precision too
         super().__init__(**kwargs)
         self.num_classes = num_classes
         self.normalize = bool(normalize)
-        self.perception = losses_lib.PrototypeConformity(num_classes, normalize=normalize, name="perception")
-        self.attention = losses_lib.PrototypeConformity(num_classes, normalize=normalize, name="attention")
+        self.perception = losses_lib.PrototypeConformity(num_classes, normalize=normalize, name="perception", dtype="float32")
+        self.attention = losses_lib.PrototypeConformity(num_classes, normalize=normalize, name="attention", dtype="float32")
 
     def build(self, perception_shape, attention_shape=None, labels_shape=None):
         self.perception.build(perception_shape)

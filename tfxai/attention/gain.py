@@ -182,7 +182,7 @@ class GAIN(AttentionModel):
 
     def call(self, inputs, training=None):
         """The classifier's probabilities for the images (``inputs`` may be the map-supervision dict)."""
-        return self.classifier(unpack_inputs(inputs)[0], training=training)
+        return tf.cast(self.classifier(unpack_inputs(inputs)[0], training=training), tf.float32)  # float32 under mixed precision too
 
     def explain_classes(self, images, class_ids=None, training=False):
         """In-graph ``(attention (B, H, W) in [0, 1], probabilities)`` for ``class_ids`` (None: predicted)."""
@@ -220,6 +220,7 @@ class GAIN(AttentionModel):
         """
         images = tf.cast(images, tf.float32)
         attention, logits = self._cam.heatmaps_and_scores(images, targets_lib.ClassScore(class_ids), class_ids, training)
+        attention = tf.cast(attention, tf.float32)  # the map loss in float32 under mixed precision too
         masked = mask_out(images, attention, self.sigma, self.omega)
         _, masked_logits = self._cam.view(masked, training=training)
         return {
@@ -341,7 +342,7 @@ def build_gain_classifier(
         if dropout:
             x = keras.layers.Dropout(dropout, name=f"dropout{index}")(x)
     if num_classes == 2:
-        outputs = keras.layers.Dense(1, activation="sigmoid", name="predictions")(x)
+        outputs = keras.layers.Dense(1, activation="sigmoid", name="predictions", dtype="float32")(x)  # float32 under mixed precision too
     else:
-        outputs = keras.layers.Dense(num_classes, activation="softmax", name="predictions")(x)
+        outputs = keras.layers.Dense(num_classes, activation="softmax", name="predictions", dtype="float32")(x)  # float32 under mixed precision too
     return keras.Model(inputs, outputs, name=name or f"{spec.name}_gain_classifier")

@@ -19,6 +19,8 @@ from tfxai.errors import TfxaiError
 from tfxai.gan.dcgan import build_discriminator, build_generator, transfer_layer_names
 from tfxai.gan.gates import apply_gate, training_progress
 from tfxai.gan.graph import DISCRIMINATOR, KnowledgeTransferGraph
+from tfxai.precision import float32, loss_scaled, scaled_gradients
+from tfxai.resume import step_normal
 
 __all__ = [
     "CollaborativeGAN",
@@ -104,7 +106,7 @@ class CollaborativeGAN(keras.Model):
     """
 
     def __init__(self, num_generators=3, graph=None, latent_dim=100, image_size=64, channels=3, filters=64,
-                 spectral_norm=True, alpha=1000.0, total_steps=1000, **kwargs):
+                 spectral_norm=True, alpha=1000.0, total_steps=1000, seed=0, **kwargs):
         super().__init__(**kwargs)
         if isinstance(graph, dict):
             graph = KnowledgeTransferGraph.from_config(graph)
@@ -122,6 +124,7 @@ class CollaborativeGAN(keras.Model):
         self.spectral_norm = bool(spectral_norm)
         self.alpha = float(alpha)
         self.total_steps = int(total_steps)
+        self.seed = int(seed)
         # === Layers ===
         self.generators = [build_generator(latent_dim, image_size, channels, filters, name=f"generator_{i + 1}")
                            for i in range(self.num_generators)]
@@ -137,8 +140,13 @@ class CollaborativeGAN(keras.Model):
     def compile(self, d_optimizer=None, g_optimizer=None, **kwargs):
         """Adam(2e-4, beta_1=0.5) for both networks unless given (DCGAN's setting)."""
         super().compile(**kwargs)
-        self.d_optimizer = d_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5)
-        self.g_optimizer = g_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5)
+        self.d_optimizer = loss_scaled(d_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5), self.dtype_policy)
+        self.g_optimizer = loss_scaled(g_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5), self.dtype_policy)
+
+    def build_optimizers(self):
+        """Create both optimizers' variables (before restoring a backup into them, :mod:`tfxai.resume`)."""
+        self.d_optimizer.build(self.discriminator.trainable_variables)
+        self.g_optimizer.build([v for g in self.generators for v in g.trainable_variables])
 
     @property
     def metrics(self):
@@ -149,6 +157,10 @@ class CollaborativeGAN(keras.Model):
         return [g(z, training=training) for g in self.generators]
 
     # === Training ===
+
+    def latents(self, batch, draw):
+        """This step's latent codes (:func:`tfxai.resume.step_normal`: the same after a resume)."""
+        return step_normal((batch, self.latent_dim), self.seed, self.g_optimizer.iterations, draw)
 
     def progress(self):
         """Training progress in [0, 1] from the generator optimiser's iteration count (a tensor)."""
@@ -163,7 +175,7 @@ class CollaborativeGAN(keras.Model):
         transfer = self.graph.uses_transfer()
         if transfer:
             outputs = [view(z, training=training) for view in self._feature_views]
-            features, images = [o[:-1] for o in outputs], [o[-1] for o in outputs]
+            features, images = [float32(o[:-1]) for o in outputs], [o[-1] for o in outputs]
         else:
             images = [g(z, training=training) for g in self.generators]
         logits = tf.split(self.discriminator(tf.concat(images, 0), training=training), self.num_generators)
@@ -184,19 +196,21 @@ class CollaborativeGAN(keras.Model):
     def train_step(self, data):
         real = data[0] if isinstance(data, (tuple, list)) else data
         batch = tf.shape(real)[0]
-        z = tf.random.normal((batch, self.latent_dim))
+        z = self.latents(batch, 0)
         fakes = [g(z, training=True) for g in self.generators]
         with tf.GradientTape() as tape:
             real_logits = self.discriminator(real, training=True)
             fake_logits = tf.split(self.discriminator(tf.concat(fakes, 0), training=True), self.num_generators)
             d_loss = tf.nn.compute_average_loss(discriminator_loss(real_logits, fake_logits))
         variables = self.discriminator.trainable_variables
-        self.d_optimizer.apply_gradients(zip(tape.gradient(d_loss, variables), variables))
-        z = tf.random.normal((batch, self.latent_dim))
+        (gradients,) = scaled_gradients(tape, d_loss, [(self.d_optimizer, variables)])
+        self.d_optimizer.apply_gradients(zip(gradients, variables))
+        z = self.latents(batch, 1)
         variables = [v for g in self.generators for v in g.trainable_variables]
         with tf.GradientTape() as tape:
             g_loss, _ = self.generator_losses(z)
-        self.g_optimizer.apply_gradients(zip(tape.gradient(g_loss, variables), variables))
+        (gradients,) = scaled_gradients(tape, g_loss, [(self.g_optimizer, variables)])
+        self.g_optimizer.apply_gradients(zip(gradients, variables))
         replicas = tf.distribute.get_strategy().num_replicas_in_sync  # the losses are this replica's share of the global mean
         self.d_loss_tracker.update_state(d_loss * replicas)
         self.g_loss_tracker.update_state(g_loss * replicas)
@@ -215,5 +229,5 @@ class CollaborativeGAN(keras.Model):
         config = super().get_config()
         config.update(num_generators=self.num_generators, graph=self.graph.get_config(), latent_dim=self.latent_dim,
                       image_size=self.image_size, channels=self.channels, filters=self.filters,
-                      spectral_norm=self.spectral_norm, alpha=self.alpha, total_steps=self.total_steps)
+                      spectral_norm=self.spectral_norm, alpha=self.alpha, total_steps=self.total_steps, seed=self.seed)
         return config

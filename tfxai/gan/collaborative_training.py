@@ -11,6 +11,7 @@ import dataclasses
 import os
 from typing import ClassVar
 
+import keras
 import numpy as np
 
 from tfxai.determinism import seed_everything
@@ -135,20 +136,28 @@ def score_generators(model, classifier, real, count, seed=0):
     return scores
 
 
-def train_graph(config, graph, images, verbose=0, callbacks=()):
-    """A :class:`CollaborativeGAN` with ``graph`` trained on ``images`` for ``config.epochs``; returns ``(model, history)``."""
+def train_graph(config, graph, images, verbose=0, callbacks=(), backup=None):
+    """A :class:`CollaborativeGAN` with ``graph`` trained on ``images`` for ``config.epochs``; returns ``(model, history)``.
+
+    With ``backup`` (a folder) the training state is backed up every epoch and
+    a rerun after an interruption resumes from it (:func:`tfxai.resume.fit_resumable`).
+    """
     import keras
 
     from tfxai.gan.collaborative import CollaborativeGAN
+    from tfxai.resume import epoch_shuffle, fit_resumable
+
     seed_everything(config.seed)  # the same weights bit for bit for the same --seed
     steps = len(images) // config.batch_size
     model = CollaborativeGAN(config.generators, graph, config.latent_dim, config.image_size, config.channels, config.filters,
-                             config.spectral_norm, config.transfer_weight, total_steps=steps * config.epochs)
+                             config.spectral_norm, config.transfer_weight, total_steps=steps * config.epochs, seed=config.seed)
     model.compile(keras.optimizers.Adam(config.learning_rate, beta_1=0.5), keras.optimizers.Adam(config.learning_rate, beta_1=0.5))
     import tensorflow as tf
 
-    data = tf.data.Dataset.from_tensor_slices(images).shuffle(len(images), seed=config.seed).batch(config.batch_size, drop_remainder=True)
-    history = model.fit(data.prefetch(tf.data.AUTOTUNE), epochs=config.epochs, verbose=verbose, callbacks=list(callbacks), shuffle=False)
+    data = epoch_shuffle(tf.data.Dataset.from_tensor_slices(images), len(images), config.seed)  # the same order after a resume
+    data = data.batch(config.batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+    history = fit_resumable(model, data, epochs=config.epochs, verbose=verbose, callbacks=list(callbacks), shuffle=False,
+                            backup=backup, options=config.to_dict())
     return model, history
 
 
@@ -169,13 +178,14 @@ def train_collab_gan(config, verbose=2, log=print):
 
     from tfxai.classifier import history_csv
     from tfxai.io import atomic_path, check_output_folder, staged_directory, write_image, write_json, write_text
+    from tfxai.resume import backup_folder, remove_backup
 
     check_output_folder(config.out, config.overwrite)
     graph = load_graph(config.graph, config.generators)
     classifier, scorer = load_scorer(config.classifier)
     images = load_gan_images(config)
     log(f"training {config.generators} generator(s) on {len(images)} images of {config.image_size} px, graph {config.graph}")
-    model, history = train_graph(config, graph, images, verbose=verbose)
+    model, history = train_graph(config, graph, images, verbose=verbose, backup=backup_folder(config.out))
     scores = score_generators(model, classifier, images, config.score_images, config.seed) if classifier is not None else {}
     with staged_directory(config.out, overwrite=config.overwrite) as staging:
         for i, generator in enumerate(model.generators):
@@ -187,8 +197,9 @@ def train_collab_gan(config, verbose=2, log=print):
         write_text(os.path.join(staging, "history.csv"), history_csv(history.history))
         final = {key: float(values[-1]) for key, values in history.history.items()}
         write_json(os.path.join(staging, "metrics.json"), {"config": config.to_dict(), "final": final, "images": len(images),
-                                                            "scored_with": scorer, **scores})
+                                                            "scored_with": scorer, "dtype_policy": keras.config.dtype_policy().name, **scores})
         for i, samples in enumerate(model.sample(64, seed=config.seed)):
             grid = sample_grid(samples)
             write_image(os.path.join(staging, "samples", f"generator_{i + 1}.png"), grid if grid.ndim == 2 else cv2.cvtColor(grid, cv2.COLOR_RGB2BGR))
+    remove_backup(config.out)
     return model, history, scores

@@ -43,7 +43,8 @@ def build_generator(latent_dim=100, image_size=64, channels=3, filters=64, name=
         x = keras.layers.Conv2DTranspose(width, 4, strides=2, padding="same", use_bias=False, name=f"up_{i}")(x)
         x = keras.layers.BatchNormalization(name=f"up_{i}_bn")(x)
         x = keras.layers.ReLU(name=f"up_{i}_relu")(x)
-    image = keras.layers.Conv2DTranspose(channels, 4, strides=2, padding="same", activation="tanh", name="image")(x)
+    image = keras.layers.Conv2DTranspose(channels, 4, strides=2, padding="same", activation="tanh", name="image",
+                                         dtype="float32")(x)  # float32 images under mixed precision too
     return keras.Model(z, image, name=name)
 
 
@@ -52,7 +53,7 @@ def build_discriminator(image_size=64, channels=3, filters=64, outputs=1, spectr
     steps = upsampling_steps(image_size)
 
     def wrap(layer):
-        return keras.layers.SpectralNormalization(layer, name=f"sn_{layer.name}") if spectral_norm else layer
+        return keras.layers.SpectralNormalization(layer, name=f"sn_{layer.name}", dtype=layer.dtype_policy) if spectral_norm else layer
 
     image = keras.Input((image_size, image_size, channels), name="images")
     x = image
@@ -62,5 +63,5 @@ def build_discriminator(image_size=64, channels=3, filters=64, outputs=1, spectr
             x = keras.layers.BatchNormalization(name=f"down_{i + 1}_bn")(x)
         x = keras.layers.LeakyReLU(0.2, name=f"down_{i + 1}_lrelu")(x)
     x = keras.layers.Flatten()(x)
-    logits = wrap(keras.layers.Dense(outputs, name="logits"))(x)
+    logits = wrap(keras.layers.Dense(outputs, name="logits", dtype="float32"))(x)  # float32 logits under mixed precision too
     return keras.Model(image, logits, name=name)

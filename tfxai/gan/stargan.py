@@ -15,6 +15,7 @@ from tfxai.gan.ema import copy_weights, update_ema
 from tfxai.gan.stargan_layers import conv, dense
 from tfxai.gan.stargan_losses import adversarial_loss, mean_absolute, r1_penalty, semantic_loss, task_loss
 from tfxai.gan.stargan_networks import Discriminator, Generator, MappingNetwork, StyleEncoder
+from tfxai.precision import float32, loss_scale, loss_scaled, scaled_gradients
 
 __all__ = ["StarGANv2", "OFFICIAL_TRAINING", "to_model_range", "to_pixel_range"]
 
@@ -125,7 +126,7 @@ class StarGANv2(keras.Model):
         super().compile(**kwargs)
 
         def adam(rate):
-            return keras.optimizers.Adam(rate, beta_1=beta_1, beta_2=beta_2, epsilon=1e-8)
+            return loss_scaled(keras.optimizers.Adam(rate, beta_1=beta_1, beta_2=beta_2, epsilon=1e-8), self.dtype_policy)
 
         self.optimizers = {"discriminator": adam(learning_rate), "generator": adam(learning_rate),
                            "mapping": adam(mapping_learning_rate), "style_encoder": adam(learning_rate)}
@@ -142,15 +143,12 @@ class StarGANv2(keras.Model):
     def _apply(self, tape, loss, names):
         """Update the named networks with PyTorch-style (coupled) L2 weight decay, as the official Adam."""
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
-        networks = [self._network(name) for name in names]
-        variables = [v for network in networks for v in network.trainable_variables]
-        gradients = tape.gradient(loss, variables)
-        start = 0
-        for name, network in zip(names, networks):
-            count = len(network.trainable_variables)
-            pairs = [(g + self.weight_decay / replicas * v, v) for g, v in zip(gradients[start:start + count], variables[start:start + count])]
-            self.optimizers[name].apply_gradients(pairs)
-            start += count
+        groups = [(self.optimizers[name], self._network(name).trainable_variables) for name in names]
+        for (optimizer, variables), gradients in zip(groups, scaled_gradients(tape, loss, groups)):
+            decay = self.weight_decay / replicas
+            if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+                decay = loss_scale(optimizer) * decay  # the optimizer unscales gradient and decay together
+            optimizer.apply_gradients([(g + decay * v, v) for g, v in zip(gradients, variables)])
 
     def _network(self, name):
         return {"discriminator": self.discriminator, "generator": self.generator, "mapping": self.mapping,
@@ -184,8 +182,8 @@ class StarGANv2(keras.Model):
 
     def class_losses(self, features, translated_features, labels):
         """``{"task": L_task, "semantic": L_sem}`` from the encoder features of the images and of their translations."""
-        logits = self.classifier(features)
-        return {"task": task_loss(logits, labels), "semantic": semantic_loss(logits, self.classifier(translated_features))}
+        logits, translated_logits = float32((self.classifier(features), self.classifier(translated_features)))
+        return {"task": task_loss(logits, labels), "semantic": semantic_loss(logits, translated_logits)}
 
     def train_step(self, data):
         images = to_model_range(data["images"])

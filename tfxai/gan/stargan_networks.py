@@ -77,7 +77,7 @@ class Generator(_Network):
         x = features
         for block in self.decode_blocks:
             x = block(x, styles)
-        return self.to_rgb(ops.leaky_relu(self.to_rgb_norm(x), 0.2))
+        return ops.cast(self.to_rgb(ops.leaky_relu(self.to_rgb_norm(x), 0.2)), "float32")  # float32 under mixed precision too
 
     def call(self, images, styles):
         return self.decode(self.encode(images), styles)
@@ -105,7 +105,7 @@ class MappingNetwork(_Network):
             for layer in head:
                 x = layer(x)
             outputs.append(x)
-        return select_domain(ops.stack(outputs, axis=1), domains)
+        return ops.cast(select_domain(ops.stack(outputs, axis=1), domains), "float32")
 
 
 class _DownsamplingTrunk(_Network):
@@ -142,7 +142,7 @@ class StyleEncoder(_DownsamplingTrunk):
 
     def call(self, images, domains):
         h = self.trunk(images)
-        return select_domain(ops.stack([head(h) for head in self.heads], axis=1), domains)
+        return ops.cast(select_domain(ops.stack([head(h) for head in self.heads], axis=1), domains), "float32")
 
 
 @keras.saving.register_keras_serializable(package="tfxai")
@@ -156,4 +156,4 @@ class Discriminator(_DownsamplingTrunk):
         self.out = dense(num_domains)  # the official 1x1 conv on a 1x1 map
 
     def call(self, images, domains):
-        return select_domain(self.out(self.trunk(images)), domains)
+        return ops.cast(select_domain(self.out(self.trunk(images)), domains), "float32")

@@ -3,11 +3,12 @@
 import dataclasses
 import os
 
+import keras
 import numpy as np
 
 from tfxai.determinism import seed_everything
 from tfxai.errors import TfxaiError
-from tfxai.io import staged_directory, write_json, write_text
+from tfxai.io import load_model, staged_directory, write_json, write_text
 
 __all__ = ["STARGAN_PRESETS", "TTAConfig", "TrainStarGANConfig", "load_translator", "run_train_stargan", "run_tta"]
 
@@ -80,7 +81,7 @@ def run_train_stargan(config, verbose=2, log=print):
         write_translation_grid(os.path.join(folder, "grid_target_to_source.png"), model, target.images[:6], 0)
         write_translation_grid(os.path.join(folder, "grid_source_to_target.png"), model, source.images[:6], 1)
         write_text(os.path.join(folder, "history.csv"), history_csv(history.history))
-        write_json(os.path.join(folder, "config.json"), dataclasses.asdict(config))
+        write_json(os.path.join(folder, "config.json"), {**dataclasses.asdict(config), "dtype_policy": keras.config.dtype_policy().name})
         if source.class_names:
             write_json(os.path.join(folder, "class_names.json"), source.class_names)
     return model, history
@@ -88,14 +89,12 @@ def run_train_stargan(config, verbose=2, log=print):
 
 def load_translator(path):
     """A trained :class:`StarGANv2`: a ``.keras`` file or a folder with ``stargan.keras``."""
-    import keras
-
     from tfxai.gan.stargan import StarGANv2
 
     file = os.path.join(path, "stargan.keras") if os.path.isdir(path) else path
     if not os.path.isfile(file):
         raise TfxaiError(f"no StarGAN v2 model at {path}: pass a .keras file or a folder written by 'tfxai train stargan'")
-    model = keras.saving.load_model(file)
+    model, _ = load_model(file)  # safe mode: a Lambda layer is refused naming --unsafe-deserialization
     if not isinstance(model, StarGANv2):
         raise TfxaiError(f"{file} holds a {type(model).__name__}, not a StarGAN v2 translator: pass the model 'tfxai train stargan' wrote")
     return model

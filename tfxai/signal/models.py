@@ -89,7 +89,7 @@ class SAN1D(keras.Model):
         x = keras.layers.ReLU(name="head_relu")(x)
         x = keras.layers.GlobalAveragePooling1D(name="pool")(x)
         x = keras.layers.Dropout(dropout, name="dropout")(x)
-        outputs = keras.layers.Dense(num_classes, activation="softmax", name="classifier")(x)
+        outputs = keras.layers.Dense(num_classes, activation="softmax", name="classifier", dtype="float32")(x)  # float32 under mixed precision too
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
         # === Config ===
         self.num_classes = num_classes
@@ -212,7 +212,7 @@ class CNN1D(keras.Model):
                 x = keras.layers.MaxPooling1D(pool_size, padding="same", name=f"pool{index}")(x)
         x = keras.layers.Flatten(name="flatten")(x)
         x = keras.layers.Dropout(dropout, name="dropout")(x)
-        outputs = keras.layers.Dense(num_classes, activation="softmax", name="classifier")(x)
+        outputs = keras.layers.Dense(num_classes, activation="softmax", name="classifier", dtype="float32")(x)  # float32 under mixed precision too
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
         # === Config ===
         self.num_classes = num_classes

@@ -329,9 +329,12 @@ def load_trained(folder):
     config_path = os.path.join(folder, "preprocessor.json")
     if not os.path.exists(model_path) or not os.path.exists(config_path):
         raise TfxaiError(f"{folder} is not a signal results folder (no model.keras / preprocessor.json): train one first")
+    from tfxai.io import load_model
+
+    model, _ = load_model(model_path)  # safe mode: a Lambda layer is refused naming --unsafe-deserialization
     with open(config_path, encoding="utf-8") as handle:
         preprocessor = keras.saving.deserialize_keras_object(json.load(handle))
-    return keras.saving.load_model(model_path), preprocessor
+    return model, preprocessor
 
 
 def _write_predictions(path, recordings, evaluation):

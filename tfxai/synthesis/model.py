@@ -3,6 +3,7 @@
 import keras
 import tensorflow as tf
 
+from tfxai.precision import float32, scaled_gradients
 from tfxai.synthesis.losses import mixed_target_terms, one_hot_labels
 
 
@@ -71,7 +72,7 @@ class MixedTargetModel(keras.Model):
         return labels, soft
 
     def _eq9_terms(self, x, y, sample_weight, training):
-        predictions = self.classifier(x, training=training)
+        predictions = float32(self.classifier(x, training=training))  # the losses in float32 under mixed precision too
         if self.from_logits:
             log_probabilities = tf.nn.log_softmax(predictions, axis=-1)
         else:
@@ -96,7 +97,7 @@ class MixedTargetModel(keras.Model):
         with tf.GradientTape() as tape:
             loss, kl, ce, labels, predictions = self._eq9_terms(x, y, sample_weight, training=True)
         variables = self.classifier.trainable_variables
-        gradients = tape.gradient(loss, variables)
+        (gradients,) = scaled_gradients(tape, loss, [(self.optimizer, variables)])  # loss-scaled under mixed_float16
         self.optimizer.apply_gradients(zip(gradients, variables))
         return self._update_metrics(loss, kl, ce, labels, predictions, sample_weight)
 

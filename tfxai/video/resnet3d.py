@@ -104,5 +104,5 @@ def R3D(num_classes, input_shape=(32, 112, 112, 3), depth=50, base_width=64, nam
     inputs = keras.Input(tuple(input_shape), name="clips")
     x = _stages(_stem(inputs, base_width), depth, base_width, range(1, 5))
     x = keras.layers.GlobalAveragePooling3D(name="pool")(x)
-    outputs = keras.layers.Dense(int(num_classes), activation="softmax", name="predictions")(x)
+    outputs = keras.layers.Dense(int(num_classes), activation="softmax", name="predictions", dtype="float32")(x)  # float32 under mixed precision too
     return keras.Model(inputs, outputs, name=name)

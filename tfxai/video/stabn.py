@@ -22,6 +22,7 @@ from tfxai.attention.base import AttentionModel, unpack_inputs
 from tfxai.errors import TfxaiError
 from tfxai.explain import targets as targets_lib
 from tfxai.explain.cam import upsample
+from tfxai.precision import float32
 from tfxai.video.resnet3d import feature_extractor, perception_trunk
 
 __all__ = ["STABN", "STAttentionBranch", "STMechanism"]
@@ -180,6 +181,7 @@ class STABN(AttentionModel):
         attended = self.mechanism(features, used_spatial, used_temporal, training=training)
         pooled = tf.reduce_mean(self.perception_trunk(attended, training=training), axis=(1, 2, 3))
         logits = self.perception_head(pooled)
+        logits, attention_logits, spatial, temporal = float32((logits, attention_logits, spatial, temporal))  # heads and losses in float32
         return {"probabilities": tf.nn.softmax(logits), "logits": logits, "attention_logits": attention_logits,
                 "spatial": spatial, "temporal": temporal}
 
