@@ -8,8 +8,8 @@ For an exact comparison the script removes what legitimately differs between one
 and two replicas, not what it tests:
 - BatchNormalization is made ``synchronized=True`` (cross-replica batch
   statistics; Keras' default BN normalises each replica's half-batch alone);
-- ``tf.random.normal`` (StarGAN's latent codes) and the collaborative GAN's ``step_normal`` return a fixed pattern: the
-  two replicas would draw other random numbers than the single device;
+- the GANs' latent codes (``step_normal`` in StarGAN v2 and the collaborative GAN, keyed by step and replica) and
+  ``tf.random.normal`` return a fixed pattern: the two replicas would draw other random numbers than the single device;
 - dropout is 0 and the optimizers are plain SGD (Adam hides loss-scale errors:
   its update does not change when every gradient is doubled).
 """
@@ -44,8 +44,10 @@ def fixed_normal(shape, *args, **kwargs):
 
 tf.random.normal = fixed_normal
 import tfxai.gan.collaborative  # noqa: E402
+import tfxai.gan.stargan  # noqa: E402
 
-tfxai.gan.collaborative.step_normal = lambda shape, *args, **kwargs: fixed_normal(shape)  # its latents (keyed by step and replica)
+for gan in (tfxai.gan.collaborative, tfxai.gan.stargan):
+    gan.step_normal = lambda shape, *args, **kwargs: fixed_normal(shape)  # their latents (keyed by step and replica)
 
 from tiny_methods import GLOBAL_BATCH, METHODS  # noqa: E402  (the script's folder is on sys.path)
 

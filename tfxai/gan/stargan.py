@@ -16,6 +16,7 @@ from tfxai.gan.stargan_layers import conv, dense
 from tfxai.gan.stargan_losses import adversarial_loss, mean_absolute, r1_penalty, semantic_loss, task_loss
 from tfxai.gan.stargan_networks import Discriminator, Generator, MappingNetwork, StyleEncoder
 from tfxai.precision import float32, loss_scale, loss_scaled, scaled_gradients
+from tfxai.resume import step_normal
 
 __all__ = ["StarGANv2", "OFFICIAL_TRAINING", "to_model_range", "to_pixel_range"]
 
@@ -57,6 +58,9 @@ class StarGANv2(keras.Model):
         ``"official"`` (the published width), ``"thesis"`` (the same width) or ``"small"`` (every width / 8).
     diversity_weight, diversity_iterations, r1_weight, style_weight, cycle_weight, task_weight, semantic_weight, ema_decay
         Loss weights and schedule; the diversity weight falls linearly to 0 over ``diversity_iterations`` iterations.
+    seed : int
+        Seed of the training latent codes, drawn statelessly from (seed, iteration)
+        (:func:`tfxai.resume.step_normal`), so a resumed run draws what the uninterrupted one drew.
 
     Training data (``fit``): dicts of ``images`` (B, H, W, 3) in [0, 255], ``domains`` (B,),
     ``references``, ``references2`` (B, H, W, 3) of the ``reference_domains`` (B,) to translate
@@ -67,14 +71,14 @@ class StarGANv2(keras.Model):
 
     def __init__(self, image_size=256, num_domains=2, style_dim=64, latent_dim=16, class_aware=False, num_classes=None,
                  preset="official", diversity_weight=1.0, diversity_iterations=100000, r1_weight=1.0, style_weight=1.0,
-                 cycle_weight=1.0, task_weight=1.0, semantic_weight=1.0, ema_decay=0.999, **kwargs):
+                 cycle_weight=1.0, task_weight=1.0, semantic_weight=1.0, ema_decay=0.999, seed=0, **kwargs):
         super().__init__(**kwargs)
         if class_aware and (num_classes is None or num_classes < 2):
             raise TfxaiError(f"a class-aware StarGAN v2 needs num_classes >= 2 (got {num_classes}): pass the source domain's class count")
         if num_domains < 2:
             raise TfxaiError(f"StarGAN v2 translates between domains: num_domains must be >= 2, got {num_domains}")
         self.image_size, self.num_domains, self.style_dim, self.latent_dim = image_size, num_domains, style_dim, latent_dim
-        self.class_aware, self.num_classes, self.preset = bool(class_aware), num_classes, preset
+        self.class_aware, self.num_classes, self.preset, self.seed = bool(class_aware), num_classes, preset, int(seed)
         self.weights_config = {"diversity_weight": diversity_weight, "diversity_iterations": diversity_iterations,
                                "r1_weight": r1_weight, "style_weight": style_weight, "cycle_weight": cycle_weight,
                                "task_weight": task_weight, "semantic_weight": semantic_weight, "ema_decay": ema_decay}
@@ -136,6 +140,11 @@ class StarGANv2(keras.Model):
         self.training_config = {"learning_rate": learning_rate, "mapping_learning_rate": mapping_learning_rate,
                                 "beta_1": beta_1, "beta_2": beta_2, "weight_decay": weight_decay}
 
+    def build_optimizers(self):
+        """Create every optimizer's variables (before restoring a backup into them, :mod:`tfxai.resume`)."""
+        for name, optimizer in self.optimizers.items():
+            optimizer.build(self._network(name).trainable_variables)
+
     @property
     def metrics(self):
         return list(self.trackers.values())
@@ -191,9 +200,10 @@ class StarGANv2(keras.Model):
         domains, targets = tf.cast(data["domains"], tf.int32), tf.cast(data["reference_domains"], tf.int32)
         labels = tf.cast(data.get("labels", -tf.ones_like(domains)), tf.int32)
         batch = tf.shape(images)[0]
-        latents, latents2 = (tf.random.normal((batch, self.latent_dim)) for _ in range(2))
+        iteration = self.optimizers["mapping"].iterations  # one mapping update per iteration
+        latents, latents2 = (step_normal((batch, self.latent_dim), self.seed, iteration, draw) for draw in range(2))
         w = self.weights_config
-        progress = tf.cast(self.optimizers["mapping"].iterations, tf.float32) / float(w["diversity_iterations"])
+        progress = tf.cast(iteration, tf.float32) / float(w["diversity_iterations"])
         self.diversity_weight.assign(w["diversity_weight"] * tf.maximum(0.0, 1.0 - progress))
         logs = {}
         for styles_of in (lambda: self.mapping(latents, targets), lambda: self.style_encoder(references, targets)):
@@ -243,4 +253,4 @@ class StarGANv2(keras.Model):
     def get_config(self):
         return {**super().get_config(), "image_size": self.image_size, "num_domains": self.num_domains,
                 "style_dim": self.style_dim, "latent_dim": self.latent_dim, "class_aware": self.class_aware,
-                "num_classes": self.num_classes, "preset": self.preset, **self.weights_config}
+                "num_classes": self.num_classes, "preset": self.preset, "seed": self.seed, **self.weights_config}

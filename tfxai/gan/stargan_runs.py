@@ -10,7 +10,7 @@ from tfxai.determinism import seed_everything
 from tfxai.errors import TfxaiError
 from tfxai.io import load_model, staged_directory, write_json, write_text
 
-__all__ = ["STARGAN_PRESETS", "TTAConfig", "TrainStarGANConfig", "load_translator", "run_train_stargan", "run_tta"]
+__all__ = ["STARGAN_PRESETS", "TTAConfig", "TrainStarGANConfig", "load_translator", "run_train_stargan", "run_tta", "train_translator"]
 
 # thesis: SynthDigits -> SVHN (32 px, 2 domains, 10 classes, N = 10) at the official StarGAN v2 width and schedule
 STARGAN_PRESETS = {
@@ -34,21 +34,48 @@ class TrainStarGANConfig:
     seed: int = 0
     export: bool = True
     overwrite: bool = False
+    width: str = None  # network width ("official", "small"; "tiny" for tests); default: the preset's
+    epoch_iterations: int = 100  # iterations per epoch: the training state is backed up after each epoch
 
     def __post_init__(self):
         for key, value in STARGAN_PRESETS[self.preset].items():
             if getattr(self, key, None) is None:
                 setattr(self, key, value)
-        self.width = STARGAN_PRESETS[self.preset]["width"]
 
 
 def build_stargan(config, num_classes):
     from tfxai.gan.stargan import StarGANv2
 
     model = StarGANv2(config.image_size, 2, class_aware=config.class_aware, num_classes=num_classes if config.class_aware else None,
-                      preset=config.width, diversity_iterations=config.iterations)
+                      preset=config.width, diversity_iterations=config.iterations, seed=config.seed)
     model.compile()
     return model
+
+
+def train_translator(config, source, target, verbose=2, callbacks=(), backup=None, log=print):
+    """A :class:`StarGANv2` trained on two :class:`Domain` s for ``config.iterations``; returns ``(model, history)``.
+
+    With ``backup`` (a folder) the training state is backed up every ``config.epoch_iterations``
+    iterations and a rerun after an interruption resumes from it (:func:`tfxai.resume.fit_resumable`):
+    the endless batch stream is advanced by the iterations already run and the latent codes are keyed
+    by the iteration, so the resumed run ends with the uninterrupted run's weights.
+    """
+    from tfxai.gan.stargan_data import two_domain_dataset
+    from tfxai.resume import RunBackup, fit_resumable
+
+    seed_everything(config.seed)  # the same weights bit for bit for the same --seed
+    data = two_domain_dataset(source, target, config.batch_size, config.seed)
+    num_classes = len(source.class_names) if source.class_names else None
+    model = build_stargan(config, num_classes)
+    steps = min(config.iterations, config.epoch_iterations)
+    epochs = max(config.iterations // steps, 1)
+    options = dataclasses.asdict(config)
+    done = RunBackup(backup, options).restored_epochs if backup else 0
+    log(f"training StarGAN v2 ({'class-aware, ' if config.class_aware else ''}{config.width} width, {model.count_params():,} parameters) "
+        f"on {len(source.images)} source and {len(target.images)} target images for {epochs * steps} iterations")
+    history = fit_resumable(model, data.skip(done * steps), epochs=epochs, steps_per_epoch=steps, verbose=verbose,
+                            callbacks=list(callbacks), backup=backup, options=options)
+    return model, history
 
 
 def run_train_stargan(config, verbose=2, log=print):
@@ -56,22 +83,17 @@ def run_train_stargan(config, verbose=2, log=print):
     import keras
 
     from tfxai.classifier import history_csv
-    from tfxai.gan.stargan_data import load_domain, two_domain_dataset
+    from tfxai.distribute import current_strategy
+    from tfxai.gan.stargan_data import load_domain
     from tfxai.gan.stargan_export import export_translator
     from tfxai.gan.stargan_figures import write_translation_grid
     from tfxai.io import check_output_folder
+    from tfxai.resume import backup_folder, remove_backup
 
     check_output_folder(config.out, config.overwrite)
     source = load_domain(config.source, config.image_size, require_labels=config.class_aware)
     target = load_domain(config.target, config.image_size)
-    seed_everything(config.seed)  # the same weights bit for bit for the same --seed
-    data = two_domain_dataset(source, target, config.batch_size, config.seed)
-    num_classes = len(source.class_names) if source.class_names else None
-    model = build_stargan(config, num_classes)
-    steps = min(config.iterations, 100)
-    log(f"training StarGAN v2 ({'class-aware, ' if config.class_aware else ''}{config.width} width, {model.count_params():,} parameters) "
-        f"on {len(source.images)} source and {len(target.images)} target images for {config.iterations} iterations")
-    history = model.fit(data, epochs=max(config.iterations // steps, 1), steps_per_epoch=steps, verbose=verbose)
+    model, history = train_translator(config, source, target, verbose, backup=backup_folder(config.out), log=log)
     if not np.all(np.isfinite(history.history["g_cycle"])):
         raise TfxaiError("StarGAN v2 training diverged (non-finite losses): lower the learning rate or check the images")
     with staged_directory(config.out, config.overwrite) as folder:
@@ -81,9 +103,11 @@ def run_train_stargan(config, verbose=2, log=print):
         write_translation_grid(os.path.join(folder, "grid_target_to_source.png"), model, target.images[:6], 0)
         write_translation_grid(os.path.join(folder, "grid_source_to_target.png"), model, source.images[:6], 1)
         write_text(os.path.join(folder, "history.csv"), history_csv(history.history))
-        write_json(os.path.join(folder, "config.json"), {**dataclasses.asdict(config), "dtype_policy": keras.config.dtype_policy().name})
+        write_json(os.path.join(folder, "config.json"), {**dataclasses.asdict(config), "dtype_policy": keras.config.dtype_policy().name,
+                                                             **current_strategy()})
         if source.class_names:
             write_json(os.path.join(folder, "class_names.json"), source.class_names)
+    remove_backup(config.out)
     return model, history
 
 
