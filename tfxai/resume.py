@@ -11,8 +11,11 @@ progress is lost. The backup folder is removed once the run folder is complete.
 Besides what ``BackupAndRestore`` keeps (weights, optimizer state, epoch), the
 backup holds what an exact continuation also needs: the random-generator states
 of the model (dropout masks), the logs of the epochs already run (so
-``history.csv`` and ``metrics.json`` cover the whole run), and the options of the
-run (a rerun with other options is refused rather than silently mixed). A
+``history.csv`` and ``metrics.json`` cover the whole run), the state of early
+stopping (epochs without improvement, the best value and the best epoch's
+weights, so patience and the restored weights are those of an uninterrupted run),
+and the options of the run (a rerun with other options is refused rather than
+silently mixed). A
 shuffled ``tf.data`` pipeline is advanced by the epochs already run, so epoch K
 sees the same batch order as in an uninterrupted run; with the same ``--seed``
 the resumed run ends with the same weights and metrics.
@@ -70,10 +73,14 @@ class RunBackup(keras.callbacks.BackupAndRestore):
         options: the run's options (a JSON-ready dict); a backup made with
             other options (except those in :data:`RERUN_OPTIONS`) is refused
             with a :class:`TfxaiError`.
+        callbacks: the run's other callbacks; the state of each
+            ``EarlyStopping`` among them is backed up and restored too.
     """
 
-    def __init__(self, backup_dir, options=None):
+    def __init__(self, backup_dir, options=None, callbacks=()):
         super().__init__(backup_dir, save_freq="epoch", delete_checkpoint=False)
+        self.stopping = [c for c in callbacks if isinstance(c, keras.callbacks.EarlyStopping)]
+        self._stopping_to_restore = None
         self.options = {**_json_ready(options), "dtype_policy": keras.config.dtype_policy().name}  # --mixed-precision
         self.state = self.read_state()
         self.history = dict(self.state["history"]) if self.state else {}
@@ -110,10 +117,10 @@ class RunBackup(keras.callbacks.BackupAndRestore):
     def _load_model(self):
         if self.state is None:
             return
-        if self.model.optimizer is not None and not self.model.optimizer.built:
-            self.model.optimizer.build(self.model.trainable_variables)
-        if hasattr(self.model, "build_optimizers"):  # models with an optimizer per network (GANs)
+        if hasattr(self.model, "build_optimizers"):  # models with an optimizer per network (GANs; compile's own is unused)
             self.model.build_optimizers()
+        elif self.model.optimizer is not None and not self.model.optimizer.built:
+            self.model.optimizer.build(self.model.trainable_variables)
         self.model.load_weights(os.path.join(self.backup_dir, self.state["weights"]))
         with np.load(os.path.join(self.backup_dir, self.state["random"])) as saved:
             variables = _random_state_variables(self.model)
@@ -122,14 +129,40 @@ class RunBackup(keras.callbacks.BackupAndRestore):
             for index, variable in enumerate(variables):
                 variable.assign(saved[f"v{index}"])
         self.model._initial_epoch = self.restored_epochs
+        self._stopping_to_restore = self.state.get("stopping")  # after EarlyStopping.on_train_begin has reset it
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self._stopping_to_restore is not None:
+            self._restore_stopping(self._stopping_to_restore)
+            self._stopping_to_restore = None
+
+    def _restore_stopping(self, saved):
+        if len(saved) != len(self.stopping):
+            raise TfxaiError(f"the backup in {self.backup_dir} has {len(saved)} early-stopping states, the run {len(self.stopping)}: "
+                             "delete that folder to start afresh")
+        weights = {}
+        if "stopping_weights" in self.state:
+            with np.load(os.path.join(self.backup_dir, self.state["stopping_weights"])) as stored:
+                weights = {name: stored[name] for name in stored.files}
+        for index, (callback, state) in enumerate(zip(self.stopping, saved)):
+            callback.wait, callback.best, callback.best_epoch = state["wait"], state["best"], state["best_epoch"]
+            count = state["best_weights"]
+            callback.best_weights = [weights[f"s{index}_w{i}"] for i in range(count)] if count is not None else None
 
     # === Back up ===
 
+    def on_train_batch_end(self, batch, logs=None):
+        if self.model.stop_training:  # a NaN guard stopped the epoch in the middle
+            self._cut_short = True
+        super().on_train_batch_end(batch, logs)
+
     def on_epoch_end(self, epoch, logs=None):
-        if self.model.stop_training:  # cut short during the epoch (a NaN guard): not a finished epoch to resume from
+        if getattr(self, "_cut_short", False):  # not a finished epoch: neither logged nor backed up
             return
         for key, value in (logs or {}).items():
             self.history.setdefault(key, []).append(float(value))
+        if self.model.stop_training:  # early stopping ends the run here: a rerun repeats this epoch rather than go past it
+            return
         super().on_epoch_end(epoch, logs)
 
     def _save_model(self):
@@ -144,9 +177,20 @@ class RunBackup(keras.callbacks.BackupAndRestore):
             np.savez(handle, **{f"v{i}": np.asarray(v) for i, v in enumerate(_random_state_variables(self.model))})
         os.replace(partial, os.path.join(self.backup_dir, random))
         self.state = {"epoch": epoch, "weights": weights, "random": random, "history": self.history, "options": self.options}
+        keep = {weights, random}
+        if self.stopping:
+            self.state["stopping"] = [{"wait": int(c.wait), "best": None if c.best is None else float(c.best), "best_epoch": int(c.best_epoch),
+                                       "best_weights": None if c.best_weights is None else len(c.best_weights)} for c in self.stopping]
+            stored = f"epoch-{epoch}.stopping.npz"
+            partial = os.path.join(self.backup_dir, f"partial-{stored}")
+            with open(partial, "wb") as handle:
+                np.savez(handle, **{f"s{i}_w{j}": w for i, c in enumerate(self.stopping) for j, w in enumerate(c.best_weights or [])})
+            os.replace(partial, os.path.join(self.backup_dir, stored))
+            self.state["stopping_weights"] = stored
+            keep.add(stored)
         write_json(os.path.join(self.backup_dir, STATE_FILE), self.state)
         for name in os.listdir(self.backup_dir):  # earlier epochs' files
-            if name.startswith(("epoch-", "partial-")) and name not in (weights, random):
+            if name.startswith(("epoch-", "partial-")) and name not in keep:
                 os.remove(os.path.join(self.backup_dir, name))
 
 
@@ -230,9 +274,10 @@ def fit_resumable(model, train, *, epochs, backup=None, options=None, callbacks=
     callbacks = [EpochCounter(), *callbacks]
     if backup is None:
         return model.fit(train, epochs=epochs, callbacks=callbacks, **fit_options)
-    callback = RunBackup(backup, options)
+    callback = RunBackup(backup, options, callbacks)
     done = callback.restored_epochs
     if done:
         log.info(f"resuming from epoch {done + 1} of {epochs} (backup in {backup})")
-    history = model.fit(train, epochs=epochs, callbacks=[callback, *callbacks], **fit_options)
+    # last: its on_epoch_end backs up the state the other callbacks (early stopping) reached in that epoch
+    history = model.fit(train, epochs=epochs, callbacks=[*callbacks, callback], **fit_options)
     return _merged_history(callback, history)
