@@ -1,6 +1,7 @@
 """tfxai.io: results are never half-written and an old result survives a failed replacement."""
 
 import os
+import sys
 
 import pytest
 
@@ -61,6 +62,7 @@ def test_a_failed_overwrite_keeps_the_old_folder_whole(tmp_path):
 
 
 def test_replace_directory_rolls_back_when_the_swap_fails(tmp_path, monkeypatch):
+    monkeypatch.setattr(io, "exchange_directories", lambda first, second: False)  # the rename-aside path (not Linux)
     target, staging = tmp_path / "run", tmp_path / "staging"
     target.mkdir()
     (target / "old.txt").write_text("old")
@@ -78,6 +80,23 @@ def test_replace_directory_rolls_back_when_the_swap_fails(tmp_path, monkeypatch)
         io.replace_directory(str(staging), str(target))
     assert (target / "old.txt").read_text() == "old"
     assert sorted(_tree(tmp_path)) == ["run", "staging"]  # the backup was moved back, none left over
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="renameat2(RENAME_EXCHANGE) is Linux's")
+def test_on_linux_the_old_folder_is_swapped_out_in_one_step(tmp_path, monkeypatch):
+    first, second = tmp_path / "a", tmp_path / "b"
+    for folder, name in ((first, "1.txt"), (second, "2.txt")):
+        folder.mkdir()
+        (folder / name).write_text(name)
+    assert io.exchange_directories(str(first), str(second))
+    assert _tree(first) == ["2.txt"] and _tree(second) == ["1.txt"]
+
+    def no_rename(*args):  # a rename-aside would leave the target missing for a moment: it must not happen
+        raise AssertionError("the target was renamed aside")
+
+    monkeypatch.setattr(io.os, "replace", no_rename)
+    io.replace_directory(str(first), str(second))
+    assert _tree(second) == ["2.txt"] and sorted(_tree(tmp_path)) == ["b"]  # new content in place, the old one removed
 
 
 def test_a_failed_run_removes_the_parent_folders_it_created(tmp_path):

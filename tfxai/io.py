@@ -61,8 +61,39 @@ def write_image(path, image):
             raise TfxaiError(f"could not write {path}: check the output folder")
 
 
+def exchange_directories(first, second):
+    """Swap two existing paths in one atomic step (Linux ``renameat2(RENAME_EXCHANGE)``); False where that is not available.
+
+    There is no moment at which either path is missing, so a process killed at any
+    point leaves one of the two complete folders at each name.
+    """
+    import ctypes
+    import errno
+
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (AttributeError, OSError):  # not Linux, or a C library without renameat2 (glibc < 2.28)
+        return False
+    at_cwd, exchange = -100, 2  # AT_FDCWD, RENAME_EXCHANGE
+    if renameat2(at_cwd, os.fsencode(first), at_cwd, os.fsencode(second), exchange) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):  # a file system (or kernel) without the exchange
+        return False
+    raise OSError(code, os.strerror(code), second)
+
+
 def replace_directory(staging, target):
-    """Move the finished folder ``staging`` onto ``target``, replacing any old one."""
+    """Move the finished folder ``staging`` onto ``target``, replacing any old one.
+
+    On Linux the two folders are swapped atomically (:func:`exchange_directories`), so a
+    kill at any moment leaves ``target`` either the old or the new folder, never missing.
+    Elsewhere the old folder is first renamed aside (``.<name>.old.*``), a window in
+    which ``target`` is absent; a failure in it puts the old folder back.
+    """
+    if os.path.exists(target) and exchange_directories(staging, target):
+        shutil.rmtree(staging, ignore_errors=True)  # it now holds the old folder
+        return
     backup = None
     if os.path.exists(target):
         backup = tempfile.mkdtemp(prefix=f".{os.path.basename(target)}.old.", dir=os.path.dirname(os.path.abspath(target)))
