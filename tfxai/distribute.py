@@ -25,7 +25,7 @@ import tempfile
 
 from tfxai.errors import TfxaiError
 
-__all__ = ["STRATEGIES", "make_strategy", "split_cpu", "tf_config", "is_chief", "worker_directory", "strategy_name"]
+__all__ = ["STRATEGIES", "make_strategy", "split_cpu", "tf_config", "is_chief", "worker_directory", "strategy_name", "current_strategy"]
 
 STRATEGIES = ("default", "mirrored", "multiworker")
 
@@ -173,6 +173,13 @@ def strategy_name(strategy):
     else:
         name = "default"
     return {"strategy": name, "replicas": int(strategy.num_replicas_in_sync)}
+
+
+def current_strategy():
+    """:func:`strategy_name` of the strategy in scope (the apps' ``--strategy``), for a run's ``metrics.json``."""
+    import tensorflow as tf
+
+    return strategy_name(tf.distribute.get_strategy())
 
 
 def split_cpu(count):

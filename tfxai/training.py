@@ -247,6 +247,7 @@ def write_run_files(folder, model, class_names, history, config, **metrics):
     import types
 
     from tfxai.classifier import history_csv
+    from tfxai.distribute import current_strategy
     from tfxai.io import atomic_path, write_json, write_text
 
     if isinstance(history, dict):
@@ -260,7 +261,7 @@ def write_run_files(folder, model, class_names, history, config, **metrics):
     options = config.to_dict() if hasattr(config, "to_dict") else dataclasses.asdict(config)
     summary = {"config": options, "final": final, "epochs_run": len(history.epoch), "kept_epoch": kept + 1,
                "kept": {key: float(values[kept]) for key, values in history.history.items()},
-               "dtype_policy": keras.config.dtype_policy().name, **metrics}  # --mixed-precision's policy
+               "dtype_policy": keras.config.dtype_policy().name, **current_strategy(), **metrics}  # --mixed-precision, --strategy
     write_json(os.path.join(folder, "metrics.json"), summary)
 
 

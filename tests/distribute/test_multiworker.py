@@ -99,3 +99,5 @@ def test_two_workers_train_through_the_app_like_one_process_and_only_the_chief_w
     for a, b, c in zip(chief, other, single):
         np.testing.assert_array_equal(a, b)
         np.testing.assert_allclose(a, c, rtol=1e-5, atol=1e-6)  # the same global batches in the same order
+    recorded = [json.loads((tmp_path / name / "metrics.json").read_text()) for name in ("run", "single")]
+    assert [(m["strategy"], m["replicas"]) for m in recorded] == [("multiworker", 2), ("default", 1)]  # metrics.json says how it ran

@@ -177,6 +177,7 @@ def train_collab_gan(config, verbose=2, log=print):
     import cv2
 
     from tfxai.classifier import history_csv
+    from tfxai.distribute import current_strategy
     from tfxai.io import atomic_path, check_output_folder, staged_directory, write_image, write_json, write_text
     from tfxai.resume import backup_folder, remove_backup
 
@@ -197,7 +198,8 @@ def train_collab_gan(config, verbose=2, log=print):
         write_text(os.path.join(staging, "history.csv"), history_csv(history.history))
         final = {key: float(values[-1]) for key, values in history.history.items()}
         write_json(os.path.join(staging, "metrics.json"), {"config": config.to_dict(), "final": final, "images": len(images),
-                                                            "scored_with": scorer, "dtype_policy": keras.config.dtype_policy().name, **scores})
+                                                            "scored_with": scorer, "dtype_policy": keras.config.dtype_policy().name,
+                                                            **current_strategy(), **scores})
         for i, samples in enumerate(model.sample(64, seed=config.seed)):
             grid = sample_grid(samples)
             write_image(os.path.join(staging, "samples", f"generator_{i + 1}.png"), grid if grid.ndim == 2 else cv2.cvtColor(grid, cv2.COLOR_RGB2BGR))
