@@ -135,21 +135,23 @@ def _as_int(context, parameter, value):
     return None if value is None else int(value)
 
 
-def _allow_unsafe_deserialization(context, parameter, value):
-    if value:
-        import keras
-
-        keras.config.enable_unsafe_deserialization()
-    return value
-
-
 def unsafe_deserialization_option(function):
-    """``--unsafe-deserialization``: load models holding Python code (``Lambda`` layers); off: such files are refused (safe mode)."""
-    return click.option(
-        "--unsafe-deserialization", is_flag=True, expose_value=False, callback=_allow_unsafe_deserialization,
+    """``--unsafe-deserialization``: load models holding Python code (``Lambda`` layers) during this command; off: such
+    files are refused (safe mode). Keras' setting is restored when the command returns (:func:`tfxai.io.unsafe_deserialization`)."""
+
+    @click.option(
+        "--unsafe-deserialization", is_flag=True,
         help="Load model files holding Python code (Lambda layers), which runs on loading: only for files you trust "
         "(default: refused, Keras safe mode).",
-    )(function)
+    )
+    @functools.wraps(function)
+    def wrapper(*args, unsafe_deserialization, **kwargs):
+        from tfxai.io import unsafe_deserialization as allowed
+
+        with allowed(unsafe_deserialization):
+            return function(*args, **kwargs)
+
+    return wrapper
 
 
 def quiet_option(function):

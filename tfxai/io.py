@@ -198,6 +198,25 @@ LEGACY_SUFFIXES = (".h5", ".hdf5")
 UNSAFE_FLAG = "--unsafe-deserialization"
 
 
+@contextlib.contextmanager
+def unsafe_deserialization(allowed=True):
+    """Within the block, Keras loads model files holding Python code (``Lambda`` layers) when ``allowed``;
+    Keras' previous setting is restored afterwards (``keras.config.enable_unsafe_deserialization`` alone
+    would switch safe mode off for the rest of the process). What the apps' ``--unsafe-deserialization`` does."""
+    if not allowed:
+        yield
+        return
+    import keras
+    from keras.src.backend.common import global_state
+
+    previous = global_state.get_global_attribute("safe_mode_saving")
+    keras.config.enable_unsafe_deserialization()
+    try:
+        yield
+    finally:
+        global_state.set_global_attribute("safe_mode_saving", previous)
+
+
 def load_model(path, expect=None, safe_mode=None, compile=True):
     """``(model, class_names or None)`` from a ``.keras`` file, a Keras-2 HDF5 file or a run folder.
 
@@ -212,7 +231,7 @@ def load_model(path, expect=None, safe_mode=None, compile=True):
     Files are loaded in Keras' safe mode: a model holding Python code (a
     ``Lambda`` layer) is refused with a :class:`TfxaiError` naming the apps'
     ``--unsafe-deserialization`` flag. ``safe_mode=False`` (or that flag, which
-    calls ``keras.config.enable_unsafe_deserialization()``) loads it anyway:
+    runs the app within :func:`unsafe_deserialization`) loads it anyway:
     only for files you trust, as loading runs their code. ``None`` follows Keras'
     setting (safe unless unsafe deserialization was enabled). ``compile=False``
     skips the training configuration (never loaded from HDF5 files).

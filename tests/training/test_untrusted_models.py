@@ -1,7 +1,6 @@
 """Model files are loaded in safe mode: Python code in them (Lambda layers) is refused unless the user allows it."""
 
 import os
-import sys
 
 import keras
 import numpy as np
@@ -11,7 +10,7 @@ from click.testing import CliRunner
 from tfxai.apps.cli import main
 from tfxai.errors import TfxaiError
 from tfxai.io import load_model
-from tfxai.testing import one_line_error, run_process
+from tfxai.testing import one_line_error
 
 
 def lambda_model():
@@ -37,10 +36,15 @@ def test_apps_refuse_an_untrusted_model_and_the_flag_allows_it(tmp_path):
     assert refused.exit_code == 2
     assert "--unsafe-deserialization" in one_line_error(refused)
     assert not (tmp_path / "refused").exists()
-    # the flag switches Keras' safe mode off for the whole process: run it in a fresh one
-    run_process([sys.executable, "-m", "tfxai.apps.cli", "export", "--model", str(tmp_path / "untrusted.keras"), "--out", str(tmp_path / "allowed"),
-                 "--unsafe-deserialization"], cwd=tmp_path)  # not the checkout's folder: `-m` would import its tfxai/
+    allowed = CliRunner().invoke(main, ["export", "--model", str(tmp_path / "untrusted.keras"), "--out", str(tmp_path / "allowed"),
+                                        "--unsafe-deserialization"])
+    assert allowed.exit_code == 0, allowed.output
     assert os.path.isfile(tmp_path / "allowed" / "saved_model.pb")
+    # the flag held for that command only: the same process is in safe mode again
+    again = CliRunner().invoke(main, ["export", "--model", str(tmp_path / "untrusted.keras"), "--out", str(tmp_path / "again")])
+    assert again.exit_code == 2 and "--unsafe-deserialization" in one_line_error(again)
+    with pytest.raises(TfxaiError, match="refused in safe mode"):
+        load_model(tmp_path / "untrusted.keras")
 
 
 def _load_translator(folder):
