@@ -31,6 +31,16 @@ def test_thesis_preset_carries_the_thesis_values():
     assert SignalTrainingConfig() == config
 
 
+def test_presets_refuse_unknown_names_and_options_in_one_line():
+    from tfxai.errors import TfxaiError
+
+    with pytest.raises(TfxaiError, match=r"unknown preset 'paper': choose one of thesis, small"):
+        SignalTrainingConfig.from_preset("paper")
+    with pytest.raises(TfxaiError, match=r"unknown option\(s\) \['windw'\] for SignalTrainingConfig"):
+        SignalTrainingConfig.from_preset("small", windw=32)
+    assert SignalTrainingConfig.from_preset("small", window=32, epochs=None).window == 32  # None: the preset's value
+
+
 def test_thesis_preset_compiles_momentum_sgd_with_cross_entropy():
     config = SignalTrainingConfig.from_preset("thesis")
     model = build_model(config.model, num_classes=3, window_length=16, channels=2, filters=4)

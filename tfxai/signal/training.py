@@ -14,7 +14,7 @@ import dataclasses
 import json
 import os
 import time
-from typing import Optional
+from typing import ClassVar, Optional
 
 import keras
 import numpy as np
@@ -25,6 +25,7 @@ from tfxai.data import split_stratified
 from tfxai.determinism import seed_everything
 from tfxai.errors import TfxaiError, plural
 from tfxai.io import staged_directory, write_json, write_text
+from tfxai.presets import PresetConfig
 from tfxai.signal.attention import plot_attention, recording_attention, write_attention_csv
 from tfxai.signal.data import load_recordings, split_by_recording
 from tfxai.signal.export import export_signal_model
@@ -47,7 +48,7 @@ PRESETS = {
 
 
 @dataclasses.dataclass
-class SignalTrainingConfig:
+class SignalTrainingConfig(PresetConfig):
     """Everything ``tfxai train signal`` needs; defaults are the thesis's preset.
 
     That includes the thesis's 20,000 epochs, which take hours per model on a
@@ -117,14 +118,12 @@ class SignalTrainingConfig:
     overwrite: bool = False
     export: bool = True
 
+    presets: ClassVar[dict] = PRESETS
+
     @classmethod
     def from_preset(cls, preset="thesis", **overrides):
-        """The named preset (``"thesis"`` or ``"small"``) with ``overrides`` applied (``None`` values skipped)."""
-        if preset not in PRESETS:
-            raise TfxaiError(f"unknown preset {preset!r}: choose one of {', '.join(PRESETS)}")
-        values = dict(PRESETS[preset])
-        values.update({key: value for key, value in overrides.items() if value is not None})
-        return cls(**values).validate()
+        """The named preset (``"thesis"`` or ``"small"``) with ``overrides`` applied (``None`` values skipped), validated."""
+        return super().from_preset(preset, **overrides)
 
     def validate(self):
         """Raise :class:`TfxaiError` for a setting that cannot work; returns ``self``."""
