@@ -1,6 +1,5 @@
 """Small models and few classes (issue 17): Score-CAM on few channels, top-k only where k < classes."""
 
-import keras
 import numpy as np
 import pytest
 
@@ -8,13 +7,11 @@ from tfxai.attention import ABN, ABNConfig
 from tfxai.attention.abn_training import compile_abn
 from tfxai.attention.evaluation import _results_markdown
 from tfxai.explain import saliency
+from tfxai.testing import tiny_cnn
 
 
 def test_scorecam_on_a_feature_map_with_fewer_channels_than_max_n():
-    inputs = keras.Input((8, 8, 3))
-    features = keras.layers.Conv2D(7, 3, padding="same", activation="relu", name="features")(inputs)
-    outputs = keras.layers.Dense(2, activation="softmax")(keras.layers.GlobalAveragePooling2D()(features))
-    model = keras.Model(inputs, outputs)
+    model = tiny_cnn((8, 8, 3), filters=7)
     images = np.random.default_rng(0).random((2, 8, 8, 3), np.float32)
     maps = saliency("scorecam", model, images)  # max_n defaults to 16 > 7 channels
     assert maps.shape == (2, 8, 8) and maps.min() >= 0 and maps.max() <= 1

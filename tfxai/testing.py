@@ -20,6 +20,19 @@ def random_images(batch=4, size=16, channels=3, seed=0, dtype="float32"):
     return np.random.default_rng(seed).random((batch, size, size, channels)).astype(dtype)
 
 
+def tiny_cnn(input_shape=(8, 8, 3), classes=2, filters=2, head="softmax", seed=None):
+    """The smallest image classifier with a conv layer to explain: ``Conv2D(filters, 3, same, relu, name="features")``
+    -> global average pooling -> ``Dense(classes, head)`` (``head="sigmoid"`` for one output), a functional model.
+
+    ``seed`` seeds its initial weights (default: Keras' global generators)."""
+    if seed is not None:
+        keras.utils.set_random_seed(seed)
+    inputs = keras.Input(input_shape)
+    features = keras.layers.Conv2D(filters, 3, padding="same", activation="relu", name="features")(inputs)
+    outputs = keras.layers.Dense(classes, activation=head, name="predictions")(keras.layers.GlobalAveragePooling2D(name="pool")(features))
+    return keras.Model(inputs, outputs, name="tiny_cnn")
+
+
 def assert_config_round_trip(obj, inputs=None, atol=1e-6):
     """``type(obj).from_config(obj.get_config())`` builds an equivalent object.
 

@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from tfxai.apps.cli import main
+from tfxai.testing import tiny_cnn
 
 IMAGE_TRAINING_APPS = (["train", "classifier"], ["train", "abn"], ["train", "gain"], ["train", "mixed"])
 
@@ -86,15 +87,10 @@ def test_generate_reads_the_input_range_from_the_models_preprocessing(tmp_path):
 
 @pytest.fixture(scope="module")
 def rgb_teacher(tmp_path_factory):
-    import keras
-
     from tfxai.classifier import save_classifier
 
     root = tmp_path_factory.mktemp("channels")
-    inputs = keras.Input((8, 8, 3))
-    features = keras.layers.Conv2D(2, 3, padding="same", activation="relu", name="features")(inputs)
-    outputs = keras.layers.Dense(2, activation="softmax")(keras.layers.GlobalAveragePooling2D()(features))
-    save_classifier(keras.Model(inputs, outputs), root / "run", ["cats", "dogs"])
+    save_classifier(tiny_cnn((8, 8, 3)), root / "run", ["cats", "dogs"])
     gray = class_tree(root / "gray", channels=1)
     pixels = np.stack([cv2.imread(str(p), cv2.IMREAD_UNCHANGED) for p in sorted(gray.glob("*/*.png"))])
     np.savez(root / "gray.npz", x=pixels, y=np.repeat([0, 1], 3))

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 import tfxai.io
 from tfxai.apps.cli import main
 from tfxai.errors import TfxaiError
-from tfxai.testing import run_python
+from tfxai.testing import run_python, tiny_cnn
 
 
 def run(args):
@@ -19,14 +19,9 @@ def run(args):
 
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory):
-    import keras
-
     root = tmp_path_factory.mktemp("product")
-    inputs = keras.Input((8, 8, 3))
-    features = keras.layers.Conv2D(2, 3, padding="same", activation="relu", name="features")(inputs)
-    outputs = keras.layers.Dense(2, activation="softmax")(keras.layers.GlobalAveragePooling2D()(features))
     path = root / "tiny.keras"
-    keras.Model(inputs, outputs).save(path)
+    tiny_cnn((8, 8, 3)).save(path)
     image = root / "one.png"
     cv2.imwrite(str(image), np.full((8, 8, 3), 120, np.uint8))
     return root, path, image

@@ -8,14 +8,11 @@ from tfxai.attention import ABN, GAIN, AttentionModel
 from tfxai.errors import TfxaiError
 from tfxai.explain import GradCAM
 from tfxai.explain.protocol import explain_in_batches
+from tfxai.testing import tiny_cnn
 
 
 def classifier(outputs=3):
-    inputs = keras.Input((16, 16, 1))
-    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="features")(inputs)
-    x = keras.layers.GlobalAveragePooling2D()(x)
-    activation = "sigmoid" if outputs == 1 else "softmax"
-    return keras.Model(inputs, keras.layers.Dense(outputs, activation=activation)(x))
+    return tiny_cnn((16, 16, 1), outputs, filters=4, head="sigmoid" if outputs == 1 else "softmax")
 
 
 def explainers():

@@ -3,7 +3,6 @@
 import dataclasses
 import os
 
-import keras
 import numpy as np
 
 from tfxai.determinism import seed_everything
@@ -140,7 +139,6 @@ class TTAConfig:
 
 def run_tta(config, log=print):
     """Accuracy of the classifier on the labelled target folder with N = 0, 1 and ``config.n`` styles."""
-    import keras
     import tensorflow as tf
 
     from tfxai.classifier import load_classifier
