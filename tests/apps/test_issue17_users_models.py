@@ -98,33 +98,22 @@ def _as_keras2_h5(model, path):
     return path
 
 
-def test_tta_takes_users_classifiers(tmp_path, monkeypatch):
+def test_tta_takes_users_classifiers(tmp_path, trained_stargan):
     import json
 
-    import cv2
     from click.testing import CliRunner
 
     from tfxai.apps.cli import main
-    from tfxai.gan import stargan_runs
 
-    monkeypatch.setitem(stargan_runs.STARGAN_PRESETS, "small", {"image_size": 16, "width": "tiny", "batch_size": 4, "iterations": 2})
-    rng = np.random.default_rng(0)
-    for folder, count in (("source", 4), ("labelled_target", 3)):
-        for label, low in (("dark", 0), ("light", 128)):
-            (tmp_path / folder / label).mkdir(parents=True)
-            for i in range(count):
-                cv2.imwrite(str(tmp_path / folder / label / f"{i}.png"), rng.integers(low, low + 128, (16, 16, 3)).astype("uint8"))
-    run = CliRunner().invoke(main, ["train", "stargan", "--source", str(tmp_path / "source"), "--target", str(tmp_path / "labelled_target"),
-                                    "--out", str(tmp_path / "translator"), "--quiet"])
-    assert run.exit_code == 0, run.output
+    translator, target = trained_stargan / "run", trained_stargan / "labelled_target"  # tests/apps/conftest.py
     application = keras.applications.MobileNetV2(weights=None, input_shape=(32, 32, 3), classes=2)
     application.save(tmp_path / "mobilenet.keras")
     _bright_classifier([], (16, 16, 3)).save(tmp_path / "softmax.keras")
     _as_keras2_h5(_bright_classifier([], (24, 24, 1)), tmp_path / "keras2_gray.h5")  # another size and one channel
     for name, decided in (("keras2_gray.h5", True), ("mobilenet.keras", False), ("softmax.keras", True)):
         export = ["--out", str(tmp_path / "tta")] if name.endswith(".h5") else []  # one SavedModel export is enough
-        result = CliRunner().invoke(main, ["tta", "--classifier", str(tmp_path / name), "--translator", str(tmp_path / "translator"),
-                                           "--data", str(tmp_path / "labelled_target"), "--n", "2", *export])
+        result = CliRunner().invoke(main, ["tta", "--classifier", str(tmp_path / name), "--translator", str(translator),
+                                           "--data", str(target), "--n", "2", *export])
         assert result.exit_code == 0, (name, result.output)
         results = dict(item.split("=") for item in result.output.splitlines()[-1].split())
         assert set(results) == {"accuracy_n0", "accuracy_n1", "accuracy_n2"} and all(0 <= float(v) <= 1 for v in results.values())

@@ -34,16 +34,14 @@ def workspace(tmp_path, monkeypatch):
     return tmp_path
 
 
-def test_train_stargan_then_tta_report_accuracy_for_n_0_1_and_n(workspace):
-    out = workspace / "run"
-    result = CliRunner().invoke(main, ["train", "stargan", "--source", str(workspace / "source"), "--target", str(workspace / "target"),
-                                       "--out", str(out), "--class-aware", "--quiet"])
-    assert result.exit_code == 0, result.output
+def test_train_stargan_then_tta_report_accuracy_for_n_0_1_and_n(trained_stargan, workspace):
+    out = trained_stargan / "run"  # tfxai train stargan --class-aware (tests/apps/conftest.py)
+    assert not (trained_stargan / "run.backup").exists()  # the per-epoch backup is removed once the run folder is written
     assert {"stargan.keras", "translator", "grid_target_to_source.png", "history.csv", "class_names.json"} <= {p.name for p in out.iterdir()}
     grid = cv2.imread(str(out / "grid_target_to_source.png"))
     assert grid.shape == (4 * 16, 6 * 16, 3)  # 4 target images, input + 5 styles
     result = CliRunner().invoke(main, ["tta", "--classifier", str(workspace / "classifier.keras"), "--translator", str(out),
-                                       "--data", str(workspace / "labelled_target"), "--n", "3", "--out", str(workspace / "tta")])
+                                       "--data", str(trained_stargan / "labelled_target"), "--n", "3", "--out", str(workspace / "tta")])
     assert result.exit_code == 0, result.output
     results = json.loads((workspace / "tta" / "results.json").read_text())
     assert set(results) == {"accuracy_n0", "accuracy_n1", "accuracy_n3"}
