@@ -270,14 +270,16 @@ def fit_resumable(model, train, *, epochs, backup=None, options=None, callbacks=
     Returns the ``History`` of the whole run (epochs before the interruption
     included). Without ``backup`` it is plain ``model.fit``. ``options`` (the
     run's options) must match those of the backup. Logs one line when resuming.
+    ``train`` may be a function of the epochs already done that returns the data
+    (an endless stream that must skip what those epochs consumed).
     """
     callbacks = [EpochCounter(), *callbacks]
     if backup is None:
-        return model.fit(train, epochs=epochs, callbacks=callbacks, **fit_options)
+        return model.fit(train(0) if callable(train) else train, epochs=epochs, callbacks=callbacks, **fit_options)
     callback = RunBackup(backup, options, callbacks)
     done = callback.restored_epochs
     if done:
         log.info(f"resuming from epoch {done + 1} of {epochs} (backup in {backup})")
     # last: its on_epoch_end backs up the state the other callbacks (early stopping) reached in that epoch
-    history = model.fit(train, epochs=epochs, callbacks=[*callbacks, callback], **fit_options)
+    history = model.fit(train(done) if callable(train) else train, epochs=epochs, callbacks=[*callbacks, callback], **fit_options)
     return _merged_history(callback, history)

@@ -60,7 +60,7 @@ def train_translator(config, source, target, verbose=2, callbacks=(), backup=Non
     by the iteration, so the resumed run ends with the uninterrupted run's weights.
     """
     from tfxai.gan.stargan_data import two_domain_dataset
-    from tfxai.resume import RunBackup, fit_resumable
+    from tfxai.resume import fit_resumable
 
     seed_everything(config.seed)  # the same weights bit for bit for the same --seed
     data = two_domain_dataset(source, target, config.batch_size, config.seed)
@@ -68,12 +68,10 @@ def train_translator(config, source, target, verbose=2, callbacks=(), backup=Non
     model = build_stargan(config, num_classes)
     steps = min(config.iterations, config.epoch_iterations)
     epochs = max(config.iterations // steps, 1)
-    options = dataclasses.asdict(config)
-    done = RunBackup(backup, options).restored_epochs if backup else 0
     log(f"training StarGAN v2 ({'class-aware, ' if config.class_aware else ''}{config.width} width, {model.count_params():,} parameters) "
         f"on {len(source.images)} source and {len(target.images)} target images for {epochs * steps} iterations")
-    history = fit_resumable(model, data.skip(done * steps), epochs=epochs, steps_per_epoch=steps, verbose=verbose,
-                            callbacks=list(callbacks), backup=backup, options=options)
+    history = fit_resumable(model, lambda done: data.skip(done * steps), epochs=epochs, steps_per_epoch=steps, verbose=verbose,
+                            callbacks=list(callbacks), backup=backup, options=dataclasses.asdict(config))
     return model, history
 
 
