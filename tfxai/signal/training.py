@@ -84,7 +84,9 @@ class SignalTrainingConfig(PresetConfig):
     filters : int
         Width of the model (the thesis gives none).
     jit_compile : bool
-        Compile training and prediction with XLA (faster on CPUs, where Keras would not).
+        Compile training and prediction with XLA (faster on CPUs, where Keras would not). Op
+        determinism does not cover XLA on CPU: same-seed runs then agree to float rounding;
+        ``False`` repeats them bit for bit.
     attention_recording : str or None
         Recording (name or index in the data set) whose attention is plotted;
         default: the first test recording. 1D-SAN only.
