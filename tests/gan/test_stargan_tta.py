@@ -27,6 +27,7 @@ def test_style_tta_equals_the_mean_of_n_explicit_passes():
     latents = rng.normal(size=(3, 5, 4)).astype("float32")
     expected = np.mean([classifier(model.translate(images, np.zeros(3, "int32"), latents=latents[:, n])) for n in range(5)], axis=0)
     np.testing.assert_allclose(np.asarray(tta(images, latents)), expected, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(tf.function(tta)(images, latents)), expected, atol=1e-5)  # traced as when served
     np.testing.assert_allclose(np.asarray(StyleTTA(classifier, model.generator_ema, model.mapping_ema, n=0)(images)),
                                np.asarray(classifier(images)), atol=1e-6)
     with pytest.raises(TfxaiError, match="n must be >= 0"):
@@ -53,3 +54,11 @@ def test_exported_translator_and_tta_classifier_serve_without_tfxai(tmp_path):
     """)
     assert "(2, 16, 16, 3) (2, 3) 2.0" in output
     np.testing.assert_allclose(np.load(tmp_path / "out.npy"), np.asarray(model.translate(images, [0, 1], latents=latents)), atol=1e-3)
+
+
+def test_traced_graph_does_not_grow_with_the_number_of_styles():
+    model, classifier = tiny_parts()
+    spec = tf.TensorSpec((None, 16, 16, 3), tf.float32)
+    sizes = [len(tf.function(StyleTTA(classifier, model.generator_ema, model.mapping_ema, n=n).call).get_concrete_function(spec)
+                 .graph.as_graph_def().node) for n in (2, 9)]
+    assert sizes[0] == sizes[1] > 0
