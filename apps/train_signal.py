@@ -27,8 +27,8 @@ PRESET_NAMES = ["thesis", "small"]  # tfxai.signal.training.PRESETS, named here 
 @click.option("--attention-recording", default=None, help="Recording (name or index) whose attention is plotted [first test recording].")
 @click.option("--attention-block", type=int, default=None, help="Attention block shown, 0 = nearest the input [0].")
 @click.option("--xla/--no-xla", "jit_compile", default=None,
-              help="Compile the steps with XLA: about 2x faster on CPU, but same-seed runs then repeat only to float rounding "
-                   "(--no-xla: bit for bit) [--xla].")
+              help="Compile the steps with XLA: about 2x faster on CPU, but runs then repeat only to float rounding "
+                   "[--xla; --no-xla when --seed is given, so that seeded runs repeat bit for bit].")
 @early_stopping_option
 @click.option("--no-export", is_flag=True, help="Do not write the SavedModel.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing results folder.")
@@ -46,6 +46,8 @@ def command(data, model_name, fft, output, preset, quiet, no_export, **options):
     """
     from tfxai.signal import SignalTrainingConfig, run_signal_training
 
+    if options["jit_compile"] is None and options["seed"] is not None:
+        options["jit_compile"] = False  # --seed asks for exact repeats, which XLA on CPU does not give
     config = SignalTrainingConfig.from_preset(preset, data=data, model=model_name, fft=fft, output=output, export=not no_export, **options)
     verbose, log = progress_settings(quiet)
     report = run_signal_training(config, verbose=verbose, log=log)

@@ -38,6 +38,7 @@ def test_trains_reports_and_writes_every_output(tmp_path):
     assert expected <= set(os.listdir(output))
     report = json.loads((output / "report.json").read_text())
     assert report["test_recordings"] == 4 and report["config"]["fft"] is True
+    assert report["config"]["jit_compile"] is True  # XLA (fast) unless --seed asks for exact repeats
     rows = (output / "confusion.csv").read_text().splitlines()
     assert rows[0] == "true \\ predicted,fast,slow,n" and len(rows) == 3
     model, preprocessor = load_trained(str(output))
@@ -82,7 +83,7 @@ def test_bad_input_is_one_line_and_exit_status_2(tmp_path, case, message):
 def test_writes_the_standard_run_folder_and_skips_the_saved_model_with_no_export(tmp_path):
     data = _write_npz(tmp_path / "tiny.npz")
     output = tmp_path / "run"
-    result = CliRunner().invoke(command, ["--data", data, "--model", "cnn1d", "--out", str(output), "--no-export", *TINY])
+    result = CliRunner().invoke(command, ["--data", data, "--model", "cnn1d", "--out", str(output), "--no-export", "--seed", "5", *TINY])
     assert result.exit_code == 0, result.output
     files = set(os.listdir(output))
     assert {"model.keras", "class_names.json", "history.csv", "metrics.json", "report.json"} <= files
@@ -94,3 +95,4 @@ def test_writes_the_standard_run_folder_and_skips_the_saved_model_with_no_export
     report = json.loads((output / "report.json").read_text())
     assert metrics["recording_accuracy"] == report["recording_accuracy"] and metrics["epochs_run"] == 1
     assert metrics["config"]["export"] is False
+    assert metrics["config"]["seed"] == 5 and metrics["config"]["jit_compile"] is False  # --seed: bit-for-bit repeats, no XLA
