@@ -51,7 +51,7 @@ class StyleTTA(keras.Model):
         softmax. A (B * N) batch would thrash the CPU caches (1.6x slower per image at
         320 x 32 x 32 x 64 than at 32) and encode every image N times. The loop over styles
         is a ``tf.while_loop``: the traced graph holds one decoder whatever N is (tracing
-        2.4x faster at N = 10 than the unrolled loop, equally fast per batch).
+        about 2.5x faster at N = 10 than the unrolled loop, equally fast per batch).
         """
         images = tf.cast(images, tf.float32)
         if self.n == 0:
