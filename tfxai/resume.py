@@ -274,12 +274,13 @@ def fit_resumable(model, train, *, epochs, backup=None, options=None, callbacks=
     (an endless stream that must skip what those epochs consumed).
     """
     callbacks = [EpochCounter(), *callbacks]
-    if backup is None:
-        return model.fit(train(0) if callable(train) else train, epochs=epochs, callbacks=callbacks, **fit_options)
-    callback = RunBackup(backup, options, callbacks)
-    done = callback.restored_epochs
+    callback = RunBackup(backup, options, callbacks) if backup is not None else None
+    done = callback.restored_epochs if callback else 0
+    data = train(done) if callable(train) else train
+    if callback is None:
+        return model.fit(data, epochs=epochs, callbacks=callbacks, **fit_options)
     if done:
         log.info(f"resuming from epoch {done + 1} of {epochs} (backup in {backup})")
     # last: its on_epoch_end backs up the state the other callbacks (early stopping) reached in that epoch
-    history = model.fit(train(done) if callable(train) else train, epochs=epochs, callbacks=[*callbacks, callback], **fit_options)
+    history = model.fit(data, epochs=epochs, callbacks=[*callbacks, callback], **fit_options)
     return _merged_history(callback, history)
