@@ -10,28 +10,16 @@ from click.testing import CliRunner
 
 import tfxai  # noqa: F401
 from tfxai.apps.cli import main
-from tfxai.gan import stargan_runs
-
-
-def _write_images(folder, count, seed, bright):
-    folder.mkdir(parents=True)
-    rng = np.random.default_rng(seed)
-    for i in range(count):
-        cv2.imwrite(str(folder / f"{i}.png"), rng.integers(128 if bright else 0, 256 if bright else 128, (16, 16, 3)).astype("uint8"))
 
 
 @pytest.fixture
-def workspace(tmp_path, monkeypatch):
-    monkeypatch.setitem(stargan_runs.STARGAN_PRESETS, "small", {"image_size": 16, "width": "tiny", "batch_size": 4, "iterations": 2})
-    for label, bright in (("dark", False), ("light", True)):
-        _write_images(tmp_path / "source" / label, 4, 0 + bright, bright)
-        _write_images(tmp_path / "labelled_target" / label, 3, 2 + bright, bright)
-    _write_images(tmp_path / "target", 4, 5, True)
+def workspace(stargan_folders):
+    """The StarGAN folders (tests/apps/conftest.py) and a classifier that calls bright images "light"."""
     classifier = keras.Sequential([keras.Input((16, 16, 3)), keras.layers.Rescaling(1 / 255.0), keras.layers.GlobalAveragePooling2D(),
                                    keras.layers.Dense(2, activation="softmax")])
     classifier.layers[-1].set_weights([np.array([[-4.0, 4.0]] * 3, "float32"), np.array([6.0, -6.0], "float32")])
-    classifier.save(tmp_path / "classifier.keras")
-    return tmp_path
+    classifier.save(stargan_folders / "classifier.keras")
+    return stargan_folders
 
 
 def test_train_stargan_then_tta_report_accuracy_for_n_0_1_and_n(trained_stargan, workspace):

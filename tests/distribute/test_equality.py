@@ -38,8 +38,8 @@ def report(tmp_path_factory):
 
     found = {}
     with ThreadPoolExecutor(len(GROUPS)) as pool:
-        for report in pool.map(run, GROUPS):
-            found.update(report)
+        for group_report in pool.map(run, GROUPS):
+            found.update(group_report)
     return found
 
 
