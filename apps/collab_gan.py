@@ -10,7 +10,7 @@ CLASSIFIER_HELP = ("Scores IS/FID with: none | inceptionv3 (ImageNet weights) | 
 
 
 def gan_options(function):
-    """Options of both apps, filling :class:`tfxai.gan.collaborative_training.CollabGANConfig` (None = the preset's value)."""
+    """Options of both apps, filling :class:`tfxai.gan.collaborative.training.CollabGANConfig` (None = the preset's value)."""
     options = [
         click.option("--data", required=True, help="Folder with sub-folders of images (labels unused), or 'demo'."),
         click.option("--preset", type=click.Choice(["small", "thesis"]), default="small", show_default=True, help=PRESET_HELP),
@@ -46,7 +46,7 @@ def gan_options(function):
 @reports_errors
 def train_command(preset, quiet, **options):
     """Train k generators along one knowledge-transfer graph; writes generator_<i>.keras, samples/, metrics.json."""
-    from tfxai.gan.collaborative_training import CollabGANConfig, train_collab_gan
+    from tfxai.gan.collaborative.training import CollabGANConfig, train_collab_gan
 
     config = CollabGANConfig.from_preset(preset, **options)
     verbose, log = progress_settings(quiet)
@@ -66,7 +66,7 @@ def train_command(preset, quiet, **options):
 @reports_errors
 def search_command(preset, quiet, trials, out, overwrite, **options):
     """Search the gate of every edge maximising the generators' mean IS (Optuna, resumable); draws the best graph."""
-    from tfxai.gan.search_run import run_gate_search
+    from tfxai.gan.collaborative.search_training import run_gate_search
 
     options["graph"] = "all-through"
     run_gate_search(preset, trials, out, log=(lambda message: None) if quiet else echo, overwrite=overwrite, **options)

@@ -119,9 +119,9 @@ def augment_option(default, default_help):
     """``--augment none|shift|flip|flip+shift``: the random changes training images get, one vocabulary for every training app.
 
     ``default`` is the click default (None: the preset's), ``default_help``
-    says what it is in ``--help``. The choices are :data:`tfxai.augmentation.AUGMENTATIONS`.
+    says what it is in ``--help``. The choices are :data:`tfxai.training.augmentation.AUGMENTATIONS`.
     """
-    from tfxai.augmentation import AUGMENTATIONS
+    from tfxai.training.augmentation import AUGMENTATIONS
 
     return click.option(
         "--augment", type=click.Choice(AUGMENTATIONS), default=default,
@@ -200,7 +200,7 @@ def strategy_option(function):
     @functools.wraps(function)
     @reports_errors
     def wrapper(*args, strategy, **kwargs):
-        from tfxai.distribute import make_strategy, worker_directory
+        from tfxai.training.distribute import make_strategy, worker_directory
 
         chosen = make_strategy(strategy)
         for name in OUTPUT_OPTIONS:
@@ -220,7 +220,7 @@ MIXED_PRECISION_HELP = (
 
 
 def mixed_precision_option(function):
-    """``--mixed-precision off|auto|bfloat16|float16``: run the app under that Keras dtype policy (:func:`tfxai.precision.mixed_precision`).
+    """``--mixed-precision off|auto|bfloat16|float16``: run the app under that Keras dtype policy (:func:`tfxai.training.precision.mixed_precision`).
 
     The policy is set before anything is built and the previous one restored
     when the app returns. Goes between the click options and :func:`reports_errors`.
@@ -231,7 +231,7 @@ def mixed_precision_option(function):
     @functools.wraps(function)
     @reports_errors
     def wrapper(*args, mixed_precision, **kwargs):
-        from tfxai.precision import mixed_precision as policy
+        from tfxai.training.precision import mixed_precision as policy
 
         with policy(mixed_precision):
             return function(*args, **kwargs)

@@ -14,6 +14,6 @@ from tfxai.apps.common import echo, reports_errors
 @reports_errors
 def command(out, epochs, explain_images, seed, overwrite):
     """Train a small CNN on bundled Fashion-MNIST images, explain them with Grad-CAM, export a SavedModel and write a report."""
-    from tfxai.demo import DemoConfig, run_demo
+    from tfxai.classify.demo import DemoConfig, run_demo
 
     run_demo(DemoConfig(out=out, epochs=epochs, explain_images=explain_images, seed=seed, overwrite=overwrite), log=echo)

@@ -27,7 +27,7 @@ def command(model_path, image_paths, out, method, layer, target, alpha, convert,
     """Explain a classifier's predictions on images with a CAM method."""
     import numpy as np
 
-    from tfxai.classifier import load_classifier
+    from tfxai.classify.classifier import load_classifier
     from tfxai.data import list_images, load_images
     from tfxai.explain import METHODS, get_method, saliency
     from tfxai.explain.report import explain_batch, write_report

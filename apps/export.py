@@ -18,7 +18,7 @@ from tfxai.apps.common import echo, reports_errors, unsafe_deserialization_optio
 @reports_errors
 def command(model_path, out, method, layer, input_dtype, overwrite):
     """Export a trained model as a SavedModel that returns predictions and explanations."""
-    from tfxai.export import export_saved_model
+    from tfxai.io.export import export_saved_model
     from tfxai.io import check_output_folder, load_model
 
     check_output_folder(out, overwrite)

@@ -29,7 +29,7 @@ from tfxai.apps.common import echo, reports_errors, unsafe_deserialization_optio
 @reports_errors
 def command(**options):
     """Generate images that make MODEL output TARGET (Hirano, Iwamura & Kise)."""
-    from tfxai.synthesis.runs import GenerateConfig, parse_floats, progress_printer, run_generate
+    from tfxai.synthesis.training import GenerateConfig, parse_floats, progress_printer, run_generate
 
     options["mean"], options["std"] = parse_floats(options["mean"]), parse_floats(options["std"])
     config = GenerateConfig(**options)

@@ -14,6 +14,6 @@ from tfxai.apps.common import mixed_precision_option, reports_errors, run_traini
 @reports_errors
 def command(preset, no_export, overwrite, **options):
     """Train a classifier; writes model.keras, class_names.json, history.csv, metrics.json and saved_model/."""
-    from tfxai.classifier import ClassifierConfig, train_classifier
+    from tfxai.classify.classifier import ClassifierConfig, train_classifier
 
     run_training_app(ClassifierConfig, train_classifier, preset, no_export, overwrite, **options)

@@ -40,7 +40,7 @@ from tfxai.apps.common import mixed_precision_option, augment_option, early_stop
 @reports_errors
 def command(**options):
     """Replace part of the training data by generated images and train with KL + CE (Hirano et al., eq. 9)."""
-    from tfxai.synthesis.runs import TrainMixedConfig, parse_floats, progress_printer, run_train_mixed
+    from tfxai.synthesis.training import TrainMixedConfig, parse_floats, progress_printer, run_train_mixed
 
     options["mean"], options["std"] = parse_floats(options["mean"]), parse_floats(options["std"])
     verbose, log = progress_settings(options.pop("quiet"))

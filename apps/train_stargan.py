@@ -24,7 +24,7 @@ from tfxai.apps.common import mixed_precision_option, echo, progress_settings, q
 @reports_errors
 def command(no_export, quiet, **options):
     """Train StarGAN v2 (Choi et al. 2020), optionally class-aware (Imaeda), from SOURCE to TARGET folders."""
-    from tfxai.gan.stargan_runs import TrainStarGANConfig, run_train_stargan
+    from tfxai.gan.stargan.training import TrainStarGANConfig, run_train_stargan
 
     config = TrainStarGANConfig(export=not no_export, **options)
     verbose, log = progress_settings(quiet)

@@ -18,7 +18,7 @@ from tfxai.apps.common import echo, reports_errors, unsafe_deserialization_optio
 @reports_errors
 def command(**options):
     """Classify translated target images, averaging N source styles (Imaeda)."""
-    from tfxai.gan.stargan_runs import TTAConfig, run_tta
+    from tfxai.gan.stargan.training import TTAConfig, run_tta
 
     config = TTAConfig(**options)
     results = run_tta(config, log=echo)

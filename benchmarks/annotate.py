@@ -32,7 +32,7 @@ import keras  # noqa: E402
 
 from tfxai.annotate import Label, LabelStore, Tracker, TrackerConfig, Video  # noqa: E402
 from tfxai.annotate.detector import CenterNetDetector, build_centernet  # noqa: E402
-from tfxai.annotate.video import to_gray  # noqa: E402
+from tfxai.data.video import to_gray  # noqa: E402
 
 VIDEO = "/usr/share/doc/opencv-doc/examples/data/vtest.avi"
 START, BOX = 40, (735, 281, 33, 113)  # a person entering at the right (experiments/annotate/hand_train)

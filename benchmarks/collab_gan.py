@@ -27,7 +27,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from tfxai.gan import CollaborativeGAN, KnowledgeTransferGraph  # noqa: E402
-from tfxai.gan.collaborative_training import CollabGANConfig, score_generators, train_graph  # noqa: E402
+from tfxai.gan.collaborative.training import CollabGANConfig, score_generators, train_graph  # noqa: E402
 
 
 def main():

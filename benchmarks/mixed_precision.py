@@ -25,7 +25,7 @@ import tfxai  # noqa: F401  (before tensorflow: oneDNN setting)
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from tfxai.precision import mixed_precision  # noqa: E402
+from tfxai.training.precision import mixed_precision  # noqa: E402
 
 PRECISIONS = ("off", "bfloat16", "float16")
 

@@ -26,9 +26,9 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from abn_ablation import read_idx  # noqa: E402  (the experiments' Fashion-MNIST IDX reader)
-from tfxai.gan.collaborative_training import CollabGANConfig, sample_grid, score_generators, train_graph  # noqa: E402
-from tfxai.gan.graph import KnowledgeTransferGraph  # noqa: E402
-from tfxai.gan.graph_search import best_graph, draw_graph, search_gates  # noqa: E402
+from tfxai.gan.collaborative.training import CollabGANConfig, sample_grid, score_generators, train_graph  # noqa: E402
+from tfxai.gan.collaborative.graph import KnowledgeTransferGraph  # noqa: E402
+from tfxai.gan.collaborative.search import best_graph, draw_graph, search_gates  # noqa: E402
 from tfxai.io import write_image, write_json  # noqa: E402
 from tfxai.metrics import inception_score  # noqa: E402
 

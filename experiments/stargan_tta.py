@@ -25,8 +25,8 @@ import tensorflow as tf  # noqa: E402
 from PIL import Image, ImageDraw, ImageFilter, ImageFont  # noqa: E402
 
 from tfxai.gan import StarGANv2, StyleTTA  # noqa: E402
-from tfxai.gan.stargan_data import Domain, two_domain_dataset  # noqa: E402
-from tfxai.gan.stargan_figures import umap_figure, write_translation_grid  # noqa: E402
+from tfxai.gan.stargan.data import Domain, two_domain_dataset  # noqa: E402
+from tfxai.gan.stargan.figures import umap_figure, write_translation_grid  # noqa: E402
 from tfxai.io import write_json  # noqa: E402
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "stargan_tta")

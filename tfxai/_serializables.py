@@ -15,7 +15,7 @@ import sys
 
 # Every module with a @keras.saving.register_keras_serializable class (test_product checks the list is complete).
 REGISTERING_MODULES = (
-    "tfxai.backbones",
+    "tfxai.classify.backbones",
     "tfxai.attention.abn",
     "tfxai.attention.gain",
     "tfxai.attention.losses",
@@ -28,13 +28,13 @@ REGISTERING_MODULES = (
     "tfxai.synthesis.low_pass",
     "tfxai.synthesis.model",
     "tfxai.annotate.detector",
-    "tfxai.gan.graph",
-    "tfxai.gan.collaborative",
+    "tfxai.gan.collaborative.graph",
+    "tfxai.gan.collaborative.model",
     "tfxai.video.stabn",
-    "tfxai.gan.stargan_layers",
-    "tfxai.gan.stargan_networks",
-    "tfxai.gan.stargan",
-    "tfxai.gan.stargan_tta",
+    "tfxai.gan.stargan.layers",
+    "tfxai.gan.stargan.networks",
+    "tfxai.gan.stargan.model",
+    "tfxai.gan.stargan.tta",
 )
 
 

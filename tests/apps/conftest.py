@@ -26,7 +26,7 @@ def _write_stargan_folders(root):
 @pytest.fixture
 def stargan_folders(tmp_path, monkeypatch):
     """The StarGAN folders in ``tmp_path``, with the "small" preset made tiny for this test."""
-    from tfxai.gan import stargan_runs
+    from tfxai.gan.stargan import training as stargan_runs
 
     monkeypatch.setitem(stargan_runs.STARGAN_PRESETS, "small", TINY_STARGAN_PRESET)
     return _write_stargan_folders(tmp_path)
@@ -41,7 +41,7 @@ def trained_stargan(tmp_path_factory):
     from click.testing import CliRunner
 
     from tfxai.apps.cli import main
-    from tfxai.gan import stargan_runs
+    from tfxai.gan.stargan import training as stargan_runs
 
     root = _write_stargan_folders(tmp_path_factory.mktemp("stargan"))
     with pytest.MonkeyPatch.context() as patch:

@@ -52,7 +52,7 @@ def predicting_both_classes(out, data, folder):
     Two epochs on 12 images leave it predicting one class for every image (cats 0.61 / dogs 0.59),
     and a report that wrote class 0's column for every row would then pass unnoticed.
     """
-    from tfxai.classifier import load_classifier, save_classifier
+    from tfxai.classify.classifier import load_classifier, save_classifier
     from tfxai.data import load_images
 
     model, names = load_classifier(str(out))
@@ -77,7 +77,7 @@ def test_explain_writes_overlays_sheet_and_csv(trained):
         rows = list(csv.DictReader(handle))
     assert len(rows) == 12 and {r["true"] for r in rows} == {"cats", "dogs"}
     # each row is the reloaded model's prediction on that file
-    from tfxai.classifier import load_classifier
+    from tfxai.classify.classifier import load_classifier
     from tfxai.data import load_images
 
     model, names = load_classifier(str(model_folder))
@@ -166,13 +166,13 @@ def test_help_of_every_command():
 
 
 def test_demo_runs_offline_on_bundled_data(tmp_path):
-    from tfxai.demo import DemoConfig, run_demo
+    from tfxai.classify.demo import DemoConfig, run_demo
 
     results = run_demo(DemoConfig(out=str(tmp_path / "demo"), epochs=1, train_images=256, explain_images=8), log=lambda *_: None, verbose=0)
     assert results["saved_model_max_abs_diff_heatmap"] < 1e-4
     assert results["saved_model_max_abs_diff_probabilities"] < 1e-4
     # the reported accuracy is the saved model's on the demo test split (1 epoch on 256 images: not above chance yet)
-    from tfxai.classifier import load_classifier
+    from tfxai.classify.classifier import load_classifier
     from tfxai.data import load_demo
 
     _, (x_test, y_test), _ = load_demo()

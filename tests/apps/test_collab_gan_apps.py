@@ -74,7 +74,7 @@ def test_search_without_a_classifier_is_refused(folder, tmp_path):
 
 
 def test_thesis_preset_carries_the_documents_values():
-    from tfxai.gan.collaborative_training import CollabGANConfig
+    from tfxai.gan.collaborative.training import CollabGANConfig
 
     config = CollabGANConfig.from_preset("thesis", data="x")
     assert (config.image_size, config.channels, config.generators, config.batch_size, config.latent_dim) == (64, 3, 3, 256, 100)

@@ -60,7 +60,7 @@ def test_metrics_json_records_the_augmentation_used(tmp_path):
 @pytest.mark.parametrize("preset", ["paper", "small"])
 def test_no_image_preset_flips(preset):
     from tfxai.attention import ABNConfig, GAINConfig
-    from tfxai.classifier import ClassifierConfig
+    from tfxai.classify.classifier import ClassifierConfig
 
     for config_class in (ClassifierConfig, ABNConfig, GAINConfig):
         assert config_class.from_preset(preset).augment is False, config_class
@@ -69,8 +69,8 @@ def test_no_image_preset_flips(preset):
 def test_generate_reads_the_input_range_from_the_models_preprocessing(tmp_path):
     import keras
 
-    from tfxai.backbones import build_classifier
-    from tfxai.classifier import save_classifier
+    from tfxai.classify.backbones import build_classifier
+    from tfxai.classify.classifier import save_classifier
 
     tree = class_tree(tmp_path / "tree")
     save_classifier(build_classifier("small_cnn", 2, (8, 8, 3), weights="none"), tmp_path / "tfxai_run", ["cats", "dogs"])
@@ -87,7 +87,7 @@ def test_generate_reads_the_input_range_from_the_models_preprocessing(tmp_path):
 
 @pytest.fixture(scope="module")
 def rgb_teacher(tmp_path_factory):
-    from tfxai.classifier import save_classifier
+    from tfxai.classify.classifier import save_classifier
 
     root = tmp_path_factory.mktemp("channels")
     save_classifier(tiny_cnn((8, 8, 3)), root / "run", ["cats", "dogs"])

@@ -175,7 +175,7 @@ def test_train_signal_takes_out_and_a_fixed_preset_choice(tmp_path):
 
 
 def test_train_mixed_passes_the_generation_learning_rate_to_the_generator(tiny_model, run_folder, tmp_path, monkeypatch):
-    import tfxai.synthesis.runs
+    import tfxai.synthesis.training
 
     _, model, _ = tiny_model
     _, tree = run_folder
@@ -185,7 +185,7 @@ def test_train_mixed_passes_the_generation_learning_rate_to_the_generator(tiny_m
         seen.update(kwargs)
         raise TfxaiError("stopped by the test")
 
-    monkeypatch.setattr(tfxai.synthesis.runs, "build_mixed_dataset", stop)
+    monkeypatch.setattr(tfxai.synthesis.training, "build_mixed_dataset", stop)
     result = run(["train", "mixed", "--data", str(tree), "--teacher", str(model), "--out", str(tmp_path / "o"),
                   "--validation-split", "0", "--generation-learning-rate", "2.5"])
     assert result.exit_code == 2 and "stopped by the test" in result.output, result.output

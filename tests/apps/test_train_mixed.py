@@ -140,7 +140,7 @@ def test_bad_options_exit_2(workspace, args, message):
 
 def test_early_stopping_needs_validation_data():
     from tfxai.errors import TfxaiError
-    from tfxai.synthesis.runs import TrainMixedConfig, run_train_mixed
+    from tfxai.synthesis.training import TrainMixedConfig, run_train_mixed
 
     config = TrainMixedConfig(data="unused", teacher="unused", out="unused", validation_split=0.0, early_stopping=2)
     with pytest.raises(TfxaiError, match="--early-stopping watches validation accuracy"):

@@ -176,7 +176,7 @@ def test_keras_round_trip_keeps_outputs_config_and_hyperparameters(tmp_path):
 
 
 def test_savedmodel_serves_probabilities_and_attention_maps(tmp_path):
-    from tfxai.export import export_saved_model
+    from tfxai.io.export import export_saved_model
 
     images, _ = quadrant_data(3)
     model = tiny(use_mining=True)
@@ -251,7 +251,7 @@ def test_init_starts_from_the_saved_weights_and_the_human_map_loss_falls(tmp_pat
 
 
 def test_a_weights_file_is_loaded_into_a_small_cnn_with_custom_widths(tmp_path):
-    from tfxai.backbones import small_cnn
+    from tfxai.classify.backbones import small_cnn
 
     keras.utils.set_random_seed(5)
     base = small_cnn((16, 16, 1), filters=(4, 8, 8))

@@ -11,7 +11,7 @@ import pytest
 import tensorflow as tf
 
 from tfxai.attention import GAIN, GAINConfig, build_gain_classifier, soft_mask, target_probabilities
-from tfxai.export import export_saved_model
+from tfxai.io.export import export_saved_model
 from tfxai.errors import TfxaiError
 from tfxai.testing import assert_config_round_trip, assert_keras_round_trip, run_without_tfxai
 

@@ -3,7 +3,7 @@
 import json
 
 import tfxai  # noqa: F401  (before TensorFlow)
-from tfxai.distribute import make_strategy
+from tfxai.training.distribute import make_strategy
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402

@@ -18,7 +18,7 @@ import json
 import sys
 
 import tfxai  # noqa: F401  (before TensorFlow)
-from tfxai.distribute import split_cpu
+from tfxai.training.distribute import split_cpu
 
 split_cpu(2)
 

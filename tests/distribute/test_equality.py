@@ -21,7 +21,7 @@ METRIC_RTOL = 1e-4
 
 # StarGAN v2 runs in a process of its own: after the other seven methods in the same process its weights differ
 # by 3.3e-4 (alone 1.3e-7). The cause: Grappler's arithmetic optimizer and remapper rewrite by node names, which
-# carry Keras' process-wide layer-name counters (tfxai.determinism). With those two rewrites off StarGAN matches
+# carry Keras' process-wide layer-name counters (tfxai.training.determinism). With those two rewrites off StarGAN matches
 # to 7.9e-8 after the others, but the classifier then differs by 8.8e-5 (1.2e-7 with them on): the script keeps
 # TensorFlow's defaults and StarGAN its own process.
 GROUPS = [[m for m in METHODS if m != "stargan_v2"], ["stargan_v2"]]

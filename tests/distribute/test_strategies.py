@@ -8,7 +8,7 @@ import pytest
 import tfxai  # noqa: F401  (before TensorFlow)
 import tensorflow as tf
 
-from tfxai.distribute import is_chief, make_strategy, split_cpu, strategy_name, tf_config, worker_directory
+from tfxai.training.distribute import is_chief, make_strategy, split_cpu, strategy_name, tf_config, worker_directory
 from tfxai.errors import TfxaiError
 
 CLUSTER = {"worker": ["127.0.0.1:1", "127.0.0.1:2"]}

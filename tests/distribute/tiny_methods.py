@@ -23,7 +23,7 @@ def labels(classes, count=COUNT):
 
 
 def classifier():
-    from tfxai.backbones import build_classifier
+    from tfxai.classify.backbones import build_classifier
 
     def build():
         model = build_classifier("small_cnn", 2, (16, 16, 1), dropout=0.0)

@@ -16,7 +16,7 @@ import tensorflow as tf
 
 from tfxai.explain import CAM, GradCAM, GradCAMPlusPlus, saliency
 from tfxai.explain.layers import flat_model
-from tfxai.export import export_saved_model
+from tfxai.io.export import export_saved_model
 
 FIXTURE = os.path.join(os.path.dirname(__file__), os.pardir, "fixtures", "mini_xception_64x64x1_7cls.config.json")
 

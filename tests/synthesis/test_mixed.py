@@ -86,7 +86,7 @@ def test_bad_input(linear_classifier):
 
 
 def test_make_preprocessing_scales_then_normalizes_per_channel():
-    from tfxai.synthesis.runs import make_preprocessing
+    from tfxai.synthesis.training import make_preprocessing
 
     x = np.random.default_rng(0).random((2, 3, 3, 3)).astype("float32")
     both = make_preprocessing(255.0, (100.0, 120.0, 140.0), (50.0, 60.0, 70.0), channels=3)

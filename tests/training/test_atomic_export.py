@@ -5,8 +5,8 @@ import os
 import keras
 import pytest
 
-from tfxai.backbones import build_classifier
-from tfxai.export import export_saved_model
+from tfxai.classify.backbones import build_classifier
+from tfxai.io.export import export_saved_model
 
 
 def folder_contents(folder):

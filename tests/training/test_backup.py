@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 from tfxai.errors import TfxaiError
-from tfxai.resume import EpochCounter, epoch_shuffle, epoch_variable, fit_resumable
+from tfxai.training.resume import EpochCounter, epoch_shuffle, epoch_variable, fit_resumable
 from tfxai.training import make_dataset
 
 

@@ -1,4 +1,4 @@
-"""Early stopping resumes with its patience and its best epoch's weights (tfxai.resume.RunBackup)."""
+"""Early stopping resumes with its patience and its best epoch's weights (tfxai.training.resume.RunBackup)."""
 
 import keras
 import numpy as np
@@ -21,7 +21,7 @@ def test_early_stopping_keeps_its_patience_and_best_weights_across_a_resume(tmp_
     weights. Interrupted after epoch 3 and rerun, a fresh EarlyStopping would see 0.7 as its best and run all 6 epochs."""
     import tensorflow as tf
 
-    from tfxai.resume import fit_resumable
+    from tfxai.training.resume import fit_resumable
 
     scores = [0.5, 0.9, 0.6, 0.7, 0.8, 0.95]
 

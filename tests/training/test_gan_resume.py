@@ -7,11 +7,11 @@ import keras
 import numpy as np
 import pytest
 
-from tfxai.gan.collaborative_training import CollabGANConfig, train_graph
-from tfxai.gan.graph import KnowledgeTransferGraph
-from tfxai.gan.stargan_data import Domain
-from tfxai.gan.stargan_runs import TrainStarGANConfig, train_translator
-from tfxai.resume import backup_folder
+from tfxai.gan.collaborative.training import CollabGANConfig, train_graph
+from tfxai.gan.collaborative.graph import KnowledgeTransferGraph
+from tfxai.gan.stargan.data import Domain
+from tfxai.gan.stargan.training import TrainStarGANConfig, train_translator
+from tfxai.training.resume import backup_folder
 
 EPOCHS, STOP_AFTER = 3, 1
 

@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 from click.testing import CliRunner
 
-from tfxai.precision import mixed_precision, scaled_gradients
+from tfxai.training.precision import mixed_precision, scaled_gradients
 
 
 def _tiny_methods():

@@ -9,7 +9,7 @@ import tensorflow as tf
 
 from tfxai.attention import ABN
 from tfxai.errors import TfxaiError
-from tfxai.resume import backup_folder
+from tfxai.training.resume import backup_folder
 from tfxai.training import RunConfig, make_dataset, run_training
 
 

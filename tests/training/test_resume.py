@@ -12,7 +12,7 @@ import keras
 import numpy as np
 import pytest
 
-from tfxai.resume import backup_folder
+from tfxai.training.resume import backup_folder
 from tfxai.testing import process_timeout, run_process
 
 EPOCHS = 6
@@ -159,7 +159,7 @@ def test_every_training_app_resumes_to_the_uninterrupted_result(app, tmp_path, m
     from click.testing import CliRunner
 
     from tfxai.apps.cli import main
-    from tfxai.resume import EpochCounter
+    from tfxai.training.resume import EpochCounter
 
     args = APPS[app](tmp_path)
     whole = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "whole")])

@@ -48,7 +48,7 @@ def test_apps_refuse_an_untrusted_model_and_the_flag_allows_it(tmp_path):
 
 
 def _load_translator(folder):
-    from tfxai.gan.stargan_runs import load_translator
+    from tfxai.gan.stargan.training import load_translator
 
     lambda_model().save(folder / "stargan.keras")
     return load_translator(folder)

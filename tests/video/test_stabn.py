@@ -112,7 +112,7 @@ def test_training_steps_lower_the_loss_and_keras_round_trip(tmp_path, clips):
 
 
 def test_export_serves_probabilities_and_both_attentions(tmp_path, model, clips):
-    from tfxai.export import export_saved_model
+    from tfxai.io.export import export_saved_model
 
     path = export_saved_model(model, str(tmp_path / "saved"))
     served = tf.saved_model.load(path).signatures["serving_default"](images=tf.constant(clips))

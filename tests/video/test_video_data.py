@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from tfxai.errors import TfxaiError
-from tfxai.resume import EpochCounter
+from tfxai.training.resume import EpochCounter
 from tfxai.testing import write_moving_square_video
 from tfxai.video.data import clip_dataset, clip_starts, read_clip, scan_video_folder
 

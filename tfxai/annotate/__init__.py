@@ -11,7 +11,7 @@ from tfxai.annotate.boxes import iou, search_region
 from tfxai.annotate.framediff import FrameDifferenceConfig, frame_difference_step
 from tfxai.annotate.labels import SOURCES, Label, LabelStore
 from tfxai.annotate.tracker import MODES, Tracker, TrackerConfig, track_video
-from tfxai.annotate.video import Video
+from tfxai.data.video import Video
 
 __all__ = ["MODES", "SOURCES", "FrameDifferenceConfig", "Label", "LabelStore", "Tracker", "TrackerConfig", "Video",
            "frame_difference_step", "iou", "search_region", "track_video"]

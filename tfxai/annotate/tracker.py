@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from tfxai.annotate.boxes import clip_box, iou, region_offset, search_region
 from tfxai.annotate.framediff import FrameDifferenceConfig, frame_difference_step
 from tfxai.annotate.labels import Label
-from tfxai.annotate.video import to_gray
+from tfxai.data.video import to_gray
 from tfxai.errors import TfxaiError
 
 __all__ = ["MODES", "Tracker", "TrackerConfig", "track_video"]

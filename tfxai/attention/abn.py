@@ -31,10 +31,10 @@ import tensorflow as tf
 from tfxai.attention import losses as losses_lib
 from tfxai.attention.base import MAIN, AttentionModel, map_loss, unpack_inputs
 from tfxai.attention.masking import MASKS, mask_out
-from tfxai.backbones import build_backbone, get_backbone, stem
+from tfxai.classify.backbones import build_backbone, get_backbone, stem
 from tfxai.errors import TfxaiError
 from tfxai.explain import targets as targets_lib
-from tfxai.precision import float32
+from tfxai.training.precision import float32
 
 __all__ = ["ABN", "AttentionBranch", "AttentionMechanism", "COMPLEMENT", "MECHANISMS"]
 
@@ -156,12 +156,12 @@ class ABN(AttentionModel):
     ``model(images)`` returns the perception branch's class probabilities;
     :meth:`forward` returns every intermediate (attention map, logits of both
     branches, features); :meth:`explain` returns image-sized attention maps
-    and probabilities (what :func:`tfxai.export.export_saved_model` serves).
+    and probabilities (what :func:`tfxai.io.export.export_saved_model` serves).
 
     Parameters
     ----------
     backbone : str
-        A key of :data:`tfxai.backbones.BACKBONES`; it is split at its
+        A key of :data:`tfxai.classify.backbones.BACKBONES`; it is split at its
         ``split_layer`` into the feature extractor and the perception branch.
     num_classes : int
     input_shape : tuple (H, W, C)

@@ -13,7 +13,7 @@ import keras
 import numpy as np
 
 from tfxai.attention.abn import ABN
-from tfxai.determinism import seed_everything
+from tfxai.training.determinism import seed_everything
 from tfxai.errors import TfxaiError
 from tfxai.training import RunConfig, make_dataset, run_training, split_run_data
 

@@ -39,7 +39,7 @@ import tensorflow as tf
 
 from tfxai.attention.base import MAIN, AttentionModel, map_loss, unpack_inputs
 from tfxai.attention.masking import mask_out
-from tfxai.backbones import classifier_base
+from tfxai.classify.backbones import classifier_base
 from tfxai.errors import TfxaiError
 from tfxai.explain import targets as targets_lib
 from tfxai.explain.cam import GradCAM
@@ -319,7 +319,7 @@ def build_gain_classifier(
     Parameters
     ----------
     backbone : str
-        A key of :data:`tfxai.backbones.BACKBONES`.
+        A key of :data:`tfxai.classify.backbones.BACKBONES`.
     num_classes : int
         2 gives one sigmoid unit; more gives a softmax layer.
     hidden : tuple of int
@@ -327,7 +327,7 @@ def build_gain_classifier(
     frozen_convs : int
         How many of the backbone's first convolution layers are frozen.
     weights : {"imagenet", None, "none"} or str
-        Backbone weights (see :func:`tfxai.backbones.build_backbone`).
+        Backbone weights (see :func:`tfxai.classify.backbones.build_backbone`).
     """
     spec, inputs, x, base = classifier_base(backbone, num_classes, input_shape, weights)
     convs = [layer for layer in base.layers if isinstance(layer, keras.layers.Conv2D)]

@@ -14,8 +14,8 @@ import keras
 import numpy as np
 
 from tfxai.attention.gain import BINARY_NEGATIVES, GAIN, build_gain_classifier
-from tfxai.backbones import get_backbone
-from tfxai.determinism import seed_everything
+from tfxai.classify.backbones import get_backbone
+from tfxai.training.determinism import seed_everything
 from tfxai.errors import TfxaiError
 from tfxai.training import RunConfig, make_dataset, run_training, split_run_data
 

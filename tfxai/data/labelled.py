@@ -39,7 +39,8 @@ def load_labelled_images(data, image_size, channels, split="train"):
     """
     import cv2
 
-    from tfxai.data import load_demo, load_images, scan_image_folder, to_model_channels
+    from tfxai.data.demo import load_demo
+    from tfxai.data.image_folder import load_images, scan_image_folder, to_model_channels
 
     size = (int(image_size), int(image_size))
     if data == DEMO:

@@ -19,13 +19,13 @@ from typing import ClassVar, Optional
 import keras
 import numpy as np
 
-from tfxai.batchnorm import BatchNormStatistics
-from tfxai.classifier import check_finite_training, check_learning_rate
+from tfxai.training.batchnorm import BatchNormStatistics
+from tfxai.training.fit import check_finite_training, check_learning_rate
 from tfxai.data import split_stratified
-from tfxai.determinism import seed_everything
+from tfxai.training.determinism import seed_everything
 from tfxai.errors import TfxaiError, plural
 from tfxai.io import staged_directory, write_json, write_text
-from tfxai.presets import PresetConfig
+from tfxai.training.presets import PresetConfig
 from tfxai.signal.attention import plot_attention, recording_attention, write_attention_csv
 from tfxai.signal.data import load_recordings, split_by_recording
 from tfxai.signal.export import export_signal_model
@@ -33,7 +33,7 @@ from tfxai.signal.models import MODELS, build_model
 from tfxai.signal.preprocessing import WindowPreprocessor
 from tfxai.signal.report import confusion_matrix, plot_confusion, row_percentages, write_confusion_csv
 from tfxai.signal.windows import classify_recordings, make_windows
-from tfxai.resume import backup_folder, fit_resumable, remove_backup
+from tfxai.training.resume import backup_folder, fit_resumable, remove_backup
 from tfxai.training import early_stopping_callbacks, make_dataset, write_run_files
 
 PRESETS = {
@@ -189,7 +189,7 @@ def train_signal_model(recordings, config, verbose=1, callbacks=None, split=None
     split : (train_indices, test_indices) or None
         A fixed split; default :func:`split_by_recording` with the config's seed.
     backup : str or None
-        Folder of the per-epoch backup an interrupted run resumes from (:func:`tfxai.resume.fit_resumable`).
+        Folder of the per-epoch backup an interrupted run resumes from (:func:`tfxai.training.resume.fit_resumable`).
 
     Returns
     -------

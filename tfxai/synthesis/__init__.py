@@ -18,7 +18,7 @@ from tfxai.synthesis.mixed import (
     replacement_order,
 )
 from tfxai.synthesis.model import MixedTargetModel
-from tfxai.synthesis.runs import GenerateConfig, TrainMixedConfig, run_generate, run_train_mixed
+from tfxai.synthesis.training import GenerateConfig, TrainMixedConfig, run_generate, run_train_mixed
 from tfxai.synthesis.targets import format_distribution, load_class_names, parse_target
 
 __all__ = [

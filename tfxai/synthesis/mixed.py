@@ -6,7 +6,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfxai.errors import TfxaiError
-from tfxai.resume import epoch_shuffle
+from tfxai.training.resume import epoch_shuffle
 from tfxai.synthesis.generator import TargetOutputGenerator
 
 

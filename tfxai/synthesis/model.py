@@ -3,7 +3,7 @@
 import keras
 import tensorflow as tf
 
-from tfxai.precision import float32, scaled_gradients
+from tfxai.training.precision import float32, scaled_gradients
 from tfxai.synthesis.losses import mixed_target_terms, one_hot_labels
 
 

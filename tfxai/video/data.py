@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 import tensorflow as tf
 
-from tfxai.annotate.video import Video
+from tfxai.data.video import Video
 from tfxai.data.image_folder import IMAGE_EXTENSIONS, convert_channels, read_image
 from tfxai.errors import TfxaiError
 
@@ -133,7 +133,7 @@ def clip_dataset(sources, labels, frames, stride, size, batch_size, channels=3, 
     spans = counts - clip_span(frames, stride)
     shape = (int(frames), int(size[0]), int(size[1]), int(channels))
 
-    from tfxai.resume import epoch_shuffle, epoch_variable
+    from tfxai.training.resume import epoch_shuffle, epoch_variable
 
     epoch = epoch_variable()  # a new start and flip every epoch, keyed by (seed, epoch, clip): a resumed run repeats them
 

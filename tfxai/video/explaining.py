@@ -28,7 +28,7 @@ def clip_attention(model, clips):
 
 
 def _clip_shape(model):
-    from tfxai.export import model_input_shape
+    from tfxai.io.export import model_input_shape
 
     shape = model_input_shape(model)[1:]
     if len(shape) != 4:

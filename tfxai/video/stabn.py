@@ -22,7 +22,7 @@ from tfxai.attention.base import AttentionModel, unpack_inputs
 from tfxai.errors import TfxaiError
 from tfxai.explain import targets as targets_lib
 from tfxai.explain.cam import upsample
-from tfxai.precision import float32
+from tfxai.training.precision import float32
 from tfxai.video.resnet3d import feature_extractor, perception_trunk
 
 __all__ = ["STABN", "STAttentionBranch", "STMechanism"]

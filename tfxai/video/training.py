@@ -13,7 +13,7 @@ from typing import ClassVar
 import keras
 import numpy as np
 
-from tfxai.determinism import seed_everything
+from tfxai.training.determinism import seed_everything
 from tfxai.errors import TfxaiError
 from tfxai.training import RunConfig, run_training
 

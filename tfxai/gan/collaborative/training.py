@@ -1,0 +1,207 @@
+"""Training one knowledge-transfer graph: config with presets, data, fit, scores and the run folder.
+
+A run folder holds ``generator_<i>.keras`` (one per generator, plain Keras
+models z -> image in [-1, 1]), ``model.keras`` (the whole CollaborativeGAN),
+``graph.json``, ``history.csv``, ``metrics.json`` (options, final losses and,
+with a scorer, IS/FID per generator and the name of the scoring network) and
+``samples/generator_<i>.png`` (a grid of every generator's images for the same z).
+"""
+
+import dataclasses
+import os
+from typing import ClassVar
+
+import keras
+import numpy as np
+
+from tfxai.training.determinism import seed_everything
+from tfxai.errors import TfxaiError
+from tfxai.training.presets import PresetConfig
+
+__all__ = ["CollabGANConfig", "load_gan_images", "load_graph", "load_scorer", "score_generators", "train_collab_gan", "train_graph"]
+
+
+@dataclasses.dataclass
+class CollabGANConfig(PresetConfig):
+    """Options of one collaborative-GAN run (``thesis``: Tsukahara 2021, Sec. 4; ``small``: minutes on a CPU).
+
+    ``graph`` is ``all-through``, ``mad-gan`` or the path of a graph JSON
+    (written by ``tfxai search gates``); ``generators`` = 1 is DCGAN.
+    ``classifier`` scores the generators: ``none``, ``inceptionv3`` (ImageNet
+    weights, network needed once), a local InceptionV3 weights file (.h5) or
+    a Keras classifier (.keras) that takes images in [-1, 1].
+    """
+
+    data: str = ""
+    out: str = "saved_models/collab_gan"
+    generators: int = 3
+    graph: str = "all-through"
+    spectral_norm: bool = True
+    image_size: int = 64
+    channels: int = 3
+    latent_dim: int = 100
+    filters: int = 64
+    transfer_weight: float = 1000.0
+    epochs: int = 200
+    batch_size: int = 256
+    learning_rate: float = 2e-4
+    max_images: int = 0
+    classifier: str = "none"
+    score_images: int = 1000
+    seed: int = 0
+    overwrite: bool = False
+
+    presets: ClassVar[dict] = {
+        "thesis": dict(image_size=64, channels=3, latent_dim=100, filters=64, transfer_weight=1000.0, epochs=200, batch_size=256, generators=3),
+        "small": dict(image_size=32, channels=1, latent_dim=64, filters=16, transfer_weight=1000.0, epochs=5, batch_size=64, generators=3,
+                      max_images=6000, score_images=500),
+    }
+
+    def validate(self):
+        from tfxai.gan.collaborative.dcgan import upsampling_steps
+
+        upsampling_steps(self.image_size)
+        for name in ("generators", "epochs", "batch_size", "latent_dim", "filters", "score_images"):
+            if getattr(self, name) < 1:
+                raise TfxaiError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
+        if not self.learning_rate > 0:
+            raise TfxaiError(f"--learning-rate must be positive, got {self.learning_rate}")
+        if self.channels not in (1, 3):
+            raise TfxaiError(f"--channels must be 1 or 3, got {self.channels}")
+        load_graph(self.graph, self.generators)
+        return self
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+
+def load_graph(graph, num_generators):
+    """A :class:`KnowledgeTransferGraph` from ``all-through``, ``mad-gan`` or a JSON file."""
+    from tfxai.gan.collaborative.graph import KnowledgeTransferGraph
+
+    if graph == "all-through":
+        return KnowledgeTransferGraph(num_generators)
+    if graph == "mad-gan":
+        return KnowledgeTransferGraph.mad_gan(num_generators)
+    if not os.path.isfile(graph):
+        raise TfxaiError(f"graph {graph!r} is neither 'all-through', 'mad-gan' nor a JSON file: check --graph")
+    with open(graph, encoding="utf-8") as handle:
+        loaded = KnowledgeTransferGraph.from_json(handle.read())
+    if loaded.num_generators != num_generators:
+        raise TfxaiError(f"graph {graph} has {loaded.num_generators} generators, not {num_generators}: set --generators {loaded.num_generators}")
+    return loaded
+
+
+def load_gan_images(config):
+    """The training images as float32 in [-1, 1] (labels are not used), at most ``max_images`` of them."""
+    from tfxai.data import load_labelled_images
+
+    images = load_labelled_images(config.data, config.image_size, config.channels).images
+    if config.max_images and len(images) > config.max_images:
+        images = images[np.random.default_rng(config.seed).permutation(len(images))[: config.max_images]]
+    if len(images) < config.batch_size:
+        raise TfxaiError(f"{len(images)} images is less than one batch of {config.batch_size}: lower --batch-size or add images")
+    return images.astype(np.float32) / 127.5 - 1.0
+
+
+def load_scorer(classifier):
+    """``(classifier, name)`` for IS/FID, or ``(None, "none")``."""
+    from tfxai.metrics.generative import inception_v3
+
+    if classifier == "none":
+        return None, "none"
+    if classifier == "inceptionv3":
+        return inception_v3("imagenet"), "InceptionV3 (ImageNet)"
+    if classifier.lower().endswith((".h5", ".hdf5")) and "inception" in os.path.basename(classifier).lower():
+        return inception_v3(classifier), f"InceptionV3 ({os.path.basename(classifier)})"
+    from tfxai.io import load_model
+
+    model, _ = load_model(classifier)
+    return model, f"own classifier {os.path.basename(os.path.normpath(classifier))} (not comparable with InceptionV3 scores)"
+
+
+def score_generators(model, classifier, real, count, seed=0):
+    """``{"is": [...], "is_std": [...], "fid": [...]}`` per generator, ``count`` images each, under ``classifier``."""
+    from tfxai.metrics.generative import frechet_distance, inception_score, penultimate_features
+
+    fakes = model.sample(count, seed=seed)
+    features = penultimate_features(classifier)
+    reference = real[np.random.default_rng(seed).permutation(len(real))[:count]]
+    scores = {"is": [], "is_std": [], "fid": []}
+    for images in fakes:
+        mean, std = inception_score(images, classifier, splits=5 if count >= 50 else 1)
+        scores["is"].append(mean)
+        scores["is_std"].append(std)
+        scores["fid"].append(frechet_distance(reference, images, features))
+    return scores
+
+
+def train_graph(config, graph, images, verbose=0, callbacks=(), backup=None):
+    """A :class:`CollaborativeGAN` with ``graph`` trained on ``images`` for ``config.epochs``; returns ``(model, history)``.
+
+    With ``backup`` (a folder) the training state is backed up every epoch and
+    a rerun after an interruption resumes from it (:func:`tfxai.training.resume.fit_resumable`).
+    """
+    import keras
+
+    from tfxai.gan.collaborative.model import CollaborativeGAN
+    from tfxai.training.resume import epoch_shuffle, fit_resumable
+
+    seed_everything(config.seed)  # the same weights bit for bit for the same --seed
+    steps = len(images) // config.batch_size
+    model = CollaborativeGAN(config.generators, graph, config.latent_dim, config.image_size, config.channels, config.filters,
+                             config.spectral_norm, config.transfer_weight, total_steps=steps * config.epochs, seed=config.seed)
+    model.compile(keras.optimizers.Adam(config.learning_rate, beta_1=0.5), keras.optimizers.Adam(config.learning_rate, beta_1=0.5))
+    import tensorflow as tf
+
+    data = epoch_shuffle(tf.data.Dataset.from_tensor_slices(images), len(images), config.seed)  # the same order after a resume
+    data = data.batch(config.batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+    history = fit_resumable(model, data, epochs=config.epochs, verbose=verbose, callbacks=list(callbacks), shuffle=False,
+                            backup=backup, options=config.to_dict())
+    return model, history
+
+
+def sample_grid(images, columns=8):
+    """Images in [-1, 1] (n, H, W, C) tiled into one uint8 grid (RGB or grey), rows filled left to right."""
+    count, height, width, channels = images.shape
+    rows = -(-count // columns)
+    grid = np.zeros((rows * height, columns * width, channels), np.uint8)
+    for i, image in enumerate(np.clip((images + 1.0) * 127.5, 0, 255).astype(np.uint8)):
+        r, c = divmod(i, columns)
+        grid[r * height:(r + 1) * height, c * width:(c + 1) * width] = image
+    return grid if channels == 3 else grid[..., 0]
+
+
+def train_collab_gan(config, verbose=2, log=print):
+    """Train one graph (``config.graph``) and write the run folder at ``config.out``; returns ``(model, history, scores)``."""
+    import cv2
+
+    from tfxai.training.fit import history_csv
+    from tfxai.training.distribute import current_strategy
+    from tfxai.io import atomic_path, check_output_folder, staged_directory, write_image, write_json, write_text
+    from tfxai.training.resume import backup_folder, remove_backup
+
+    check_output_folder(config.out, config.overwrite)
+    graph = load_graph(config.graph, config.generators)
+    classifier, scorer = load_scorer(config.classifier)
+    images = load_gan_images(config)
+    log(f"training {config.generators} generator(s) on {len(images)} images of {config.image_size} px, graph {config.graph}")
+    model, history = train_graph(config, graph, images, verbose=verbose, backup=backup_folder(config.out))
+    scores = score_generators(model, classifier, images, config.score_images, config.seed) if classifier is not None else {}
+    with staged_directory(config.out, overwrite=config.overwrite) as staging:
+        for i, generator in enumerate(model.generators):
+            with atomic_path(os.path.join(staging, f"generator_{i + 1}.keras")) as tmp:
+                generator.save(tmp)
+        with atomic_path(os.path.join(staging, "model.keras")) as tmp:
+            model.save(tmp)
+        write_text(os.path.join(staging, "graph.json"), graph.to_json())
+        write_text(os.path.join(staging, "history.csv"), history_csv(history.history))
+        final = {key: float(values[-1]) for key, values in history.history.items()}
+        write_json(os.path.join(staging, "metrics.json"), {"config": config.to_dict(), "final": final, "images": len(images),
+                                                            "scored_with": scorer, "dtype_policy": keras.config.dtype_policy().name,
+                                                            **current_strategy(), **scores})
+        for i, samples in enumerate(model.sample(64, seed=config.seed)):
+            grid = sample_grid(samples)
+            write_image(os.path.join(staging, "samples", f"generator_{i + 1}.png"), grid if grid.ndim == 2 else cv2.cvtColor(grid, cv2.COLOR_RGB2BGR))
+    remove_backup(config.out)
+    return model, history, scores

@@ -1,0 +1,187 @@
+"""What the apps ``tfxai train stargan`` and ``tfxai tta`` run: configs and their training / evaluation."""
+
+import dataclasses
+import os
+
+import numpy as np
+
+from tfxai.training.determinism import seed_everything
+from tfxai.errors import TfxaiError
+from tfxai.io import load_model, staged_directory, write_json, write_text
+
+__all__ = ["STARGAN_PRESETS", "TTAConfig", "TrainStarGANConfig", "load_translator", "run_train_stargan", "run_tta", "train_translator"]
+
+# thesis: SynthDigits -> SVHN (32 px, 2 domains, 10 classes, N = 10) at the official StarGAN v2 width and schedule
+STARGAN_PRESETS = {
+    "small": {"image_size": 32, "width": "small", "batch_size": 8, "iterations": 1000},
+    "thesis": {"image_size": 32, "width": "official", "batch_size": 8, "iterations": 100000},
+}
+
+
+@dataclasses.dataclass
+class TrainStarGANConfig:
+    """Options of ``tfxai train stargan``."""
+
+    source: str
+    target: str
+    out: str = "saved_models/stargan"
+    class_aware: bool = False
+    preset: str = "small"
+    image_size: int = None
+    batch_size: int = None
+    iterations: int = None
+    seed: int = 0
+    export: bool = True
+    overwrite: bool = False
+    width: str = None  # network width ("official", "small"; "tiny" for tests); default: the preset's
+    epoch_iterations: int = 100  # iterations per epoch: the training state is backed up after each epoch
+
+    def __post_init__(self):
+        for key, value in STARGAN_PRESETS[self.preset].items():
+            if getattr(self, key, None) is None:
+                setattr(self, key, value)
+
+
+def build_stargan(config, num_classes):
+    from tfxai.gan.stargan.model import StarGANv2
+
+    model = StarGANv2(config.image_size, 2, class_aware=config.class_aware, num_classes=num_classes if config.class_aware else None,
+                      preset=config.width, diversity_iterations=config.iterations, seed=config.seed)
+    model.compile()
+    return model
+
+
+def train_translator(config, source, target, verbose=2, callbacks=(), backup=None, log=print):
+    """A :class:`StarGANv2` trained on two :class:`Domain` s for ``config.iterations``; returns ``(model, history)``.
+
+    With ``backup`` (a folder) the training state is backed up every ``config.epoch_iterations``
+    iterations and a rerun after an interruption resumes from it (:func:`tfxai.training.resume.fit_resumable`):
+    the endless batch stream is advanced by the iterations already run and the latent codes are keyed
+    by the iteration, so the resumed run ends with the uninterrupted run's weights.
+    """
+    from tfxai.gan.stargan.data import two_domain_dataset
+    from tfxai.training.resume import fit_resumable
+
+    seed_everything(config.seed)  # the same weights bit for bit for the same --seed
+    data = two_domain_dataset(source, target, config.batch_size, config.seed)
+    num_classes = len(source.class_names) if source.class_names else None
+    model = build_stargan(config, num_classes)
+    steps = min(config.iterations, config.epoch_iterations)
+    epochs = max(config.iterations // steps, 1)
+    log(f"training StarGAN v2 ({'class-aware, ' if config.class_aware else ''}{config.width} width, {model.count_params():,} parameters) "
+        f"on {len(source.images)} source and {len(target.images)} target images for {epochs * steps} iterations")
+    history = fit_resumable(model, lambda done: data.skip(done * steps), epochs=epochs, steps_per_epoch=steps, verbose=verbose,
+                            callbacks=list(callbacks), backup=backup, options=dataclasses.asdict(config))
+    return model, history
+
+
+def run_train_stargan(config, verbose=2, log=print):
+    """Train a (class-aware) StarGAN v2 from two domain folders and write the run folder."""
+    import keras
+
+    from tfxai.training.fit import history_csv
+    from tfxai.training.distribute import current_strategy
+    from tfxai.gan.stargan.data import load_domain
+    from tfxai.gan.stargan.export import export_translator
+    from tfxai.gan.stargan.figures import write_translation_grid
+    from tfxai.io import check_output_folder
+    from tfxai.training.resume import backup_folder, remove_backup
+
+    check_output_folder(config.out, config.overwrite)
+    source = load_domain(config.source, config.image_size, require_labels=config.class_aware)
+    target = load_domain(config.target, config.image_size)
+    model, history = train_translator(config, source, target, verbose, backup=backup_folder(config.out), log=log)
+    if not np.all(np.isfinite(history.history["g_cycle"])):
+        raise TfxaiError("StarGAN v2 training diverged (non-finite losses): lower the learning rate or check the images")
+    with staged_directory(config.out, config.overwrite) as folder:
+        model.save(os.path.join(folder, "stargan.keras"))
+        if config.export:
+            export_translator(model, os.path.join(folder, "translator"))
+        write_translation_grid(os.path.join(folder, "grid_target_to_source.png"), model, target.images[:6], 0)
+        write_translation_grid(os.path.join(folder, "grid_source_to_target.png"), model, source.images[:6], 1)
+        write_text(os.path.join(folder, "history.csv"), history_csv(history.history))
+        write_json(os.path.join(folder, "config.json"), {**dataclasses.asdict(config), "dtype_policy": keras.config.dtype_policy().name,
+                                                             **current_strategy()})
+        if source.class_names:
+            write_json(os.path.join(folder, "class_names.json"), source.class_names)
+    remove_backup(config.out)
+    return model, history
+
+
+def load_translator(path):
+    """A trained :class:`StarGANv2`: a ``.keras`` file or a folder with ``stargan.keras``."""
+    from tfxai.gan.stargan.model import StarGANv2
+
+    file = os.path.join(path, "stargan.keras") if os.path.isdir(path) else path
+    if not os.path.isfile(file):
+        raise TfxaiError(f"no StarGAN v2 model at {path}: pass a .keras file or a folder written by 'tfxai train stargan'")
+    model, _ = load_model(file)  # safe mode: a Lambda layer is refused naming --unsafe-deserialization
+    if not isinstance(model, StarGANv2):
+        raise TfxaiError(f"{file} holds a {type(model).__name__}, not a StarGAN v2 translator: pass the model 'tfxai train stargan' wrote")
+    return model
+
+
+@dataclasses.dataclass
+class TTAConfig:
+    """Options of ``tfxai tta``."""
+
+    classifier: str
+    translator: str
+    data: str
+    n: int = 10
+    batch_size: int = 64
+    seed: int = 0
+    out: str = None
+    overwrite: bool = False
+
+
+def run_tta(config, log=print):
+    """Accuracy of the classifier on the labelled target folder with N = 0, 1 and ``config.n`` styles."""
+    import tensorflow as tf
+
+    from tfxai.classify.classifier import load_classifier
+    from tfxai.gan.stargan.data import load_domain
+    from tfxai.gan.stargan.export import export_tta
+    from tfxai.gan.stargan.tta import StyleTTA
+
+    if config.n < 1:
+        raise TfxaiError(f"--n must be >= 1 (got {config.n}): N = 0 (no translation) is always reported")
+    if config.out:
+        from tfxai.io import check_output_folder
+
+        check_output_folder(config.out, config.overwrite)
+    classifier, class_names = load_classifier(config.classifier)
+    translator = load_translator(config.translator)
+    domain = load_domain(config.data, translator.image_size)
+    if domain.class_names is None:
+        raise TfxaiError(f"{config.data} has no class sub-folders: accuracy needs labelled images (one sub-folder per class)")
+    if len(domain.class_names) != len(class_names):
+        raise TfxaiError(f"{config.data} has {len(domain.class_names)} classes but the classifier has {len(class_names)}: use the classifier's classes")
+    size = tuple(classifier.inputs[0].shape[1:3])
+    channels = int(classifier.inputs[0].shape[-1])
+    adapted = _input_adapter(classifier, size, channels)
+    seed_everything(config.seed)  # the same translations for the same --seed
+    results = {}
+    for n in sorted({0, 1, config.n}):
+        tta = StyleTTA(adapted, translator.generator_ema, translator.mapping_ema, n=n)
+        predictions = np.concatenate([np.argmax(tta(tf.constant(batch, tf.float32)), -1)
+                                      for batch in np.array_split(domain.images, max(len(domain.images) // config.batch_size, 1))])
+        results[f"accuracy_n{n}"] = float(np.mean(predictions == domain.labels))
+        log(f"N = {n:>3}: accuracy {results[f'accuracy_n{n}']:.4f} on {len(domain.labels)} images")
+    if config.out:
+        with staged_directory(config.out, config.overwrite) as folder:
+            write_json(os.path.join(folder, "results.json"), results)
+            export_tta(StyleTTA(adapted, translator.generator_ema, translator.mapping_ema, n=config.n),
+                       os.path.join(folder, "tta_classifier"), (translator.image_size, translator.image_size, 3))
+    return results
+
+
+def _input_adapter(classifier, size, channels):
+    """The classifier behind a resize / grey conversion from the translator's RGB images."""
+    import keras
+
+    inputs = keras.Input((None, None, 3))
+    x = keras.layers.Resizing(*size)(inputs)
+    if channels == 1:
+        x = keras.layers.Lambda(lambda t: keras.ops.mean(t, axis=-1, keepdims=True))(x)
+    return keras.Model(inputs, classifier(x))

@@ -1,0 +1,35 @@
+"""The training engine every method uses.
+
+Run options and presets (:mod:`~tfxai.training.presets`), datasets with keyed
+randomness (:mod:`~tfxai.training.run`, :mod:`~tfxai.training.augmentation`),
+resume (:mod:`~tfxai.training.resume`), distribution
+(:mod:`~tfxai.training.distribute`), mixed precision
+(:mod:`~tfxai.training.precision`), determinism
+(:mod:`~tfxai.training.determinism`), exact BatchNorm statistics
+(:mod:`~tfxai.training.batchnorm`), and the image run folder
+(:mod:`~tfxai.training.run`).
+"""
+
+from tfxai.training.run import (
+    RunConfig,
+    early_stopping_callbacks,
+    kept_epoch,
+    make_dataset,
+    run_training,
+    shift_and_crop,
+    split_run_data,
+    write_run_files,
+    write_run_folder,
+)
+
+__all__ = [
+    "RunConfig",
+    "early_stopping_callbacks",
+    "kept_epoch",
+    "make_dataset",
+    "run_training",
+    "shift_and_crop",
+    "split_run_data",
+    "write_run_files",
+    "write_run_folder",
+]
