@@ -144,9 +144,11 @@ def _inside(path, root):
     return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
-def _walk(root, depth):
+def _walk(root, depth, top=None):
+    """Folders under ``root`` up to ``depth`` levels, not descending into item folders or hidden ones."""
+    top = top or root
     yield root
-    if depth <= 0:
+    if depth <= 0 or folder_kind(root) is not None:
         return
     try:
         names = sorted(os.listdir(root))
@@ -154,8 +156,6 @@ def _walk(root, depth):
         return
     for name in names:
         child = os.path.join(root, name)
-        if name.startswith(".") or name in ("frames", "images", "maps", "edited", "overlays") or not os.path.isdir(child):
+        if name.startswith(".") or not os.path.isdir(child) or not _inside(os.path.realpath(child), top):
             continue
-        if os.path.islink(child) and not _inside(os.path.realpath(child), root):
-            continue
-        yield from _walk(child, depth - 1)
+        yield from _walk(child, depth - 1, top)

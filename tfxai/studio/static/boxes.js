@@ -90,7 +90,7 @@
   // apply locally at once, then save in order; on 409 re-read and re-apply
   function commit(op, frame = state.frame) {
     const local = apply(op, state.record);
-    if (local && frame === state.frame) {
+    if (local && frame === state.frame && state.record.frame === frame) {
       state.record = Object.assign({}, state.record, local);
       draw();
     }
