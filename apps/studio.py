@@ -12,7 +12,7 @@ import click
 from tfxai.apps.common import echo, reports_errors
 
 
-def serve(folders, host="127.0.0.1", port=8765, videos=None, page="/", item=None, open_browser=False):
+def serve(folders, host="127.0.0.1", port=8765, videos=None, page="/", item=None, open_browser=False, frame=None):
     """Start the studio on ``folders`` and serve until Ctrl-C; prints the URL (of ``page`` for ``item``)."""
     from urllib.parse import quote
 
@@ -28,7 +28,7 @@ def serve(folders, host="127.0.0.1", port=8765, videos=None, page="/", item=None
     server = StudioServer(studio, host=host, port=port)
     url = server.url
     if item is not None:
-        url = studio.url(host, server.port, page) + f"&item={quote(item)}"
+        url = studio.url(host, server.port, page) + f"&item={quote(item)}" + (f"&frame={int(frame)}" if frame else "")
     echo(f"tfxai studio on {', '.join(map(str, folders))}: open {url}  (Ctrl-C stops; every change is already saved)")
     if host not in ("127.0.0.1", "localhost", "::1"):
         echo(f"listening on {host}: anyone who can reach this machine and has the URL's token can edit these folders")
