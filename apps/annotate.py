@@ -11,8 +11,34 @@ import os
 import click
 
 from tfxai.apps.common import echo, reports_errors, unsafe_deserialization_option
+from tfxai.apps.studio import host_option, without_tensorflow
 
 VIDEO = click.argument("video", type=click.Path(dir_okay=False))
+MIN_HAND_BOXES = 10  # below this the detector has too little to learn from (the report labels 20-30 frames)
+
+
+def video_argument(function):
+    """``VIDEO`` as the positional argument, with ``--video`` kept as a hidden, deprecated alias."""
+    function = click.option("--video", "video_option", type=click.Path(dir_okay=False), hidden=True,
+                            help="Deprecated: pass the video as the positional VIDEO.")(function)
+    return click.argument("video", type=click.Path(dir_okay=False), required=False)(function)
+
+
+def _the_video(video, video_option, required=True):
+    from tfxai.errors import TfxaiError
+
+    if video_option is not None:
+        echo("note: --video is deprecated: pass the video as the positional VIDEO argument")
+        if video is not None and video != video_option:
+            raise TfxaiError(f"two videos given ({video} and --video {video_option}): pass one VIDEO")
+        video = video_option
+    if video is None and required:
+        raise TfxaiError("missing VIDEO: pass the video file as the first argument")
+    return video
+
+
+def _studio_options(function):
+    return host_option(function)
 
 
 def _training_options(function):
@@ -54,64 +80,106 @@ def _fit(frames, labels, classes, options, init=None):
     echo(f"loss {history['loss'][0]:.3f} -> {history['loss'][-1]:.3f}; wrote {options['out']}")
 
 
+@without_tensorflow  # the studio and --box need no TensorFlow: start in a second
 @click.command("label")
 @VIDEO
 @click.option("--labels", "folder", required=True, help="Label folder (created if new; reopened to continue).")
 @click.option("--classes", default="object", show_default=True, help="Comma-separated class names (new folders).")
+@click.option("--box", "boxes", multiple=True, metavar="FRAME:x,y,w,h[:CLASS]",
+              help="Add a hand box without any page (repeatable; CLASS is the class index, 0 by default).")
 @click.option("--start", type=click.IntRange(0, None), default=0, show_default=True, help="First frame shown.")
-@click.option("--jump", type=click.IntRange(1, None), default=10, show_default=True, help="Frames skipped by . and ,")
-@click.option("--scale", type=click.FloatRange(0.1, 8), default=1.0, show_default=True, help="Display zoom.")
+@_studio_options
 @reports_errors
-def label_command(video, folder, classes, start, jump, scale):
-    """Draw, move and delete boxes on video frames; every change is saved at once.
+def label_command(video, folder, classes, boxes, start, host, port, open_browser):
+    """Label VIDEO in the studio (a local web page): draw, move, resize and delete boxes; every change is saved at once.
 
-    Mouse: drag on empty space draws, drag a box moves it, right-click deletes.
-    Keys: n/space next, p previous, . and , jump, c or 0-9 class, d delete, q quit.
+    With --box, the boxes are added to the label folder and no page opens (for scripts and pipelines).
     """
     from tfxai.annotate import LabelStore, Video
-    from tfxai.annotate.sessions import LabelSession, check_window, run_window
 
-    check_window()  # before creating the label folder
     with Video(video) as clip:
+        if boxes:
+            anchors = _parse_boxes(boxes, "--box", clip)
         store = LabelStore(folder, classes=_classes(classes, folder), video=clip)
-        session = LabelSession(clip, store, start=min(start, len(clip) - 1), jump=jump, scale=scale)
-        run_window(session, "tfxai annotate label")
-    echo(f"{folder}: {len(list(store.items()))} labelled frames")
+        last = len(clip) - 1
+    if boxes:
+        added = _add_hand_boxes(store, anchors)
+        echo(f"added {added} hand boxes; {folder}: {_hand_count(store)} hand boxes in {len(dict(store.items({'hand'})))} frames")
+        return
+    from tfxai.apps.studio import serve
+
+    serve([folder], host, port, videos={folder: video}, page="/label", item="0/.", open_browser=open_browser,
+          frame=min(start, last))
+    echo(f"{folder}: {_hand_count(store)} hand boxes in {len(dict(store.items({'hand'})))} frames")
+
+
+def _add_hand_boxes(store, anchors):
+    """Append ``{frame: [Label]}`` to the frames' existing boxes (new track ids after theirs)."""
+    from tfxai.annotate import Label
+
+    added = 0
+    for frame, labels in sorted(anchors.items()):
+        record = store.get(frame)
+        track = max((label.track for label in record.boxes), default=-1) + 1
+        new = [Label(label.box, label.class_id, track + i, "hand") for i, label in enumerate(labels)]
+        for label in new:
+            if label.class_id >= len(store.classes):
+                from tfxai.errors import TfxaiError
+
+                raise TfxaiError(f"--box class {label.class_id} is not one of the folder's classes {store.classes} (0 to {len(store.classes) - 1})")
+        store.put(frame, record.boxes + new, reviewed=record.reviewed)
+        added += len(new)
+    return added
+
+
+def _hand_count(store):
+    return sum(len(boxes) for _, boxes in store.items({"hand"}))
 
 
 @click.command("pretrain")
-@click.option("--video", required=True, type=click.Path(dir_okay=False))
+@video_argument
 @click.option("--labels", "folder", required=True, help="Label folder with hand-labelled frames.")
+@click.option("--min-boxes", type=click.IntRange(1, None), default=MIN_HAND_BOXES, show_default=True,
+              help="Refuse to train on fewer hand boxes than this (too few to learn from).")
 @_training_options
 @reports_errors
-def pretrain_command(video, folder, **options):
-    """Pre-train the detector on the hand-labelled frames (20-30 are enough to start)."""
+def pretrain_command(video, video_option, folder, min_boxes, **options):
+    """Pre-train the detector on the hand-labelled frames of VIDEO (20-30 are enough to start)."""
     from tfxai.annotate import LabelStore, Video
     from tfxai.annotate.training import labelled_frames
+    from tfxai.errors import TfxaiError
 
+    video = _the_video(video, video_option)
     store = LabelStore.open(folder)
+    count = _hand_count(store)
+    if count < min_boxes:
+        frames = len(dict(store.items({"hand"})))
+        raise TfxaiError(f"{folder} holds {count} hand boxes in {frames} frames, too few to learn from (at least {min_boxes}; "
+                         "the report labels 20-30 frames): label more with 'tfxai annotate label' (or --box), "
+                         "or lower --min-boxes")
     with Video(video) as clip:
         frames, labels = labelled_frames(clip, store, sources={"hand"})
     _fit(frames, labels, store.classes, options)
 
 
 @click.command("train")
-@click.option("--data", required=True, help="An export folder ('tfxai annotate export') or a label folder (with --video).")
+@video_argument
+@click.option("--data", required=True, help="An export folder ('tfxai annotate export') or a label folder (with VIDEO).")
 @click.option("--format", "fmt", type=click.Choice(["yolo", "coco", "voc", "labels"]), default="yolo", show_default=True)
-@click.option("--video", type=click.Path(dir_okay=False), help="The video of a label folder (--format labels).")
 @click.option("--init", type=click.Path(dir_okay=False), help="Continue from this detector (e.g. the pre-trained one).")
 @_training_options
 @unsafe_deserialization_option
 @reports_errors
-def train_command(data, fmt, video, init, **options):
-    """Main training on the reviewed labels (an export folder, or a label folder and its video)."""
+def train_command(video, video_option, data, fmt, init, **options):
+    """Main training on the reviewed labels (an export folder, or a label folder and its VIDEO)."""
     from tfxai.annotate import LabelStore, Video
     from tfxai.annotate.training import exported_frames, labelled_frames
     from tfxai.errors import TfxaiError
 
+    video = _the_video(video, video_option, required=False)
     if fmt == "labels":
         if not video:
-            raise TfxaiError("--format labels needs --video: pass the video the labels belong to")
+            raise TfxaiError("--format labels needs VIDEO: pass the video the labels belong to")
         store = LabelStore.open(data)
         with Video(video) as clip:
             frames, labels = labelled_frames(clip, store)
@@ -171,49 +239,52 @@ def track_command(video, inits, folder, out, detector, mode, classes, search_siz
     echo(f"tracked {tracked} frames in {seconds:.1f} s ({rate:.0f} frames/s); labels in {out}")
 
 
+@without_tensorflow
 @click.command("review")
 @VIDEO
 @click.option("--labels", "folder", required=True, help="Label folder to review (changes are saved at once).")
-@click.option("--sheets", help="Headless: write contact sheets (PNG) to this folder instead of opening a window.")
-@click.option("--every", type=click.IntRange(1, None), default=1, show_default=True, help="Show every n-th frame.")
-@click.option("--step", type=click.FloatRange(0.5, 100), default=2, show_default=True, help="Nudge step in pixels.")
-@click.option("--scale", type=click.FloatRange(0.1, 8), default=1.0, show_default=True, help="Display zoom.")
+@click.option("--sheets", help="Headless: write contact sheets (PNG) to this folder instead of opening the studio.")
+@click.option("--every", type=click.IntRange(1, None), default=1, show_default=True, help="Contact sheets: every n-th frame.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing --sheets folder.")
+@_studio_options
 @reports_errors
-def review_command(video, folder, sheets, every, step, scale, overwrite):
-    """Step through tracked frames (boxes coloured by source): keep, delete, nudge; or write contact sheets.
+def review_command(video, folder, sheets, every, overwrite, host, port, open_browser):
+    """Review tracked labels in the studio: boxes coloured by source, what most needs a look first; keep, delete, edit.
 
-    Keys: space keep+next, n/p, Tab select, d delete, x delete all, h/j/k/l nudge (capitals 5x), +/- size, q quit.
+    Or, with --sheets, write contact sheets of the labelled frames.
     """
     from tfxai.annotate import LabelStore, Video
-    from tfxai.annotate.sessions import ReviewSession, check_window, run_window, write_contact_sheets
 
     store = LabelStore.open(folder)
-    with Video(video) as clip:
-        if sheets:
+    if sheets:
+        from tfxai.annotate.sessions import write_contact_sheets
+
+        with Video(video) as clip:
             names = write_contact_sheets(clip, store, sheets, every=every, overwrite=overwrite)
-            echo(f"wrote {len(names)} contact sheets to {sheets}")
-            return
-        check_window()
-        session = ReviewSession(clip, store, frames=store.frames()[::every], step=step, scale=scale)
-        run_window(session, "tfxai annotate review")
+        echo(f"wrote {len(names)} contact sheets to {sheets}")
+        return
+    Video(video).close()  # a readable video, before the server starts
+    from tfxai.apps.studio import serve
+
+    serve([folder], host, port, videos={folder: video}, page="/review", item="0/.", open_browser=open_browser)
     reviewed = sum(store.get(frame).reviewed for frame in store.frames())
     echo(f"{reviewed} of {len(store.frames())} frames reviewed in {folder}")
 
 
 @click.command("export")
+@video_argument
 @click.option("--labels", "folder", required=True, help="Label folder.")
-@click.option("--video", required=True, type=click.Path(dir_okay=False), help="The video the labels belong to.")
 @click.option("--format", "fmt", type=click.Choice(["yolo", "coco", "voc"]), required=True)
 @click.option("--out", required=True, help="Output folder (written only when complete).")
 @click.option("--reviewed-only", is_flag=True, help="Only frames marked reviewed (kept) in 'review'.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output folder.")
 @reports_errors
-def export_command(folder, video, fmt, out, reviewed_only, overwrite):
-    """Write frames and boxes as YOLO, COCO or Pascal VOC (for CVAT, Label Studio, YOLO trainers)."""
+def export_command(video, video_option, folder, fmt, out, reviewed_only, overwrite):
+    """Write frames of VIDEO and their boxes as YOLO, COCO or Pascal VOC (for CVAT, Label Studio, YOLO trainers)."""
     from tfxai.annotate import LabelStore, Video
     from tfxai.annotate.formats import export_labels
 
+    video = _the_video(video, video_option)
     store = LabelStore.open(folder)
     items = [(frame, boxes) for frame, boxes in store.items() if not reviewed_only or store.get(frame).reviewed]
     with Video(video) as clip:
@@ -228,8 +299,8 @@ def _classes(text, folder):
     return names or ["object"]
 
 
-def _parse_inits(inits):
-    """``FRAME:x,y,w,h[:class]`` strings -> {frame: [Label]}."""
+def _parse_inits(inits, option="--init", clip=None):
+    """``FRAME:x,y,w,h[:class]`` strings -> {frame: [Label]}; with ``clip``, frames and boxes are checked against the video."""
     from tfxai.annotate import Label
     from tfxai.errors import TfxaiError
 
@@ -237,10 +308,21 @@ def _parse_inits(inits):
     for text in inits:
         try:
             parts = text.split(":")
+            if len(parts) > 3:
+                raise ValueError
             frame, box = int(parts[0]), [float(v) for v in parts[1].split(",")]
             class_id = int(parts[2]) if len(parts) > 2 else 0
         except (ValueError, IndexError):
-            raise TfxaiError(f"--init {text!r} is not FRAME:x,y,w,h (e.g. 0:120,80,40,90)") from None
+            raise TfxaiError(f"{option} {text!r} is not FRAME:x,y,w,h[:CLASS] (e.g. 0:120,80,40,90)") from None
+        if clip is not None:
+            if not 0 <= frame < len(clip):
+                raise TfxaiError(f"{option} {text!r}: frame {frame} is outside the video (0 to {len(clip) - 1})")
+            if len(box) == 4 and (box[0] < 0 or box[1] < 0 or box[0] + box[2] > clip.width or box[1] + box[3] > clip.height):
+                raise TfxaiError(f"{option} {text!r}: the box leaves the {clip.width}x{clip.height} frame")
         labels = anchors.setdefault(frame, [])
         labels.append(Label(box, class_id, len(labels), "hand"))
     return anchors
+
+
+def _parse_boxes(boxes, option, clip):
+    return _parse_inits(boxes, option, clip)

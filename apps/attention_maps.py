@@ -3,6 +3,7 @@
 import click
 
 from tfxai.apps.common import echo, reports_errors, unsafe_deserialization_option
+from tfxai.apps.studio import host_option, without_tensorflow
 
 
 @click.command("export-maps")
@@ -28,22 +29,28 @@ def export_command(model, data, out, select, limit, overwrite):
     echo(f"computing attention maps of {len(images.labels)} images")
     entries = export_attention_maps(network, images.images, images.labels, images.sources, out,
                                     class_names or images.class_names, select=select, limit=limit, overwrite=overwrite)
-    echo(f"wrote {len(entries)} maps to {out}; edit them into {out}/edited/ (tfxai attention edit --maps {out})")
+    echo(f"wrote {len(entries)} maps to {out}; edit them in the studio: tfxai attention edit --maps {out}")
 
 
+@without_tensorflow  # the studio starts in a second
 @click.command("edit")
 @click.option("--maps", "folder", required=True, help="A folder written by 'tfxai attention export-maps'.")
-@click.option("--scale", type=click.IntRange(1, 64), default=None, help="Display zoom (default: about 512 px wide).")
-@click.option("--brush", type=click.IntRange(0, 64), default=2, show_default=True, help="Brush radius in map pixels.")
+@host_option
 @reports_errors
-def edit_command(folder, scale, brush):
-    """Paint (add) and erase (remove) attention over each image; saves into edited/.
+def edit_command(folder, host, port, open_browser):
+    """Paint (add) and erase (remove) attention over each image in the studio (a local web page); saves into edited/.
 
-    Keys: n/space next, p previous, s save, u/z undo, e paint/erase, +/- brush, r reset, q/Esc quit.
-    Left button paints, right button erases.
+    Left drag paints, right drag erases; e switch, [ ] brush size, u undo, r reset, n/p next/previous.
+    Every stroke is saved at once as edited/NNNN.png, which 'tfxai train abn --human-maps' reads.
     """
-    from tfxai.attention.human import load_manifest, run_editor
+    import os
 
-    load_manifest(folder)
-    saved = run_editor(folder, scale=scale, radius=brush)
-    echo(f"saved {len(saved)} edited maps in {folder}/edited")
+    from tfxai.apps.studio import serve
+    from tfxai.errors import TfxaiError
+    from tfxai.studio.workspace import folder_kind
+
+    if not os.path.isdir(folder) or folder_kind(folder) != "maps":
+        raise TfxaiError(f"{folder} has no manifest.json and maps/: pass a folder written by 'tfxai attention export-maps'")
+    serve([folder], host, port, page="/attention", item="0/.", open_browser=open_browser)
+    edited = os.path.join(folder, "edited")
+    echo(f"{len([n for n in os.listdir(edited) if n.endswith('.png')])} edited maps in {edited}")

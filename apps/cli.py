@@ -40,6 +40,7 @@ COMMANDS = {
     ("annotate", "review"): "tfxai.apps.annotate:review_command",
     ("annotate", "export"): "tfxai.apps.annotate:export_command",
     ("annotate", "train"): "tfxai.apps.annotate:train_command",
+    ("studio",): "tfxai.apps.studio:command",
 }
 
 GROUP_HELP = {

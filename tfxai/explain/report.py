@@ -14,7 +14,7 @@ from tfxai.explain.protocol import explain_in_batches
 from tfxai.explain.overlay import caption, contact_sheet, overlay
 from tfxai.io import write_image, write_text
 
-__all__ = ["Explanation", "explain_batch", "source_files", "write_report"]
+__all__ = ["Explanation", "explain_batch", "report_summary", "source_files", "write_report"]
 
 
 @dataclasses.dataclass
@@ -79,6 +79,15 @@ def source_files(root, names):
     return [path if os.path.isfile(path) else "" for path in paths]
 
 
+def report_summary(explanations):
+    """``("N images, M labelled, accuracy X", accuracy)``: the accuracy is over the labelled images only (None without any)."""
+    labelled = [e for e in explanations if e.true >= 0]
+    accuracy = float(np.mean([e.true == e.predicted for e in labelled])) if labelled else None
+    text = f"{len(explanations)} image{'s' if len(explanations) != 1 else ''}, {len(labelled)} labelled"
+    text += f", accuracy {accuracy:.3f}" if accuracy is not None else " (no accuracy without labels)"
+    return text, accuracy
+
+
 def _png(path, rgb):
     write_image(path, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
 
@@ -101,13 +110,13 @@ def write_report(explanations, class_names, directory, title="tfxai explanations
         writer.writerow([item.name, true, class_names[item.predicted], f"{item.probabilities[item.predicted]:.4f}", correct])
     write_text(os.path.join(directory, "predictions.csv"), buffer.getvalue())
     _png(os.path.join(directory, "contact_sheet.png"), contact_sheet(tiles, columns=columns))
-    labelled = [e for e in explanations if e.true >= 0]
-    accuracy = np.mean([e.true == e.predicted for e in labelled]) if labelled else None
-    summary = f"<p>{len(explanations)} images" + (f", accuracy {accuracy:.3f}" if accuracy is not None else "") + "</p>"
+    summary, accuracy = report_summary(explanations)
+    sheet_note = "" if len(tiles) == len(explanations) else (
+        f"<p>The contact sheet shows the first {len(tiles)} of {len(explanations)} images; overlays/ has all of them.</p>")
     page = (
         f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title></head><body>"
-        f"<h1>{html.escape(title)}</h1>{summary}{extra_html}"
-        "<h2>Contact sheet</h2><img src='contact_sheet.png' style='max-width:100%'>"
+        f"<h1>{html.escape(title)}</h1><p>{summary}</p>{extra_html}"
+        f"<h2>Contact sheet</h2>{sheet_note}<img src='contact_sheet.png' style='max-width:100%'>"
         "<p>Files: <a href='predictions.csv'>predictions.csv</a>, overlays/ (one PNG per image).</p></body></html>"
     )
     write_text(os.path.join(directory, "index.html"), page)
