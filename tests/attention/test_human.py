@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 
 from tfxai.attention import ABN, AttentionEditor, attach_attention_maps, export_attention_maps, load_edited_maps
-from tfxai.attention.human import EditorSession, check_gui, load_manifest
+from tfxai.attention.human import load_manifest
 from tfxai.errors import TfxaiError
 
 SHAPE = (16, 16, 1)
@@ -148,42 +148,6 @@ def test_editor_paints_erases_undoes_headless():
     assert editor.undo() and not editor.modified
     assert editor.undo() is False
     assert editor.resize_brush(+100) == AttentionEditor.MAX_RADIUS
-
-
-def test_editor_session_keys_mouse_and_save(exported):
-    *_, out, entries = exported
-    session = EditorSession(out, scale=4, radius=1)
-    original = session.editor().result()
-    # paint with the left button at display (20, 20) -> map pixel (5, 5)
-    session.handle_mouse(cv2.EVENT_LBUTTONDOWN, 20, 20)
-    session.handle_mouse(cv2.EVENT_MOUSEMOVE, 40, 20)
-    session.handle_mouse(cv2.EVENT_LBUTTONUP, 40, 20)
-    assert session.editor().result()[5, 5:11].min() == 255
-    # right button erases one stroke, then painting is back
-    session.handle_mouse(cv2.EVENT_RBUTTONDOWN, 20, 20)
-    session.handle_mouse(cv2.EVENT_RBUTTONUP, 20, 20)
-    assert session.editor().result()[5, 5] == 0 and not session.editor().erasing
-    assert session.handle_key(ord("u")) == "undo"
-    assert session.editor().result()[5, 5] == 255
-    assert session.handle_key(ord("n")) == "next"  # unsaved edit is saved when moving on
-    assert session.position == 1 and session.saved == {entries[0]["name"]}
-    saved = cv2.imread(str(out / entries[0]["edited"]), cv2.IMREAD_GRAYSCALE)
-    assert saved[5, 5] == 255 and not np.array_equal(saved, original)
-    assert session.handle_key(ord("s")) == "save"  # explicit save of an unchanged map
-    assert session.handle_key(ord("p")) == "previous" and session.position == 0
-    assert session.editor().result()[5, 5] == 255  # the edited map, not the original
-    assert session.handle_key(ord("x")) is None
-    assert session.handle_key(27) == "quit" and session.done
-    assert set(load_edited_maps(out)) == {entries[0]["source"], entries[1]["source"]}
-    assert "1/4" in EditorSession(out).status()
-
-
-def test_editor_needs_a_display_or_says_how_to_edit_instead(monkeypatch):
-    monkeypatch.delenv("DISPLAY", raising=False)
-    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
-    with pytest.raises(TfxaiError, match="paint program") as caught:
-        check_gui()
-    assert "\n" not in str(caught.value)
 
 
 def test_manifest_is_json_with_entries(exported):

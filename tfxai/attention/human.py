@@ -13,8 +13,8 @@ The workflow, each step a function here and an app in ``tfxai``:
    ``manifest.json`` and an empty ``edited/``.
 2. A person edits maps: with any paint program (save the edited map as
    ``edited/0000.png``: white = attend, black = ignore) or with
-   :func:`run_editor` (``tfxai attention edit``), whose painting and undo
-   logic is the display-free :class:`AttentionEditor`.
+   the studio's attention page (``tfxai attention edit``, :mod:`tfxai.studio`), whose
+   painting and undo follow the display-free :class:`AttentionEditor`.
 3. :func:`load_edited_maps` reads them back (keyed by each image's source),
    :func:`attach_attention_maps` builds the model inputs
    ``{"images", "attention_maps", "has_attention_map"}`` in which images
@@ -24,7 +24,6 @@ The workflow, each step a function here and an app in ``tfxai``:
 
 import json
 import os
-import sys
 
 import cv2
 import numpy as np
@@ -35,14 +34,10 @@ from tfxai.io import staged_directory, write_image, write_json, write_text
 __all__ = [
     "SELECTIONS",
     "AttentionEditor",
-    "EditorSession",
     "attach_attention_maps",
-    "check_gui",
     "export_attention_maps",
     "load_edited_maps",
     "load_manifest",
-    "render_editor",
-    "run_editor",
 ]
 
 SELECTIONS = ("misclassified", "all", "correct")
@@ -322,206 +317,6 @@ class AttentionEditor:
         return self.map.copy()
 
 
-class EditorSession:
-    """Walk through an export folder's maps with one :class:`AttentionEditor` each; keys and mouse in, files out.
-
-    Keys: ``n``/space next, ``p`` previous, ``s`` save, ``u``/``z`` undo,
-    ``e`` paint/erase, ``+``/``-`` brush size, ``r`` reset, ``q``/Esc quit
-    (unsaved edits are saved on next/previous/quit). Mouse: left button paints
-    (or erases), right button erases. Everything but the window lives here so
-    it runs without a display.
-
-    Parameters
-    ----------
-    folder : str
-        A folder written by :func:`export_attention_maps`.
-    scale : int
-        Display pixels per map pixel (for converting mouse coordinates).
-    radius : int
-        Initial brush radius in map pixels.
-    """
-
-    KEYS = {
-        ord("n"): "next",
-        ord(" "): "next",
-        ord("p"): "previous",
-        ord("s"): "save",
-        ord("u"): "undo",
-        ord("z"): "undo",
-        ord("e"): "toggle",
-        ord("+"): "bigger",
-        ord("="): "bigger",
-        ord("-"): "smaller",
-        ord("r"): "reset",
-        ord("q"): "quit",
-        27: "quit",
-    }
-
-    def __init__(self, folder, scale=8, radius=2):
-        self.folder = os.fspath(folder)
-        self.manifest = load_manifest(self.folder)
-        self.entries = self.manifest["entries"]
-        if not self.entries:
-            raise TfxaiError(f"{self.folder} lists no images: export some maps first")
-        self.scale = int(scale)
-        self.radius = int(radius)
-        self.position = 0
-        self.saved = set()
-        self._editors = {}
-        self._right_button = False
-        self.done = False
-
-    # --- state ---
-
-    def entry(self):
-        """The manifest entry being edited."""
-        return self.entries[self.position]
-
-    def editor(self):
-        """The :class:`AttentionEditor` of the current image (an edited map if one was saved before)."""
-        name = self.entry()["name"]
-        if name not in self._editors:
-            edited = os.path.join(self.folder, "edited", name)
-            start = edited if os.path.isfile(edited) else os.path.join(self.folder, "maps", name)
-            self._editors[name] = AttentionEditor(_read_gray(start), radius=self.radius)
-        return self._editors[name]
-
-    def image(self):
-        """The current image (uint8 RGB)."""
-        path = os.path.join(self.folder, "images", self.entry()["name"])
-        data = np.fromfile(path, np.uint8) if os.path.isfile(path) else np.zeros(0, np.uint8)
-        image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
-        if image is None:
-            raise TfxaiError(f"cannot read {path}: export the maps again")
-        return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-
-    # --- input ---
-
-    def handle_key(self, key):
-        """Apply one key code; returns the action name (or None for unknown keys)."""
-        action = self.KEYS.get(key & 0xFF if key >= 0 else key)
-        editor = self.editor()
-        if action == "next":
-            self.save_if_modified()
-            self.position = min(self.position + 1, len(self.entries) - 1)
-        elif action == "previous":
-            self.save_if_modified()
-            self.position = max(self.position - 1, 0)
-        elif action == "save":
-            self.save()
-        elif action == "undo":
-            editor.undo()
-        elif action == "toggle":
-            editor.toggle_erase()
-        elif action in ("bigger", "smaller"):
-            self.radius = editor.resize_brush(1 if action == "bigger" else -1)
-        elif action == "reset":
-            editor.reset()
-        elif action == "quit":
-            self.save_if_modified()
-            self.done = True
-        return action
-
-    def handle_mouse(self, event, x, y, flags=0):
-        """Apply an OpenCV mouse event at display coordinates (x, y)."""
-        editor = self.editor()
-        mx, my = int(x) // self.scale, int(y) // self.scale
-        if event in (cv2.EVENT_LBUTTONDOWN, cv2.EVENT_RBUTTONDOWN):
-            # the right button erases for one stroke, whatever the mode
-            self._right_button = event == cv2.EVENT_RBUTTONDOWN and not editor.erasing
-            if self._right_button:
-                editor.toggle_erase()
-            editor.begin_stroke(mx, my)
-        elif event == cv2.EVENT_MOUSEMOVE:
-            editor.stroke_to(mx, my)
-        elif event in (cv2.EVENT_LBUTTONUP, cv2.EVENT_RBUTTONUP):
-            editor.end_stroke()
-            if self._right_button:
-                editor.toggle_erase()
-                self._right_button = False
-
-    # --- output ---
-
-    def save(self):
-        """Write the current map to ``edited/<name>`` (atomically); returns the path."""
-        path = os.path.join(self.folder, "edited", self.entry()["name"])
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        write_image(path, self.editor().result())
-        self.saved.add(self.entry()["name"])
-        return path
-
-    def save_if_modified(self):
-        """Save when the current map was changed in this session."""
-        name = self.entry()["name"]
-        if name in self._editors and self._editors[name].modified:
-            self.save()
-
-    def status(self):
-        """One line for the window title / status bar."""
-        editor = self.editor()
-        entry = self.entry()
-        mode = "ERASE" if editor.erasing else "paint"
-        return (
-            f"{self.position + 1}/{len(self.entries)} {entry.get('class_name', '')} | {mode} r={editor.radius} | "
-            "n next p prev s save u undo e erase +/- brush r reset q quit"
-        )
-
-
-def render_editor(image, attention, scale=8, alpha=0.5):
-    """The editor's view: the image with the map in JET, upscaled ``scale`` times (uint8 BGR)."""
-    from tfxai.explain.overlay import overlay
-
-    blended = overlay(image, np.asarray(attention, np.float32) / 255.0, alpha)
-    height, width = blended.shape[:2]
-    large = cv2.resize(blended, (width * scale, height * scale), interpolation=cv2.INTER_NEAREST)
-    return cv2.cvtColor(large, cv2.COLOR_RGB2BGR)
-
-
-# === The window (the only part that needs a display) ===
-
-
-def check_gui():
-    """Raise :class:`TfxaiError` unless OpenCV can open windows here."""
-    info = cv2.getBuildInformation()
-    gui_line = next((line for line in info.splitlines() if line.strip().startswith("GUI:")), "")
-    if "NONE" in gui_line.upper() or not gui_line:
-        raise TfxaiError(
-            "this OpenCV has no GUI support (opencv-python-headless): install opencv-python "
-            "(pip install opencv-python) to use the editor, or edit the PNGs in edited/ with any paint program"
-        )
-    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
-        raise TfxaiError("no display (DISPLAY is not set): run the editor on a desktop, or edit the PNGs in edited/ with any paint program")
-
-
-def run_editor(folder, scale=None, radius=2, window="tfxai attention edit"):
-    """Open the OpenCV editor window over an export folder; returns the names saved."""
-    check_gui()
-    session = EditorSession(folder, scale=1, radius=radius)
-    height, width = session.image().shape[:2]
-    session.scale = int(scale or max(1, 512 // max(height, width)))
-    try:
-        cv2.namedWindow(window, cv2.WINDOW_AUTOSIZE)
-    except cv2.error as error:
-        raise TfxaiError(f"OpenCV cannot open a window ({str(error).strip().splitlines()[-1]}): install opencv-python") from error
-    cv2.setMouseCallback(window, lambda event, x, y, flags, param: session.handle_mouse(event, x, y, flags))
-    try:
-        while not session.done:
-            cv2.imshow(window, render_editor(session.image(), session.editor().map, session.scale))
-            cv2.setWindowTitle(window, session.status())
-            key = cv2.waitKey(30)
-            if key != -1:
-                session.handle_key(key)
-            if cv2.getWindowProperty(window, cv2.WND_PROP_VISIBLE) < 1:
-                session.save_if_modified()
-                break
-    finally:
-        cv2.destroyAllWindows()
-    return sorted(session.saved)
-
-
-# === Helpers ===
-
-
 def _map_to_uint8(attention):
     return np.clip(np.round(np.asarray(attention, np.float32) * 255.0), 0, 255).astype(np.uint8)
 
@@ -531,13 +326,3 @@ def _to_bgr(image):
     if image.ndim == 3 and image.shape[-1] == 3:
         return cv2.cvtColor(image.astype(np.uint8), cv2.COLOR_RGB2BGR)
     return image.astype(np.uint8)
-
-
-def _read_gray(path):
-    data = np.fromfile(path, np.uint8) if os.path.isfile(path) else np.zeros(0, np.uint8)
-    image = cv2.imdecode(data, cv2.IMREAD_GRAYSCALE) if data.size else None
-    if image is None:
-        raise TfxaiError(f"cannot read attention map {path}: export the maps again")
-    return image
-
-
