@@ -17,6 +17,7 @@ import sys
 REGISTERING_MODULES = (
     "tfxai.classify.backbones",
     "tfxai.attention.abn",
+    "tfxai.attention.abn_layers",
     "tfxai.attention.gain",
     "tfxai.attention.losses",
     "tfxai.signal.layers",

@@ -148,3 +148,28 @@ def test_saved_model_serves_class_names_from_its_asset_without_tfxai(tmp_path):
     names = ["cat", "wild dog", "émeu"]
     assert report["names"] == [names[i] for i in report["ids"]]
     assert report["asset"].splitlines() == names
+
+
+def test_export_serves_the_registry_in_graph_explainers_by_name_and_refuses_tf_keras_vis_ones(tmp_path):
+    import tensorflow as tf
+
+    from tfxai.explain import GradCAMPlusPlus
+    from tfxai.io.export import serving_function
+    from tfxai.testing import tiny_cnn
+    from tfxai.video import R3D
+
+    model = tiny_cnn((16, 16, 1), 3, filters=4, seed=0)
+    x = np.random.default_rng(0).random((2, 16, 16, 1)).astype("float32")
+    served = tf.function(serving_function(model, "Grad-CAM++", layer="features"))(tf.constant(x))
+    np.testing.assert_allclose(served["heatmap"].numpy(), GradCAMPlusPlus(model, "features").explain(x)[0].numpy(), atol=1e-5)
+    clips = np.random.default_rng(1).uniform(0, 255, (2, 4, 16, 16, 1)).astype("float32")
+    video = R3D(2, (4, 16, 16, 1), depth=10, base_width=4)
+    served = tf.function(serving_function(video, "r3d-gradcam"))(tf.constant(clips))
+    np.testing.assert_allclose(served["heatmap"].numpy(), GradCAM(video).explain(clips)[0].numpy(), atol=1e-5)
+    for name in ("scorecam", "smoothgrad", "layercam"):
+        with pytest.raises(TfxaiError, match=rf"^{name} runs tf-keras-vis in Python \(numpy\), which cannot run inside a "
+                                             r"SavedModel: export with one of gradcam, gradcam\+\+, cam, r3d-gradcam"):
+            export_saved_model(model, tmp_path / name, explain=name)
+        assert not os.path.exists(tmp_path / name)
+    with pytest.raises(TfxaiError, match="unknown explainer 'nope'"):
+        export_saved_model(model, tmp_path / "nope", explain="nope")

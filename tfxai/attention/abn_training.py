@@ -9,13 +9,13 @@ holds what is ABN's own: its model and optimiser options, fine-tuning from
 import dataclasses
 from typing import ClassVar
 
-import keras
 import numpy as np
 
 from tfxai.attention.abn import ABN
 from tfxai.training.determinism import seed_everything
 from tfxai.errors import TfxaiError
 from tfxai.training import RunConfig, make_dataset, run_training, split_run_data
+from tfxai.training.optimizers import accuracy_metrics, make_optimizer
 
 __all__ = ["ABNConfig", "ABN_PRESETS", "PAPER_SIGMAS", "accuracy_metrics", "build_abn", "compile_abn", "make_optimizer", "train_abn"]
 
@@ -168,15 +168,6 @@ def build_abn(config, num_classes, steps_per_epoch):
     )
 
 
-def make_optimizer(name, learning_rate, momentum=0.9):
-    """``sgd`` (with momentum) or ``adam``."""
-    if name == "sgd":
-        return keras.optimizers.SGD(learning_rate, momentum=momentum)
-    if name == "adam":
-        return keras.optimizers.Adam(learning_rate)
-    raise TfxaiError(f"unknown optimizer {name!r}: choose sgd or adam")
-
-
 def compile_abn(model, config):
     """Compile with the config's optimizer (a copy drives the COT update), top-1 and, beyond 5 classes, top-5 accuracy.
 
@@ -184,14 +175,6 @@ def compile_abn(model, config):
     """
     model.compile(optimizer=make_optimizer(config.optimizer, config.learning_rate, config.momentum), metrics=accuracy_metrics(model.num_classes))
     return model
-
-
-def accuracy_metrics(num_classes):
-    """Top-1 accuracy and, beyond 5 classes, top-5 accuracy (with 5 classes or fewer top-5 is always 1)."""
-    metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
-    if num_classes > 5:
-        metrics.append(keras.metrics.SparseTopKCategoricalAccuracy(k=5, name="top5"))
-    return metrics
 
 
 def train_abn(config, verbose="auto", log=print):

@@ -17,11 +17,12 @@ import tensorflow as tf
 from tfxai.errors import TfxaiError
 from tfxai.explain import targets as targets_lib
 from tfxai.explain.layers import feature_view, output_activation, score_layer
-from tfxai.explain.protocol import map_in_batches
+from tfxai.explain.protocol import explain_dataset, map_in_batches
+from tfxai.explain.registry import ALL_INPUTS, register_explainer
 
 EPSILON = 1e-7
 
-__all__ = ["BaseCAM", "GradCAM", "GradCAMPlusPlus", "CAM", "combine", "upsample", "normalize"]
+__all__ = ["BaseCAM", "GradCAM", "GradCAMPlusPlus", "CAM", "combine", "upsample", "normalize", "video_gradcam"]
 
 
 # === Pure tensor functions (the hooks' building blocks, tested on their own) ===
@@ -187,7 +188,7 @@ class BaseCAM:
     def explain(self, images, targets=None):
         """Return ``(heatmaps, probabilities)`` for numpy arrays, tensors or a ``tf.data`` dataset (the explainer protocol)."""
         if isinstance(images, tf.data.Dataset):
-            return self._explain_dataset(images, targets)
+            return explain_dataset(self.explain, images, targets)
         images = self._check_images(images)
         batch = int(images.shape[0])
         if callable(targets):
@@ -224,21 +225,11 @@ class BaseCAM:
             self._traced[key] = tf.function(run, reduce_retracing=True)
         return self._traced[key]
 
-    def _explain_dataset(self, dataset, targets):
-        heatmaps, probabilities = [], []
-        for element in dataset:
-            images = element[0] if isinstance(element, (tuple, list)) else element
-            h, p = self.explain(images, targets)
-            heatmaps.append(h)
-            probabilities.append(p)
-        if not heatmaps:
-            raise TfxaiError("the dataset is empty: give it at least one image")
-        return tf.concat(heatmaps, 0), tf.concat(probabilities, 0)
-
     def _check_images(self, images):
         return check_images(images, self.view.inputs[0].shape, self.view.inputs[0].dtype)
 
 
+@register_explainer("gradcam", inputs=ALL_INPUTS)
 class GradCAM(BaseCAM):
     """Grad-CAM: channel weights are the spatially averaged gradients.
 
@@ -250,6 +241,7 @@ class GradCAM(BaseCAM):
         return tf.reduce_mean(gradients, axis=spatial_axes(features))
 
 
+@register_explainer("gradcam++", inputs=ALL_INPUTS)
 class GradCAMPlusPlus(BaseCAM):
     """Grad-CAM++: pixel-wise weighted positive gradients (closed form with exp scores).
 
@@ -282,6 +274,7 @@ class GradCAMPlusPlus(BaseCAM):
         return tf.reduce_sum(alpha * tf.nn.relu(gradients), axis=axes)
 
 
+@register_explainer("cam", inputs=ALL_INPUTS)
 class CAM(BaseCAM):
     """CAM: channel weights are the output layer's weights for the target class.
 
@@ -311,3 +304,16 @@ class CAM(BaseCAM):
             sign = targets_lib.binary_sign(class_ids, kernel.dtype)
             return tf.transpose(kernel)[tf.zeros_like(class_ids)] * sign[:, None]
         return tf.gather(tf.transpose(kernel), class_ids)
+
+
+@register_explainer("r3d-gradcam", model="video", inputs=ALL_INPUTS)
+def video_gradcam(model, layer=None, **options):
+    """Grad-CAM of a video classifier (the 3D ResNet baseline ``R3D``): maps (batch, T, H, W) at the clip's resolution."""
+    inputs = getattr(model, "inputs", None)
+    if not inputs or len(inputs[0].shape) != 5:
+        shape = tuple(inputs[0].shape[1:]) if inputs else "unknown"
+        raise TfxaiError(
+            f"r3d-gradcam explains video classifiers (input (frames, H, W, C)), but {type(model).__name__} takes {shape}: "
+            "pass a 3D CNN such as tfxai.video.R3D, or choose an image method"
+        )
+    return GradCAM(model, layer, **options)

@@ -20,7 +20,7 @@ import tensorflow as tf
 
 from tfxai.errors import TfxaiError
 
-__all__ = ["explain_function", "explain_in_batches", "map_in_batches"]
+__all__ = ["explain_dataset", "explain_function", "explain_in_batches", "map_in_batches"]
 
 
 def explain_function(explainer):
@@ -78,3 +78,16 @@ def explain_in_batches(explainer, images, batch_size=32, targets=None):
             raise TfxaiError(f"got {len(targets)} targets for {len(images)} images: pass one class per image, one int, or None")
         maps, probabilities = map_in_batches(lambda chunk, ids: explain(chunk, ids), (images, targets), batch_size)
     return np.asarray(maps, np.float32), np.asarray(probabilities, np.float32)
+
+
+def explain_dataset(explain, dataset, targets=None):
+    """``explain(images, targets)`` over the batches of a ``tf.data`` dataset (elements: images or ``(images, ...)``), concatenated."""
+    maps, probabilities = [], []
+    for element in dataset:
+        images = element[0] if isinstance(element, (tuple, list)) else element
+        batch_maps, batch_probabilities = explain(images, targets)
+        maps.append(batch_maps)
+        probabilities.append(batch_probabilities)
+    if not maps:
+        raise TfxaiError("the dataset is empty: give it at least one image")
+    return tf.concat(maps, 0), tf.concat(probabilities, 0)

@@ -12,16 +12,29 @@ from tfxai.io.files import (
     write_json,
     write_text,
 )
-from tfxai.io.models import LEGACY_SUFFIXES, UNSAFE_FLAG, class_index, load_model, read_class_names, unsafe_deserialization
+from tfxai.io.models import (
+    LEGACY_SUFFIXES,
+    MODEL_KINDS,
+    UNSAFE_FLAG,
+    check_model_kind,
+    class_index,
+    load_model,
+    model_kind,
+    read_class_names,
+    unsafe_deserialization,
+)
 
 __all__ = [
     "LEGACY_SUFFIXES",
+    "MODEL_KINDS",
     "UNSAFE_FLAG",
     "atomic_path",
+    "check_model_kind",
     "check_output_folder",
     "class_index",
     "exchange_directories",
     "load_model",
+    "model_kind",
     "read_class_names",
     "replace_directory",
     "staged_directory",

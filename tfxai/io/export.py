@@ -25,7 +25,7 @@ import keras
 import tensorflow as tf
 
 from tfxai.errors import TfxaiError
-from tfxai.explain import get_method
+from tfxai.explain import explainer_names, explainer_spec
 from tfxai.explain.cam import BaseCAM
 from tfxai.explain.targets import predicted_classes
 from tfxai.io import atomic_path
@@ -38,7 +38,10 @@ def serving_function(model, explain=None, layer=None, class_names=None):
 
     ``explain`` is None (an attention model's own maps, Grad-CAM for other
     classifiers), False (no heatmap: for models without a convolutional
-    feature map, e.g. a dense network), a CAM method name (``gradcam``, ``gradcam++``, ``cam``), a
+    feature map, e.g. a dense network), the name of an in-graph explainer of
+    :data:`tfxai.explain.EXPLAINERS` (``gradcam``, ``gradcam++``, ``cam``,
+    ``r3d-gradcam``, or an attention model's own maps: ``abn``, ``gain``,
+    ``stabn``; the tf-keras-vis methods cannot be traced and are refused), a
     CAM object, or any explainer / callable ``images -> (maps, probabilities)``
     that can be traced. ``class_names`` is None or a lookup table (class id ->
     name, :func:`class_name_table`) that adds a ``"class_name"`` output.
@@ -102,15 +105,22 @@ class ClassNames(tf.Module):
 
 
 def _explainer(model, explain, layer):
+    """The traceable ``images -> (maps, probabilities)`` a SavedModel serves for ``explain`` (see :func:`serving_function`)."""
     from tfxai.attention.base import AttentionModel
     from tfxai.explain.protocol import explain_function
 
     if explain is None:
         explain = model if isinstance(model, AttentionModel) else "gradcam"
     if isinstance(explain, str):
-        if isinstance(model, AttentionModel):
-            model = getattr(model, "classifier", None) or _no_cam(model, explain)
-        explain = get_method(explain)(model, layer)
+        spec = explainer_spec(explain)
+        if not spec.in_graph:
+            raise TfxaiError(
+                f"{spec.name} runs tf-keras-vis in Python (numpy), which cannot run inside a SavedModel: export with one of "
+                f"{', '.join(explainer_names(in_graph=True))}"
+            )
+        if spec.model == "image" and isinstance(model, AttentionModel):
+            model = getattr(model, "classifier", None) or _no_cam(model, spec.name)
+        explain = spec.factory(model, layer=layer)
     if isinstance(explain, BaseCAM):
         return explain.explain_predicted  # the in-graph pipeline (the eager explain() batches numpy arrays)
     return explain_function(explain)

@@ -6,6 +6,71 @@ import os
 
 from tfxai.errors import TfxaiError
 
+#: The kinds of model the loader tells apart (:func:`model_kind`), and what to do with each instead.
+MODEL_KINDS = ("image", "attention", "video", "signal", "other")
+KIND_ADVICE = {
+    "image": "use 'tfxai explain' (or 'tfxai export')",
+    "attention": "use 'tfxai explain --method abn' (or gain): its own attention maps",
+    "video": "use 'tfxai explain video'",
+    "signal": "its attention is plotted by 'tfxai train signal' (attention.png, --attention-recording)",
+    "other": "pass a classifier of images (H, W, C), clips (T, H, W, C) or signal windows (T, channels)",
+}
+_INPUT_NAMES = {"image": "images", "attention": "images", "video": "clips", "signal": "windows", "other": "input"}
+
+
+def model_input_shape(model):
+    """The input shape without the batch axis (``(H, W, C)``, ``(T, H, W, C)``, ``(T, channels)``), or None when unknown.
+
+    Attention models (:class:`tfxai.attention.AttentionModel`, ST-ABN) carry it as
+    ``image_shape``; other models in their (first) input.
+    """
+    shape = getattr(model, "image_shape", None)
+    if shape is not None:
+        return tuple(shape)
+    try:
+        inputs = model.inputs
+    except (AttributeError, ValueError):  # a subclassed model that was never called has no inputs
+        return None
+    return tuple(inputs[0].shape[1:]) if inputs else None
+
+
+def model_kind(model):
+    """``"image"``, ``"attention"``, ``"video"``, ``"signal"`` or ``"other"``: what ``model`` classifies.
+
+    ``video``: clips (T, H, W, C) (ST-ABN, the 3D ResNet ``R3D``, any model with a
+    5-D input); ``signal``: windows (T, channels) (SAN1D, CNN1D, any model with a
+    3-D input); ``attention``: an image model with its own attention maps and losses
+    (ABN, GAIN: :class:`tfxai.attention.AttentionModel`); ``image``: any other model
+    of images (H, W, C); ``other``: anything else (a dense network on vectors, an unknown input).
+    """
+    shape = model_input_shape(model)
+    if shape is None:
+        return "other"
+    if len(shape) == 4:
+        return "video"
+    if len(shape) == 2:
+        return "signal"
+    if len(shape) == 3:
+        # the AttentionModel API, checked without importing tfxai.attention (which imports this package)
+        return "attention" if callable(getattr(model, "loss_terms", None)) and callable(getattr(model, "explain", None)) else "image"
+    return "other"
+
+
+def check_model_kind(model, kinds, path=None):
+    """``model`` itself when :func:`model_kind` is one of ``kinds``, else a one-line :class:`TfxaiError` saying what it is and what to use.
+
+    E.g. ``run/model.keras is a video model (STABN, clips (4, 8, 8, 1)): use 'tfxai explain video'``.
+    """
+    kind = model_kind(model)
+    if kind in kinds:
+        return model
+    shape = model_input_shape(model)
+    shown = f", {_INPUT_NAMES[kind]} {shape}" if shape is not None else ""
+    what = f"{_a(kind)} model" if kind != "other" else "not a model of images, clips or signals"
+    name = os.fspath(path) if path is not None else f"this {type(model).__name__}"
+    raise TfxaiError(f"{name} is {what} ({type(model).__name__}{shown}): {KIND_ADVICE[kind]}")
+
+
 def class_index(name, class_names):
     """The index of a class given by name or by index (``"cat"``, ``"3"`` or ``3``), or a one-line :class:`TfxaiError`."""
     class_names = list(class_names)
@@ -68,7 +133,7 @@ def unsafe_deserialization(allowed=True):
         global_state.set_global_attribute("safe_mode_saving", previous)
 
 
-def load_model(path, expect=None, safe_mode=None, compile=True):
+def load_model(path, expect=None, safe_mode=None, compile=True, kinds=None):
     """``(model, class_names or None)`` from a ``.keras`` file, a Keras-2 HDF5 file or a run folder.
 
     A run folder holds ``model.keras`` and ``class_names.json`` (written by a
@@ -86,6 +151,9 @@ def load_model(path, expect=None, safe_mode=None, compile=True):
     only for files you trust, as loading runs their code. ``None`` follows Keras'
     setting (safe unless unsafe deserialization was enabled). ``compile=False``
     skips the training configuration (never loaded from HDF5 files).
+    ``kinds`` (e.g. ``("image", "attention")``) are the :func:`model_kind`\ s
+    the caller takes: a model of another kind is a one-line :class:`TfxaiError`
+    naming the app for it (:func:`check_model_kind`).
     """
     import keras
 
@@ -113,6 +181,8 @@ def load_model(path, expect=None, safe_mode=None, compile=True):
         raise TfxaiError(
             f"{model_file} holds {_a(type(model).__name__)}, not {_a(expect.__name__)}: pass a model written by '{written_by}'"
         )
+    if kinds is not None:
+        check_model_kind(model, kinds, path)
     names_file = os.path.join(os.path.dirname(model_file), "class_names.json")
     class_names = read_class_names(names_file) if os.path.isfile(names_file) else None
     return model, class_names

@@ -118,7 +118,7 @@ def build_video_model(config, num_classes):
 
 def compile_video_model(model, config, num_classes):
     """Compile with the config's optimizer and top-1 (and, beyond 5 classes, top-5) accuracy."""
-    from tfxai.attention.abn_training import accuracy_metrics, make_optimizer
+    from tfxai.training.optimizers import accuracy_metrics, make_optimizer
 
     optimizer = make_optimizer(config.optimizer, config.learning_rate, config.momentum)
     loss = None if config.model == "st_abn" else "sparse_categorical_crossentropy"
