@@ -45,10 +45,10 @@ from tfxai.explain.targets import binary_sign, predicted_classes
 from tfxai.io import atomic_path
 from tfxai.io.export_litert import QUANTIZATIONS, convert_litert, litert_interpreter, run_litert
 from tfxai.io.export_onnx import OPSET, convert_onnx, onnx_session, run_onnx
-from tfxai.io.model_card import agreement, write_model_card
+from tfxai.io.model_card import agreement, calibration_images, check_images, training_data, write_model_card
 
 __all__ = ["FORMATS", "QUANTIZATIONS", "calibration_images", "export", "export_saved_model", "model_input_shape",
-           "portable_function", "serving_function"]
+           "portable_function", "serving_function", "training_data"]
 
 #: ``export(format=...)`` choices and the file each writes in its folder.
 FORMATS = ("savedmodel", "tflite", "onnx")
@@ -276,37 +276,6 @@ def _analytic_cam(model, explain, layer):
     return serve
 
 
-def calibration_images(source, shape, count=300, input_dtype="float32"):
-    """Up to ``count`` images of ``shape`` (H, W, C) from an array, ``"demo"`` (the bundled training images) or an image folder.
-
-    Images are spread evenly over a folder's sorted files, so every class is represented.
-    """
-    from tfxai.data import list_images, load_images, load_labelled_images
-
-    height, width, channels = (int(size) for size in shape[-3:])
-    if isinstance(source, str) and source == "demo":
-        if height != width:
-            raise TfxaiError(f"the demo images are square but the model takes {height}x{width}: pass --calibration FOLDER")
-        images = load_labelled_images("demo", height, channels, split="train").images
-    elif isinstance(source, (str, os.PathLike)):
-        paths = list_images(source)
-        images = load_images(paths[:: max(1, len(paths) // count)], (height, width), channels)
-    else:
-        images = np.asarray(source)
-    images = images[np.linspace(0, len(images) - 1, min(count, len(images))).astype(int)] if len(images) > count else images
-    if tuple(images.shape[1:]) != tuple(shape):
-        raise TfxaiError(f"calibration images have shape {tuple(images.shape[1:])}, the model takes {tuple(shape)}: pass images of its size")
-    return images.astype(input_dtype)
-
-
-def _check_images(shape, input_dtype, calibration, count=32):
-    """The images an export is checked on: calibration images, else seeded uniform noise in [0, 255]."""
-    if calibration is not None:
-        return calibration[np.linspace(0, len(calibration) - 1, min(count, len(calibration))).astype(int)]
-    images = np.random.default_rng(0).uniform(0, 255, (8, *shape))
-    return images.astype(input_dtype)
-
-
 def _run_tf(function, images, batch_size=32):
     parts = [{k: v.numpy() for k, v in function(tf.constant(images[i:i + batch_size])).items()}
              for i in range(0, len(images), batch_size)]
@@ -354,7 +323,7 @@ def export(model, path, format="savedmodel", explain=None, layer=None, input_dty
         raise TfxaiError("int8 quantization needs calibration images: pass calibration= (--calibration FOLDER or demo)")
     calibration = None if calibration is None else calibration_images(calibration, shape[1:], input_dtype=input_dtype)
     spec = tf.TensorSpec(shape, getattr(tf, input_dtype), name="images")
-    images = _check_images(shape[1:], input_dtype, calibration)
+    images = check_images(shape[1:], input_dtype, calibration)
     traced = tf.function(portable_function(model, explain, layer, class_names, analytic=False), input_signature=[spec])
     reference = _run_tf(traced, images)  # Keras' own Grad-CAM (gradients traced), what the SavedModel serves
     portable, gradients = traced, "as in the SavedModel (traced)"
@@ -375,17 +344,18 @@ def export(model, path, format="savedmodel", explain=None, layer=None, input_dty
             os.makedirs(tmp)
             with open(os.path.join(tmp, FILE_NAMES[format]), "wb") as handle:
                 handle.write(flat)
-            exported = run_litert(litert_interpreter(os.path.join(tmp, FILE_NAMES[format])), images)
+            exported = _run_flex(tmp, images) if fallback else run_litert(litert_interpreter(os.path.join(tmp, FILE_NAMES[format])), images)
             runtime = "LiteRT interpreter"
             extra = {"quantize": quantize, "select_tf_ops": fallback,
-                     "select_tf_ops_note": (f"{', '.join(fallback)} have no LiteRT built-in kernel: run with the Flex delegate "
-                                            "(tensorflow or the select-ops LiteRT build)") if fallback else "built-in ops only"}
+                     "select_tf_ops_note": (f"{', '.join(fallback)} fell back to TensorFlow ops: LiteRT has no built-in kernel "
+                                            "for them (Grad-CAM's traced gradients back through the layers after the feature map); "
+                                            "run with the Flex delegate (select-ops LiteRT build)") if fallback else "built-in ops only"}
         else:
             os.makedirs(tmp)
             convert_onnx(portable, [spec], os.path.join(tmp, FILE_NAMES[format]))
             exported = run_onnx(onnx_session(os.path.join(tmp, FILE_NAMES[format])), images)
             runtime, extra = "onnxruntime", {"opset": OPSET}
-        card = _card(model, format, explain, layer, spec, input_range, class_names, reference, exported, images, calibration)
+        card = _card(model, format, explain, layer, spec, input_range, class_names, reference, exported, calibration)
         card["explanation"]["gradients"] = gradients
         card.update(extra, runtime=runtime, file=FILE_NAMES[format], size_bytes=_size(tmp))
         write_model_card(tmp, card)
@@ -421,7 +391,17 @@ def _method_name(model, explain):
     return explain if isinstance(explain, str) else type(explain).__name__
 
 
-def _card(model, format, explain, layer, spec, input_range, class_names, reference, exported, images, calibration):
+def _run_flex(folder, images):
+    """Outputs of a LiteRT file with Select TF ops, or a string saying why they could not be had (no Flex delegate here)."""
+    try:
+        return run_litert(litert_interpreter(os.path.join(folder, FILE_NAMES["tflite"]), flex=True), images)
+    except RuntimeError as error:
+        if "Flex" not in str(error) and "Select TensorFlow op" not in str(error):
+            raise
+        return "this machine's LiteRT interpreter has no Flex delegate (Select TF ops), so the file was not run"
+
+
+def _card(model, format, explain, layer, spec, input_range, class_names, reference, exported, calibration):
     outputs = {key: {"shape": ["batch", *np.shape(value)[1:]], "dtype": "string" if key == "class_name" else str(np.asarray(value).dtype)}
                for key, value in sorted(reference.items())}
     return {
@@ -430,6 +410,11 @@ def _card(model, format, explain, layer, spec, input_range, class_names, referen
         "outputs": outputs,
         "class_names": None if class_names is None else [str(name) for name in class_names],
         "explanation": {"method": _method_name(model, explain), "layer": layer},
-        "agreement_with_keras": {**agreement(reference, exported),
-                                 "check_images": "calibration images" if calibration is not None else "seeded uniform noise in [0, 255]"},
-    }
+    } | _measured(reference, exported, calibration)
+
+
+def _measured(reference, exported, calibration):
+    if isinstance(exported, str):
+        return {"agreement_with_keras": None, "agreement_not_measured": exported}
+    check = "calibration images" if calibration is not None else "seeded uniform noise in [0, 255]"
+    return {"agreement_with_keras": {**agreement(reference, exported), "check_images": check}}

@@ -78,9 +78,14 @@ def flex_ops(flat):
     return sorted({name.decode() for name in re.findall(rb"Flex([A-Z][A-Za-z0-9]+)", flat)})
 
 
-def litert_interpreter(path_or_bytes):
-    """A LiteRT interpreter on a ``.tflite`` file (or its bytes): ``ai_edge_litert`` when installed, else ``tf.lite``."""
+def litert_interpreter(path_or_bytes, flex=False):
+    """A LiteRT interpreter on a ``.tflite`` file (or its bytes): ``ai_edge_litert`` when installed, else ``tf.lite``.
+
+    ``flex``: the file holds Select TF ops, which TensorFlow's own interpreter runs (it links the Flex delegate).
+    """
     try:
+        if flex:
+            raise ImportError("Select TF ops need the Flex delegate")
         from ai_edge_litert.interpreter import Interpreter
     except ImportError:
         Interpreter = tf.lite.Interpreter
