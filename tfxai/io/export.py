@@ -369,12 +369,11 @@ def _litert(model, portable, spec, scratch, quantize, calibration):
     archive.add_endpoint("serving_default", portable, input_signature=[spec])
     folder = os.path.join(scratch, "portable")
     archive.write_out(folder, verbose=False)
-    representative = None
-    if calibration is not None:
-        def representative():
-            for image in calibration:
-                yield [image[None]]
-    return convert_litert(folder, quantize, representative)
+    def representative():
+        for image in calibration:
+            yield [image[None]]
+
+    return convert_litert(folder, quantize, None if calibration is None else representative)
 
 
 def _size(folder):
