@@ -1,0 +1,101 @@
+"""LiteRT (TFLite) conversion of a serving SavedModel: float32, dynamic-range, float16 or int8 weights.
+
+The converter is TensorFlow's own ``tf.lite.TFLiteConverter`` (still in TF 2.21);
+the file runs with the LiteRT interpreter (``ai-edge-litert``) or, where only
+TensorFlow is installed, ``tf.lite.Interpreter``. Conversion first asks for
+built-in ops only, so the file runs with the plain interpreter; when a graph
+needs a TensorFlow op that has no built-in kernel, it converts again with
+Select TF ops and says which ops fell back.
+"""
+
+import re
+
+import numpy as np
+import tensorflow as tf
+
+from tfxai.errors import TfxaiError
+
+__all__ = ["QUANTIZATIONS", "convert_litert", "flex_ops", "litert_interpreter", "run_litert"]
+
+#: ``--quantize`` choices: none (float32), dynamic-range int8 weights, float16 weights, full int8 with calibration.
+QUANTIZATIONS = ("none", "dynamic", "float16", "int8")
+
+
+def _converter(saved_model, quantize, representative):
+    converter = tf.lite.TFLiteConverter.from_saved_model(saved_model, signature_keys=["serving_default"])
+    if quantize != "none":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if quantize == "float16":
+        converter.target_spec.supported_types = [tf.float16]
+    if quantize == "int8":
+        if representative is None:
+            raise TfxaiError("int8 quantization needs calibration images: pass --calibration FOLDER (or demo)")
+        converter.representative_dataset = representative
+        # inputs and outputs stay as exported (float32/uint8 images in, float probabilities and heatmap out)
+    return converter
+
+
+def _select_ops_named(message):
+    """The TensorFlow op names a converter error lists as having no built-in kernel (``tf.ReluGrad`` -> ``ReluGrad``)."""
+    return sorted(set(re.findall(r"\btf\.([A-Z][A-Za-z0-9]+)", message)))
+
+
+def convert_litert(saved_model, quantize="none", representative=None):
+    """Convert the ``serving_default`` signature of ``saved_model`` into LiteRT flatbuffer bytes.
+
+    Parameters
+    ----------
+    saved_model : str
+        A SavedModel folder whose ``serving_default`` takes ``images``.
+    quantize : {"none", "dynamic", "float16", "int8"}
+        Weight/activation quantization; the served heatmap and probabilities stay float.
+    representative : callable or None
+        For ``int8``: a generator function yielding ``[images]`` batches of one image.
+
+    Returns
+    -------
+    (bytes, list of str)
+        The flatbuffer and the TensorFlow ops that fell back to Select TF ops (empty: built-ins only).
+    """
+    if quantize not in QUANTIZATIONS:
+        raise TfxaiError(f"quantize must be one of {', '.join(QUANTIZATIONS)}, got {quantize!r}")
+    converter = _converter(saved_model, quantize, representative)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    try:
+        flat = converter.convert()
+        return flat, flex_ops(flat)
+    except Exception as error:  # noqa: BLE001 - the converter raises its own ConverterError types
+        fallback = _select_ops_named(str(error))
+        if not fallback:
+            raise TfxaiError(f"LiteRT conversion failed: {str(error).splitlines()[0][:300]}") from error
+    converter = _converter(saved_model, quantize, representative)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS, tf.lite.OpsSet.SELECT_TF_OPS]
+    return converter.convert(), fallback
+
+
+def flex_ops(flat):
+    """TensorFlow ops a LiteRT flatbuffer runs through the Flex delegate (custom ops named ``Flex<Op>``)."""
+    return sorted({name.decode() for name in re.findall(rb"Flex([A-Z][A-Za-z0-9]+)", flat)})
+
+
+def litert_interpreter(path_or_bytes, flex=False):
+    """A LiteRT interpreter on a ``.tflite`` file (or its bytes): ``ai_edge_litert`` when installed, else ``tf.lite``.
+
+    ``flex``: the file holds Select TF ops, which TensorFlow's own interpreter runs (it links the Flex delegate).
+    """
+    try:
+        if flex:
+            raise ImportError("Select TF ops need the Flex delegate")
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:
+        Interpreter = tf.lite.Interpreter
+    if isinstance(path_or_bytes, (bytes, bytearray)):
+        return Interpreter(model_content=bytes(path_or_bytes))
+    return Interpreter(model_path=str(path_or_bytes))
+
+
+def run_litert(interpreter, images, batch_size=1):
+    """Outputs of the ``serving_default`` signature for ``images``, in batches (a dict of numpy arrays)."""
+    runner = interpreter.get_signature_runner("serving_default")
+    parts = [runner(images=images[start:start + batch_size]) for start in range(0, len(images), batch_size)]
+    return {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
