@@ -36,6 +36,7 @@ REGISTERING_MODULES = (
     "tfxai.gan.stargan.networks",
     "tfxai.gan.stargan.model",
     "tfxai.gan.stargan.tta",
+    "tfxai.gan.stargan.classifiers",
 )
 
 

@@ -6,6 +6,13 @@ centred on the previous box, run the detector there; if it finds the object
 ``detector``); otherwise move the previous box toward the changed pixels of
 the frame difference inside the region (``framediff``), or keep it where it
 was when the sides changed about equally (``held``).
+
+Two rules are tfxai's, not the report's (docs/annotate.md, last table):
+a detection is taken only when it has the tracked box's class and overlaps
+the previous box by ``min_iou`` (the report keeps any detection in the search
+region: with ``min_iou=0`` a detection of the class anywhere in it is kept), and
+hand-labelled frames met while tracking replace the tracked boxes
+(``reanchor``; the report labels only the first frame: ``reanchor=False``).
 """
 
 import time
@@ -27,12 +34,16 @@ class TrackerConfig:
     """mode : ``combined`` (the report), ``detector`` (hold when it misses) or ``framediff`` (no detector).
 
     search_size : side of the square search region (the report: 416, YOLOv3's input).
-    min_iou : a detection counts as the tracked object when it overlaps the previous box at least this much.
+    min_iou : a detection counts as the tracked object when it has its class and overlaps the previous box at least
+        this much (0: any detection of the class in the search region, as the report).
+    reanchor : hand-labelled frames met while tracking replace the tracked boxes (tfxai); ``False``: only the
+        first labelled frame is used and everything after it is tracked (the report's mode).
     """
 
     mode: str = "combined"
     search_size: int = 416
     min_iou: float = 0.3
+    reanchor: bool = True
     frame_difference: FrameDifferenceConfig = field(default_factory=FrameDifferenceConfig)
 
     def __post_init__(self):
@@ -40,6 +51,8 @@ class TrackerConfig:
             raise TfxaiError(f"unknown tracking mode {self.mode!r}: choose one of {list(MODES)}")
         if self.search_size < 32:
             raise TfxaiError(f"search region {self.search_size} px is too small: use at least 32 (the report uses 416)")
+        if not 0.0 <= self.min_iou <= 1.0:
+            raise TfxaiError(f"min_iou must be in [0, 1], got {self.min_iou}")
 
 
 class Tracker:
@@ -92,7 +105,8 @@ def track_video(video, store, tracker, anchors, start=None, stop=None, progress=
     ``anchors`` maps frame index -> [Label] drawn by hand: tracking starts at
     ``start`` (default: the first anchor) and, on reaching another anchor
     frame, takes its boxes instead of the tracked ones (they are copied to the
-    store). Resumable: frames from ``start`` on that ``store`` already holds
+    store) unless the tracker's ``config.reanchor`` is off (the report's mode:
+    one hand-labelled frame, everything after it tracked). Resumable: frames from ``start`` on that ``store`` already holds
     are not tracked again; tracking continues after the last of them.
     """
     if not anchors:
@@ -107,12 +121,13 @@ def track_video(video, store, tracker, anchors, start=None, stop=None, progress=
     while last + 1 < stop and (last + 1) in store:
         last += 1
     boxes = store.boxes(last)
+    reanchor = getattr(getattr(tracker, "config", None), "reanchor", True)
     previous = to_gray(video.read(last))
     tracked, began = 0, time.perf_counter()
     for index in range(last + 1, stop):
         frame = video.read(index)
         gray = to_gray(frame)
-        if index in anchors:
+        if index in anchors and reanchor:
             boxes = list(anchors[index])
         else:
             boxes = tracker.step(previous, frame, boxes, gray)

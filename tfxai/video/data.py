@@ -25,7 +25,8 @@ from tfxai.data.video import Video
 from tfxai.data.image_folder import IMAGE_EXTENSIONS, convert_channels, read_image
 from tfxai.errors import TfxaiError
 
-__all__ = ["VIDEO_EXTENSIONS", "VideoSource", "clip_dataset", "clip_starts", "read_clip", "scan_video_folder", "video_source"]
+__all__ = ["VIDEO_EXTENSIONS", "VideoSource", "clip_dataset", "clip_starts", "read_clip", "read_video_clips", "scan_video_folder",
+           "video_source"]
 
 VIDEO_EXTENSIONS = (".avi", ".mp4", ".mov", ".mkv", ".webm", ".mpg", ".mpeg", ".m4v", ".wmv")
 
@@ -119,6 +120,16 @@ def read_clip(source, start, frames, stride, size, channels=3):
         frame = cv2.resize(frame, (int(size[1]), int(size[0])), interpolation=cv2.INTER_AREA)
         clip.append(convert_channels(frame if frame.ndim == 3 else frame[..., None], channels))
     return np.stack(clip).astype(np.uint8)
+
+
+def read_video_clips(source, frames, stride, size, count, channels=3):
+    """``count`` clips spread evenly over one video (:func:`clip_starts`): uint8 (count, T, H, W, channels).
+
+    ``count=1`` is the centred clip, the one the evaluation pipeline of
+    :func:`clip_dataset` reads; ``count=2`` is the thesis's "32+32".
+    """
+    starts = clip_starts(source.frame_count, frames, stride, count)
+    return np.stack([read_clip(source, start, frames, stride, size, channels) for start in starts])
 
 
 def clip_dataset(sources, labels, frames, stride, size, batch_size, channels=3, training=False, seed=0, augment=False):

@@ -8,6 +8,8 @@ docs/st_abn.md has the table of thesis value | preset value | why it differs.
 """
 
 import dataclasses
+import json
+import os
 from typing import ClassVar
 
 import keras
@@ -127,7 +129,11 @@ def compile_video_model(model, config, num_classes):
 
 
 def train_video(config, verbose="auto", log=print):
-    """Train the config's video model and write its run folder; returns ``(model, class_names, history)``."""
+    """Train the config's video model and write its run folder; returns ``(model, class_names, history)``.
+
+    ``metrics.json`` gets ``clip_evaluation``: the held-out videos' top-1 (top-5) from the centred clip and
+    from the mean of ``config.clips_per_video`` clips, side by side (:func:`tfxai.video.evaluation.evaluate_videos`).
+    """
     from tfxai.data import split_stratified
     from tfxai.video.data import check_long_enough, clip_dataset, scan_video_folder
 
@@ -151,4 +157,27 @@ def train_video(config, verbose="auto", log=print):
     validation_data = dataset(held_ids, False) if len(held_ids) else None
     history = run_training(config, model, dataset(train_ids, True), validation_data, class_names, verbose=verbose,
                            train_videos=int(len(train_ids)), held_out_videos=int(len(held_ids)))
+    if len(held_ids):
+        scores = evaluate_held_out(model, config, [sources[i] for i in held_ids], labels[held_ids], log)
+        add_metrics(os.path.join(config.out, "metrics.json"), clip_evaluation=scores)
     return model, class_names, history
+
+
+def evaluate_held_out(model, config, sources, labels, log=print):
+    """The held-out videos scored by their centred clip and by the mean of ``config.clips_per_video`` clips (table 1's "32" and "32+32")."""
+    from tfxai.video.evaluation import evaluate_videos
+
+    scores = evaluate_videos(model, sources, labels, config.frames, config.stride, (config.image_size, config.image_size),
+                             config.clips_per_video, config.channels, config.batch_size)
+    for name, label in (("centre_clip", "1 clip"), ("clip_average", f"{config.clips_per_video} clips")):
+        log(f"held-out videos, {label}: " + ", ".join(f"{key} {100 * value:.1f} %" for key, value in scores[name].items()))
+    return scores
+
+
+def add_metrics(path, **metrics):
+    """Add ``metrics`` to the run folder's ``metrics.json`` (rewritten atomically)."""
+    from tfxai.io import write_json
+
+    with open(path, encoding="utf-8") as handle:
+        summary = json.load(handle)
+    write_json(path, {**summary, **metrics})
