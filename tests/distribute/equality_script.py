@@ -43,10 +43,10 @@ def fixed_normal(shape, *args, **kwargs):
 
 
 tf.random.normal = fixed_normal
-import tfxai.gan.collaborative  # noqa: E402
-import tfxai.gan.stargan  # noqa: E402
+import tfxai.gan.collaborative.model  # noqa: E402
+import tfxai.gan.stargan.model  # noqa: E402
 
-for gan in (tfxai.gan.collaborative, tfxai.gan.stargan):
+for gan in (tfxai.gan.collaborative.model, tfxai.gan.stargan.model):
     gan.step_normal = lambda shape, *args, **kwargs: fixed_normal(shape)  # their latents (keyed by step and replica)
 
 from tiny_methods import GLOBAL_BATCH, METHODS  # noqa: E402  (the script's folder is on sys.path)
