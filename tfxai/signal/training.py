@@ -91,7 +91,7 @@ class SignalTrainingConfig(RunOptions):
         Replace an existing results folder.
     """
 
-    data: str = option("", "Folder of class sub-folders with .csv/.npy recordings, or one .npz (X, y[, lengths]).")
+    data: str = option("", "Folder of class sub-folders with .csv/.npy recordings, or one .npz (X, y[, lengths]).", required=True)
     model: str = option("san1d", "san1d (self-attention) or cnn1d (baseline).", choices=MODELS)
     fft: bool = option(False, "Feed each window's Fourier magnitude instead of the raw window.")
     out: str = option(os.path.join("saved_models", "signal"), "Results folder (written only when training finishes).")

@@ -25,6 +25,10 @@ __all__ = ["ConfigError", "RunOptions", "field_metadata", "option", "renamed_fie
 #: The seed a run uses when none is given.
 DEFAULT_SEED = 0
 
+#: The help of ``--seed`` (the ``seed`` field is a descriptor, so it carries no field metadata).
+SEED_METADATA = {"help": f"Seed of the split, the initial weights, the batch order and the augmentation [{DEFAULT_SEED}]; a given "
+                 "seed also makes the run repeat bit for bit (turning off XLA where it is on by default)."}
+
 
 class ConfigError(TfxaiError):
     """A bad config value; ``fields`` are the field names the message uses (a name or a tuple; the apps print their flags instead)."""
@@ -35,16 +39,17 @@ class ConfigError(TfxaiError):
         self.field = self.fields[0]
 
 
-def option(default=None, help="", *, choices=None, minimum=None, maximum=None, flag=None, metavar=None, hidden=False):
+def option(default=None, help="", *, choices=None, minimum=None, maximum=None, flag=None, metavar=None, hidden=False, required=False):
     """A config field that is also a command-line option.
 
     ``help`` is the option's help text; ``choices``, ``minimum`` and
     ``maximum`` (inclusive) are checked by :meth:`RunOptions.validate` and
     offered by the apps; ``flag`` overrides the option's name (default
-    ``--field-name``); ``hidden`` fields are not offered as options.
+    ``--field-name``); ``hidden`` fields are not offered as options;
+    ``required`` options must be given on the command line.
     """
     metadata = {"help": help, "choices": tuple(choices) if choices else None, "minimum": minimum, "maximum": maximum,
-                "flag": flag, "metavar": metavar, "hidden": hidden}
+                "flag": flag, "metavar": metavar, "hidden": hidden, "required": required}
     return dataclasses.field(default=default, metadata=metadata)
 
 
@@ -98,6 +103,7 @@ class RunOptions:
     batch_size: int = option(32, "Samples per batch.", minimum=1)
     learning_rate: float = option(1e-3, "Learning rate of the optimizer.")
     overwrite: bool = option(False, "Replace an existing output folder once the new one is complete.")
+    preset: Optional[str] = None  # the preset the config came from (set by from_preset; metrics.json records it)
 
     #: Named presets: preset name -> field values (a ``<method>_presets.py`` beside each method).
     presets: ClassVar[dict] = {}
@@ -118,7 +124,7 @@ class RunOptions:
             if old in overrides:
                 warnings.warn(f"{cls.__name__}.from_preset({old}=...) is deprecated: use {new}=...", DeprecationWarning, stacklevel=2)
                 overrides[new] = overrides.pop(old)
-        values = {**cls.presets[name], **{key: value for key, value in overrides.items() if value is not None}}
+        values = {"preset": name, **cls.presets[name], **{key: value for key, value in overrides.items() if value is not None}}
         unknown = sorted(set(values) - {field.name for field in dataclasses.fields(cls)})
         if unknown:
             raise TfxaiError(f"unknown option(s) {unknown} for {cls.__name__}")
@@ -150,6 +156,8 @@ class RunOptions:
 
 def field_metadata(config_class, name):
     """The :func:`option` metadata of field ``name``: a subclass that only changes a default keeps its base's help and bounds."""
+    if name == "seed":
+        return SEED_METADATA
     for klass in config_class.__mro__:
         field = getattr(klass, "__dataclass_fields__", {}).get(name)
         if field is not None and field.metadata:

@@ -57,7 +57,7 @@ class RunConfig(RunOptions):
     the run does.
     """
 
-    data: str = option("", "Folder with one sub-folder of images per class, or 'demo' (bundled Fashion-MNIST subset).")
+    data: str = option("", "Folder with one sub-folder of images per class, or 'demo' (bundled Fashion-MNIST subset).", required=True)
     backbone: str = option("small_cnn", "The backbone network.")
     weights: str = option("none", "imagenet | none | PATH to a local weights file.")
     image_size: int = option(224, "Side of the square input images in pixels.", minimum=8, maximum=1024)

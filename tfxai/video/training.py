@@ -37,7 +37,7 @@ class VideoConfig(RunConfig):
     takes the common 3D ResNet values (112 x 112, SGD 0.01 with momentum 0.9).
     """
 
-    data: str = option("", "Folder with one sub-folder per class holding videos (any format OpenCV reads) or folders of frames.")
+    data: str = option("", "Folder with one sub-folder per class holding videos (any format OpenCV reads) or folders of frames.", required=True)
     model: str = option("st_abn", "ST-ABN or the plain 3D ResNet baseline.", choices=MODELS)
     out: str = option("saved_models/video", "Output folder (written only when training finishes).")
     backbone: str = option("r3d50", "r3d10, r3d18, r3d34 or r3d50 (3D ResNet depth).", choices=tuple(VIDEO_BACKBONES))
