@@ -98,12 +98,14 @@ def _preset_option(config_class):
                         help=f"{' or '.join(names)} [default: small without a GPU, {paper} with one].")
 
 
-def config_options(config_class, exclude=()):
+def config_options(config_class, exclude=(), aliases=None):
     """Decorate a click command with ``config_class``'s options and ``--preset``; the command gets ``config=`` (built, validated).
 
-    ``exclude`` names fields the command sets itself (they stay out of the options).
+    ``exclude`` names fields the command sets itself (they stay out of the options);
+    ``aliases`` maps deprecated flags to fields (``{"--classifier": "scorer"}``): hidden options that warn.
     """
     fields = option_fields(config_class, exclude)
+    aliases = dict(aliases or {})
 
     def decorate(function):
         @functools.wraps(function)
@@ -115,10 +117,17 @@ def config_options(config_class, exclude=()):
                 value = kwargs.pop(field.name)
                 if context.get_parameter_source(field.name) is not ParameterSource.DEFAULT and value is not None:
                     given[field.name] = value
+            for alias, name in aliases.items():
+                value = kwargs.pop(_alias_parameter(alias))
+                if value is not None:
+                    echo(f"warning: {alias} is deprecated: use {flag_of(config_class, name)}")
+                    given.setdefault(name, value)
             preset = kwargs.pop("preset", None) if config_class.presets else None
             config = build_config(config_class, preset, given)
             return function(config=config, **kwargs)
 
+        for alias in aliases:
+            wrapper = click.option(alias, _alias_parameter(alias), default=None, hidden=True)(wrapper)
         if config_class.presets:
             wrapper = _preset_option(config_class)(wrapper)
         for field, meta in reversed(fields):
@@ -126,6 +135,10 @@ def config_options(config_class, exclude=()):
         return wrapper
 
     return decorate
+
+
+def _alias_parameter(alias):
+    return "deprecated_" + alias.lstrip("-").replace("-", "_")
 
 
 def build_config(config_class, preset, given, log=echo):
