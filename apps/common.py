@@ -31,12 +31,28 @@ QUIET_HELP = "Print only the final line and errors (default: every progress line
 
 
 def echo(message):
-    """Print a progress line to stderr (stdout stays clean for results); under ``--quiet`` only the last one, at the end."""
+    """Print a progress line to stderr (stdout stays clean for results); under ``--quiet`` only the last one, at the end.
+
+    A line held by :func:`first_line` is printed before the first progress line (never before an error alone).
+    """
     context = click.get_current_context(silent=True)
+    first = context.meta.pop("tfxai.first_line", None) if context is not None else None
+    if first is not None:  # the run's first line (the preset it uses), held back until the run makes progress
+        echo(first)
     if context is not None and context.meta.get("tfxai.quiet"):
         context.meta["tfxai.last_line"] = message
         return
     click.echo(message, err=True)
+
+
+def first_line(message):
+    """Hold ``message`` back as the run's first line: :func:`echo` prints it before the first progress line, so an
+    input error still ends in one line."""
+    context = click.get_current_context(silent=True)
+    if context is None:
+        click.echo(message, err=True)
+    else:
+        context.meta["tfxai.first_line"] = message
 
 
 @contextlib.contextmanager

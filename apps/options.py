@@ -16,7 +16,7 @@ import typing
 import click
 from click.core import ParameterSource
 
-from tfxai.apps.common import echo, reports_errors
+from tfxai.apps.common import echo, first_line, reports_errors
 from tfxai.errors import TfxaiError
 from tfxai.training.config import ConfigError, field_metadata
 
@@ -95,7 +95,7 @@ def _preset_option(config_class):
     names = list(config_class.presets)
     paper = config_class.paper_preset
     return click.option("--preset", type=click.Choice(names), default=None,
-                        help=f"{' or '.join(names)} [default: small without a GPU, {paper} with one].")
+                        help=f"{config_class.preset_help or ' or '.join(names)} [default: small without a GPU, {paper} with one].")
 
 
 def config_options(config_class, exclude=(), aliases=None):
@@ -141,7 +141,7 @@ def _alias_parameter(alias):
     return "deprecated_" + alias.lstrip("-").replace("-", "_")
 
 
-def build_config(config_class, preset, given, log=echo):
+def build_config(config_class, preset, given, log=first_line):
     """``config_class`` from ``preset`` (None: the machine's default, said in the run's first line) and the ``given`` field values.
 
     A :class:`~tfxai.training.config.ConfigError` comes back as a

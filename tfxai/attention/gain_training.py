@@ -60,6 +60,10 @@ class GAINConfig(RunConfig):
     early_stopping: int = 5
 
     presets: ClassVar[dict] = GAIN_PRESETS
+    preset_help: ClassVar[str] = (
+        "paper: ImageNet VGG16 (first 7 convs frozen), GAP, 256-1 sigmoid, 224 px, Adam lr 1e-7, batch 32, shifts/crops, early stopping on validation accuracy; "
+        "small: small CNN at 32 px for two CPU cores."
+    )
 
     def validate(self):
         super().validate()

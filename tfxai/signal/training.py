@@ -114,6 +114,7 @@ class SignalTrainingConfig(RunOptions):
     export: bool = option(True, "Do not write the SavedModel.", flag="--no-export")
 
     presets: ClassVar[dict] = PRESETS
+    preset_help: ClassVar[str] = "thesis (momentum SGD, lr 0.001, batch 128, 20,000 epochs) or small (fast on CPU)."
     paper_preset: ClassVar[str] = "thesis"
 
     @property

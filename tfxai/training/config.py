@@ -107,6 +107,8 @@ class RunOptions:
 
     #: Named presets: preset name -> field values (a ``<method>_presets.py`` beside each method).
     presets: ClassVar[dict] = {}
+    #: What the presets are, for ``--preset``'s help.
+    preset_help: ClassVar[str] = ""
     #: The preset a run uses without ``--preset`` (see :meth:`default_preset`).
     paper_preset: ClassVar[str] = "paper"
 

@@ -63,6 +63,10 @@ class VideoConfig(RunConfig):
     perception_weight: float = option(1.0, "Weight of L_per (ST-ABN).", minimum=0.0)
 
     presets: ClassVar[dict] = VIDEO_PRESETS
+    preset_help: ClassVar[str] = (
+        "thesis: 3D ResNet-50, 32-frame clips at 112 px; "
+        "small: 3D ResNet-10 (width 8), 16 frames at 48 px for two CPU cores."
+    )
     paper_preset: ClassVar[str] = "thesis"
 
     def check_backbone(self):

@@ -54,6 +54,10 @@ class CollabGANConfig(RunOptions):
     score_images: int = option(1000, "Generated images per generator for IS/FID.", minimum=2)
 
     presets: ClassVar[dict] = COLLAB_GAN_PRESETS
+    preset_help: ClassVar[str] = (
+        "thesis: Tsukahara 2021 (64 px RGB, batch 256, latent 100, 200 epochs); "
+        "small: 32 px grey, 5 epochs, for CPUs."
+    )
     paper_preset: ClassVar[str] = "thesis"
 
     @property
