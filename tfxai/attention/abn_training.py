@@ -7,7 +7,6 @@ holds what is ABN's own: its model and optimiser options, fine-tuning from
 """
 
 import dataclasses
-from typing import ClassVar
 
 import keras
 import numpy as np
@@ -21,8 +20,16 @@ from tfxai.training import RunConfig, make_dataset, run_training, split_run_data
 
 __all__ = ["ABNConfig", "ABN_PRESETS", "PAPER_SIGMAS", "accuracy_metrics", "build_abn", "compile_abn", "make_optimizer", "train_abn"]
 
+
+#: What the presets are (``--preset``'s help).
+ABN_PRESET_HELP = (
+    "paper: ResNet-50 at 224 px, batch 16, 300 epochs, mining+PC+COT, sigma 0.78; "
+    "small: small CNN at 28 px for two CPU cores."
+)
+
+
 @dataclasses.dataclass
-class ABNConfig(RunConfig):
+class ABNConfig(RunConfig, presets=ABN_PRESETS, preset_help=ABN_PRESET_HELP):
     """Everything ``tfxai train abn`` needs (defaults: the paper's configuration, :mod:`tfxai.attention.abn_presets`).
 
     The paper (Iwayoshi et al.) pre-trains plain ABN for 300 epochs (step 1),
@@ -68,12 +75,6 @@ class ABNConfig(RunConfig):
     cot_variant: str = "paper"
     pc_reduction: str = "sum"
     pc_normalize: bool = True
-
-    presets: ClassVar[dict] = ABN_PRESETS
-    preset_help: ClassVar[str] = (
-        "paper: ResNet-50 at 224 px, batch 16, 300 epochs, mining+PC+COT, sigma 0.78; "
-        "small: small CNN at 28 px for two CPU cores."
-    )
 
     def validate(self):
         super().validate()

@@ -8,7 +8,6 @@ of GAIN_ext.
 
 import dataclasses
 import os
-from typing import ClassVar
 
 import keras
 import numpy as np
@@ -24,8 +23,15 @@ from tfxai.training import RunConfig, make_dataset, run_training, split_run_data
 __all__ = ["GAINConfig", "GAIN_PRESETS", "build_gain", "compile_gain", "load_mask_folder", "train_gain"]
 
 
+#: What the presets are (``--preset``'s help).
+GAIN_PRESET_HELP = (
+    "paper: ImageNet VGG16 (first 7 convs frozen), GAP, 256-1 sigmoid, 224 px, Adam lr 1e-7, batch 32, shifts/crops, early stopping on validation accuracy; "
+    "small: small CNN at 32 px for two CPU cores."
+)
+
+
 @dataclasses.dataclass
-class GAINConfig(RunConfig):
+class GAINConfig(RunConfig, presets=GAIN_PRESETS, preset_help=GAIN_PRESET_HELP):
     """Everything ``tfxai train gain`` needs (model, loss weights, training, data); defaults: the ``paper`` preset.
 
     ``"paper"`` is Tomono et al.'s setting: VGG16 with ImageNet weights and
@@ -58,12 +64,6 @@ class GAINConfig(RunConfig):
     learning_rate: float = 1e-7
     shift_crop: float = 0.1
     early_stopping: int = 5
-
-    presets: ClassVar[dict] = GAIN_PRESETS
-    preset_help: ClassVar[str] = (
-        "paper: ImageNet VGG16 (first 7 convs frozen), GAP, 256-1 sigmoid, 224 px, Adam lr 1e-7, batch 32, shifts/crops, early stopping on validation accuracy; "
-        "small: small CNN at 32 px for two CPU cores."
-    )
 
     def validate(self):
         super().validate()

@@ -2,7 +2,6 @@
 
 import dataclasses
 import os
-from typing import ClassVar
 
 import keras
 
@@ -17,8 +16,12 @@ from tfxai.training.config import option
 __all__ = ["CLASSIFIER_PRESETS", "ClassifierConfig", "train_classifier", "load_classifier", "save_classifier"]
 
 
+#: What the presets are (``--preset``'s help).
+CLASSIFIER_PRESET_HELP = "paper: ImageNet MobileNetV2 at 224 px, 20 epochs; small: small CNN at 32 px for CPUs."
+
+
 @dataclasses.dataclass
-class ClassifierConfig(RunConfig):
+class ClassifierConfig(RunConfig, presets=CLASSIFIER_PRESETS, preset_help=CLASSIFIER_PRESET_HELP):
     """Everything ``tfxai train classifier`` needs; defaults: the ``paper`` preset (:mod:`tfxai.classify.classifier_presets`).
 
     The paper preset follows the MobileNetV2 + Grad-CAM report: ImageNet
@@ -33,8 +36,6 @@ class ClassifierConfig(RunConfig):
     train_backbone: bool = option(False, "Fine-tune the backbone too.")
     shift_crop: float = 0.1
 
-    presets: ClassVar[dict] = CLASSIFIER_PRESETS
-    preset_help: ClassVar[str] = "paper: ImageNet MobileNetV2 at 224 px, 20 epochs; small: small CNN at 32 px for CPUs."
 
 
 def save_classifier(model, directory, class_names):

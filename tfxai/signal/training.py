@@ -14,13 +14,13 @@ import dataclasses
 import json
 import os
 import time
-from typing import ClassVar, Optional
+from typing import Optional
 
 import keras
 import numpy as np
 
 from tfxai.training.batchnorm import BatchNormStatistics
-from tfxai.training.fit import check_finite_training, check_learning_rate
+from tfxai.training.fit import check_finite_training
 from tfxai.data import split_stratified
 from tfxai.training.determinism import seed_everything
 from tfxai.errors import TfxaiError, plural
@@ -37,9 +37,14 @@ from tfxai.signal.windows import classify_recordings, make_windows
 from tfxai.training.resume import backup_folder, fit_resumable, remove_backup
 from tfxai.training import early_stopping_callbacks, make_dataset, write_run_files
 
+
+#: What the presets are (``--preset``'s help).
+SIGNAL_PRESET_HELP = "thesis (momentum SGD, lr 0.001, batch 128, 20,000 epochs) or small (fast on CPU)."
+
+
 @renamed_fields(output="out", jit_compile="xla")
 @dataclasses.dataclass
-class SignalTrainingConfig(RunOptions):
+class SignalTrainingConfig(RunOptions, presets=PRESETS, paper_preset="thesis", preset_help=SIGNAL_PRESET_HELP):
     """Everything ``tfxai train signal`` needs; defaults are the thesis's preset.
 
     That includes the thesis's 20,000 epochs, which take hours per model on a
@@ -112,10 +117,6 @@ class SignalTrainingConfig(RunOptions):
     early_stopping: int = option(0, "Stop when the held-out windows' accuracy has not improved for PATIENCE epochs and restore the "
                                  "best epoch's weights (0: off).", minimum=0, metavar="PATIENCE")
     export: bool = option(True, "Do not write the SavedModel.", flag="--no-export")
-
-    presets: ClassVar[dict] = PRESETS
-    preset_help: ClassVar[str] = "thesis (momentum SGD, lr 0.001, batch 128, 20,000 epochs) or small (fast on CPU)."
-    paper_preset: ClassVar[str] = "thesis"
 
     @property
     def jit_compile(self):

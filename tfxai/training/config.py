@@ -112,6 +112,13 @@ class RunOptions:
     #: The preset a run uses without ``--preset`` (see :meth:`default_preset`).
     paper_preset: ClassVar[str] = "paper"
 
+    def __init_subclass__(cls, presets=None, paper_preset=None, preset_help=None, **kwargs):
+        """``class ABNConfig(RunConfig, presets=ABN_PRESETS, paper_preset="paper", preset_help="...")``."""
+        super().__init_subclass__(**kwargs)
+        for name, value in (("presets", presets), ("paper_preset", paper_preset), ("preset_help", preset_help)):
+            if value is not None:
+                setattr(cls, name, value)
+
     @property
     def deterministic(self):
         """Whether a seed was given: the run then repeats bit for bit (no XLA, whose CPU kernels repeat only to float rounding)."""

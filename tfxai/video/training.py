@@ -8,9 +8,7 @@ docs/st_abn.md has the table of thesis value | preset value | why it differs.
 """
 
 import dataclasses
-from typing import ClassVar
 
-import keras
 import numpy as np
 
 from tfxai.training.determinism import seed_everything
@@ -26,8 +24,15 @@ MODELS = ("st_abn", "r3d")
 VIDEO_BACKBONES = {"r3d10": 10, "r3d18": 18, "r3d34": 34, "r3d50": 50}
 
 
+#: What the presets are (``--preset``'s help).
+VIDEO_PRESET_HELP = (
+    "thesis: 3D ResNet-50, 32-frame clips at 112 px; "
+    "small: 3D ResNet-10 (width 8), 16 frames at 48 px for two CPU cores."
+)
+
+
 @dataclasses.dataclass
-class VideoConfig(RunConfig):
+class VideoConfig(RunConfig, presets=VIDEO_PRESETS, paper_preset="thesis", preset_help=VIDEO_PRESET_HELP):
     """Everything ``tfxai train video`` needs (defaults: the thesis's setting where it states one).
 
     The thesis trains ST-ABN on a 3D ResNet-50 with 32-frame clips on
@@ -61,13 +66,6 @@ class VideoConfig(RunConfig):
     temporal_channels: int = 4
     attention_weight: float = option(1.0, "Weight of L_att (ST-ABN).", minimum=0.0)
     perception_weight: float = option(1.0, "Weight of L_per (ST-ABN).", minimum=0.0)
-
-    presets: ClassVar[dict] = VIDEO_PRESETS
-    preset_help: ClassVar[str] = (
-        "thesis: 3D ResNet-50, 32-frame clips at 112 px; "
-        "small: 3D ResNet-10 (width 8), 16 frames at 48 px for two CPU cores."
-    )
-    paper_preset: ClassVar[str] = "thesis"
 
     def check_backbone(self):
         """The backbone is a 3D ResNet depth (checked as a choice)."""

@@ -9,7 +9,6 @@ with a scorer, IS/FID per generator and the name of the scoring network) and
 
 import dataclasses
 import os
-from typing import ClassVar
 
 import keras
 import numpy as np
@@ -22,9 +21,16 @@ from tfxai.training.config import RunOptions, option, renamed_fields
 __all__ = ["CollabGANConfig", "load_gan_images", "load_graph", "load_scorer", "score_generators", "train_collab_gan", "train_graph"]
 
 
+#: What the presets are (``--preset``'s help).
+COLLABGAN_PRESET_HELP = (
+    "thesis: Tsukahara 2021 (64 px RGB, batch 256, latent 100, 200 epochs); "
+    "small: 32 px grey, 5 epochs, for CPUs."
+)
+
+
 @renamed_fields(classifier="scorer")
 @dataclasses.dataclass
-class CollabGANConfig(RunOptions):
+class CollabGANConfig(RunOptions, presets=COLLAB_GAN_PRESETS, paper_preset="thesis", preset_help=COLLABGAN_PRESET_HELP):
     """Options of one collaborative-GAN run (presets: :mod:`tfxai.gan.collaborative.presets`).
 
     ``graph`` is ``all-through``, ``mad-gan`` or the path of a graph JSON
@@ -52,13 +58,6 @@ class CollabGANConfig(RunOptions):
     scorer: str = option("none", "Scores IS/FID with: none | inceptionv3 (ImageNet weights) | PATH to local InceptionV3 .h5 "
                          "weights | PATH to a .keras classifier taking images in [-1, 1] (scores then not comparable with papers').")
     score_images: int = option(1000, "Generated images per generator for IS/FID.", minimum=2)
-
-    presets: ClassVar[dict] = COLLAB_GAN_PRESETS
-    preset_help: ClassVar[str] = (
-        "thesis: Tsukahara 2021 (64 px RGB, batch 256, latent 100, 200 epochs); "
-        "small: 32 px grey, 5 epochs, for CPUs."
-    )
-    paper_preset: ClassVar[str] = "thesis"
 
     @property
     def classifier(self):

@@ -1,8 +1,11 @@
-"""What the apps ``tfxai train stargan`` and ``tfxai tta`` run: configs and their training / evaluation."""
+""#: What the presets are (``--preset``'s help).
+TRAINSTARGAN_PRESET_HELP = "small: 1/8 width, 1000 iterations (2 CPU cores); thesis: official width and 100k iterations."
+
+
+"What the apps ``tfxai train stargan`` and ``tfxai tta`` run: configs and their training / evaluation."""
 
 import dataclasses
 import os
-from typing import ClassVar
 
 import numpy as np
 
@@ -15,7 +18,7 @@ from tfxai.io import load_model, staged_directory, write_json, write_text
 __all__ = ["STARGAN_PRESETS", "TTAConfig", "TrainStarGANConfig", "load_translator", "run_train_stargan", "run_tta", "train_translator"]
 
 @dataclasses.dataclass
-class TrainStarGANConfig(RunOptions):
+class TrainStarGANConfig(RunOptions, presets=STARGAN_PRESETS, paper_preset="thesis", preset_help=TRAINSTARGAN_PRESET_HELP):
     """Options of ``tfxai train stargan``; defaults: the ``thesis`` preset (:mod:`tfxai.gan.stargan.presets`).
 
     The run's length is ``iterations`` (2 D + 2 G updates each), backed up
@@ -35,10 +38,6 @@ class TrainStarGANConfig(RunOptions):
     export: bool = option(True, "Do not write the translator SavedModel.", flag="--no-export")
     width: str = "official"  # network width ("official", "small"; "tiny" for tests)
     epoch_iterations: int = 100  # iterations per epoch: the training state is backed up after each epoch
-
-    presets: ClassVar[dict] = STARGAN_PRESETS
-    preset_help: ClassVar[str] = "small: 1/8 width, 1000 iterations (2 CPU cores); thesis: official width and 100k iterations."
-    paper_preset: ClassVar[str] = "thesis"
 
     def validate(self):
         super().validate()
