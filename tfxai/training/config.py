@@ -103,7 +103,7 @@ class RunOptions:
     batch_size: int = option(32, "Samples per batch.", minimum=1)
     learning_rate: float = option(1e-3, "Learning rate of the optimizer.")
     overwrite: bool = option(False, "Replace an existing output folder once the new one is complete.")
-    preset: Optional[str] = None  # the preset the config came from (set by from_preset; metrics.json records it)
+    preset: Optional[str] = dataclasses.field(default=None, compare=False)  # where the values came from (from_preset; metrics.json)
 
     #: Named presets: preset name -> field values (a ``<method>_presets.py`` beside each method).
     presets: ClassVar[dict] = {}

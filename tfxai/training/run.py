@@ -65,7 +65,7 @@ class RunConfig(RunOptions):
     validation_split: float = option(0.2, "Share of each class held out for validation.", minimum=0.0, maximum=0.9)
     augment: Optional[str] = option(
         None, "Random changes of training images (and their maps): none, shift (shifts and crops), flip (left-right mirror) "
-        "or flip+shift; default: shift where the preset's --shift-crop is above 0. Never flips by default: a mirrored digit "
+        "or flip+shift. Default: shift where the preset's --shift-crop is above 0 (paper), else none. Never flips by default: a mirrored digit "
         "or letter can be another class; choose flip only for classes that survive a mirror. metrics.json records the choice.",
         choices=AUGMENTATIONS)
     shift_crop: float = option(0.0, "Size of --augment's shifts and crops: up to FRACTION of the image side.", minimum=0.0,
