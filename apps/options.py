@@ -75,20 +75,32 @@ def _click_option(config_class, field, meta):
     text = meta.get("help", "")
     values = _preset_values(config_class, field)
     distinct = {repr(value) for value in values.values()}
+    default = None
     if kind is not bool and values and next(iter(values.values())) not in (None, ""):
-        shown = "; ".join(f"{name}: {_shown(value)}" for name, value in values.items()) if len(distinct) > 1 else _shown(next(iter(values.values())))
-        text += f" [{shown}]"
-    common = {"help": text, "default": None, "required": bool(meta.get("required"))}
+        if len(distinct) > 1:  # the preset decides: show each preset's value
+            text += " [" + "; ".join(f"{name}: {_shown(value)}" for name, value in values.items()) + "]"
+        else:  # one default (the builder still passes only the flags given)
+            default = _shown(next(iter(values.values())))
+    common = {"help": text, "default": default, "show_default": default is not None, "required": bool(meta.get("required"))}
     if kind is bool:
         if flag and "/" in flag:
             return click.option(flag, field.name, **common)
         return click.option(flag or "--" + field.name.replace("_", "-"), field.name, is_flag=True, flag_value=not (flag or "").startswith("--no-"), **common)
-    if meta.get("choices"):
+    if meta.get("choices"):  # checked by the config's validate(), so the error is the app's one line naming the flag
         choices = meta["choices"]
-        return click.option(flag or "--" + field.name.replace("_", "-"), field.name, type=click.Choice([str(c) for c in choices]),
-                            callback=lambda ctx, param, value: None if value is None else type(choices[0])(value), **common)
+        return click.option(flag or "--" + field.name.replace("_", "-"), field.name, metavar="[" + "|".join(map(str, choices)) + "]",
+                            callback=functools.partial(_as_choice_type, type(choices[0])), **common)
     click_type = {int: int, float: float, tuple: IntegerList()}.get(kind, str)
     return click.option(flag or "--" + field.name.replace("_", "-"), field.name, type=click_type, metavar=meta.get("metavar"), **common)
+
+
+def _as_choice_type(kind, context, parameter, value):
+    if value is None or kind is str:
+        return value
+    try:
+        return kind(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a {kind.__name__}") from None
 
 
 def _preset_option(config_class):

@@ -58,6 +58,8 @@ def options_table():
             name = ", ".join(option.opts + option.secondary_opts)
             if isinstance(option.type, click.Choice):
                 name += " " + "|".join(map(str, option.type.choices))
+            elif (option.metavar or "").startswith("["):  # a config field's choices (tfxai.apps.options)
+                name += " " + option.metavar.strip("[]")
             value = option.get_default(context, call=False)
             if option.required:
                 default = "required"

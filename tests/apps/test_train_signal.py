@@ -58,7 +58,7 @@ def test_trains_reports_and_writes_every_output(tmp_path):
         ("empty_folder", "no class sub-folders"),
         ("wrong_shapes", "X has shape"),
         ("too_short", "shorter than the 16-sample window"),
-        ("unknown_model", "unknown model 'lstm'"),
+        ("unknown_model", "--model must be one of san1d, cnn1d, got 'lstm'"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_status_2(tmp_path, case, message):
