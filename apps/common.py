@@ -31,12 +31,28 @@ QUIET_HELP = "Print only the final line and errors (default: every progress line
 
 
 def echo(message):
-    """Print a progress line to stderr (stdout stays clean for results); under ``--quiet`` only the last one, at the end."""
+    """Print a progress line to stderr (stdout stays clean for results); under ``--quiet`` only the last one, at the end.
+
+    A line held by :func:`first_line` is printed before the first progress line (never before an error alone).
+    """
     context = click.get_current_context(silent=True)
+    first = context.meta.pop("tfxai.first_line", None) if context is not None else None
+    if first is not None:  # the run's first line (the preset it uses), held back until the run makes progress
+        echo(first)
     if context is not None and context.meta.get("tfxai.quiet"):
         context.meta["tfxai.last_line"] = message
         return
     click.echo(message, err=True)
+
+
+def first_line(message):
+    """Hold ``message`` back as the run's first line: :func:`echo` prints it before the first progress line, so an
+    input error still ends in one line."""
+    context = click.get_current_context(silent=True)
+    if context is None:
+        click.echo(message, err=True)
+    else:
+        context.meta["tfxai.first_line"] = message
 
 
 @contextlib.contextmanager
@@ -76,43 +92,6 @@ def early_stopping_option(function):
         "--early-stopping", type=click.IntRange(0, 100000), default=None, metavar="PATIENCE",
         help="Stop when validation accuracy has not improved for PATIENCE epochs and restore the best epoch's weights (0: off).",
     )(function)
-
-
-def training_options(presets, out, backbones, preset_help):
-    """The options every image training app shares, filling a :class:`tfxai.training.RunConfig`.
-
-    ``presets`` are the preset names, ``out`` the default output folder,
-    ``backbones`` the backbone names shown in the help. Every option defaults
-    to None (the preset's value); ``--channels`` arrives as an int.
-    """
-    options = [
-        click.option("--data", required=True, help="Folder with one sub-folder of images per class, or 'demo' (bundled Fashion-MNIST subset)."),
-        click.option("--out", default=out, show_default=True, help="Output folder (written only when training finishes)."),
-        click.option("--preset", type=click.Choice(list(presets)), default=list(presets)[0], show_default=True, help=preset_help),
-        click.option("--backbone", default=None, help=f"{backbones} (overrides the preset)."),
-        click.option("--weights", default=None, help="imagenet | none | PATH to a local weights file."),
-        click.option("--image-size", type=click.IntRange(8, 1024), default=None),
-        click.option("--channels", type=click.Choice(["1", "3"]), default=None, callback=_as_int, help="Train on grayscale (1) or RGB (3)."),
-        click.option("--epochs", type=click.IntRange(1, 100000), default=None),
-        click.option("--batch-size", type=click.IntRange(1, 4096), default=None),
-        click.option("--learning-rate", type=float, default=None),
-        click.option("--validation-split", type=click.FloatRange(0.0, 0.9), default=None),
-        augment_option(None, "the preset's: shift (up to 10% of the side) for paper, none for small"),
-        click.option("--shift-crop", type=click.FloatRange(0.0, 0.49), default=None, metavar="FRACTION",
-                     help="Size of --augment's shifts and crops: up to FRACTION of the image side [0.1]."),
-        early_stopping_option,
-        quiet_option,
-        click.option("--seed", type=int, default=None),
-        click.option("--no-export", is_flag=True, help="Do not write the SavedModel."),
-        click.option("--overwrite", is_flag=True, help="Replace an existing output folder once the new one is complete."),
-    ]
-
-    def decorate(function):
-        for option in reversed(options):
-            function = option(function)
-        return function
-
-    return decorate
 
 
 def augment_option(default, default_help):
@@ -164,9 +143,8 @@ def progress_settings(quiet):
     return (0, lambda message: None) if quiet else (2, echo)
 
 
-def run_training_app(config_class, train, preset, no_export, overwrite, quiet=False, **options):
-    """Fill ``config_class`` from the preset and the options, run ``train(config)`` and print the final accuracy."""
-    config = config_class.from_preset(preset, export=not no_export, overwrite=overwrite, **options)
+def run_training_app(config, train, quiet=False):
+    """Run ``train(config)`` (a built config, :func:`tfxai.apps.options.config_options`) and print the final accuracy."""
     verbose, log = progress_settings(quiet)
     result = train(config, verbose=verbose, log=log)
     from tfxai.training import kept_epoch
@@ -179,7 +157,7 @@ def run_training_app(config_class, train, preset, no_export, overwrite, quiet=Fa
         echo(f"done: {len(class_names)} classes, accuracy {accuracy:.3f} ({stopped}weights of epoch {kept + 1} kept); wrote {config.out}")
     else:
         echo(f"done: {len(class_names)} classes, final accuracy {accuracy:.3f}; wrote {config.out}")
-    return config, result
+    return result
 
 
 STRATEGY_HELP = ("default: one device; mirrored: all local GPUs/CPU devices; multiworker: several machines, "
@@ -206,6 +184,8 @@ def strategy_option(function):
         for name in OUTPUT_OPTIONS:
             if kwargs.get(name) is not None:
                 kwargs[name] = worker_directory(kwargs[name], chosen)
+        if kwargs.get("config") is not None:  # built by tfxai.apps.options.config_options
+            kwargs["config"].out = worker_directory(kwargs["config"].out, chosen)
         with chosen.scope():
             return function(*args, **kwargs)
 

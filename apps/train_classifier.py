@@ -2,18 +2,18 @@
 
 import click
 
-from tfxai.apps.common import mixed_precision_option, reports_errors, run_training_app, strategy_option, training_options
+from tfxai.apps.common import mixed_precision_option, quiet_option, run_training_app, strategy_option
+from tfxai.apps.options import config_options
+from tfxai.classify.classifier import ClassifierConfig
 
 
 @click.command("classifier")
-@training_options(("paper", "small"), "saved_models/classifier", "mobilenet_v2, resnet50, vgg16 or small_cnn",
-                  "paper: ImageNet MobileNetV2 at 224 px, 20 epochs; small: small CNN at 32 px for CPUs.")
-@click.option("--train-backbone", is_flag=True, default=None, help="Fine-tune the backbone too.")
+@config_options(ClassifierConfig)
+@quiet_option
 @mixed_precision_option
 @strategy_option
-@reports_errors
-def command(preset, no_export, overwrite, **options):
+def command(config, quiet):
     """Train a classifier; writes model.keras, class_names.json, history.csv, metrics.json and saved_model/."""
-    from tfxai.classify.classifier import ClassifierConfig, train_classifier
+    from tfxai.classify.classifier import train_classifier
 
-    run_training_app(ClassifierConfig, train_classifier, preset, no_export, overwrite, **options)
+    run_training_app(config, train_classifier, quiet)

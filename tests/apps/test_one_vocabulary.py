@@ -52,7 +52,7 @@ def test_metrics_json_records_the_augmentation_used(tmp_path):
         assert result.exit_code == 0, result.output
         metrics = json.loads((out / "metrics.json").read_text())
         assert metrics["augmentation"] == (augment or "none")
-        assert (metrics["config"]["augment"], metrics["config"]["shift_crop"]) == ((True, 0.1) if augment else (False, 0.0))
+        assert (metrics["config"]["augment"], metrics["config"]["shift_crop"]) == ((augment, 0.1) if augment else ("none", 0.0))
     refused = run([*args, "--out", str(tmp_path / "x"), "--augment", "flip", "--shift-crop", "0.2"])
     assert refused.exit_code == 2 and "use --augment flip+shift" in refused.output, refused.output
 
@@ -63,7 +63,7 @@ def test_no_image_preset_flips(preset):
     from tfxai.classify.classifier import ClassifierConfig
 
     for config_class in (ClassifierConfig, ABNConfig, GAINConfig):
-        assert config_class.from_preset(preset).augment is False, config_class
+        assert config_class.from_preset(preset).flip is False, config_class
 
 
 def test_generate_reads_the_input_range_from_the_models_preprocessing(tmp_path):

@@ -38,7 +38,9 @@ def test_trains_reports_and_writes_every_output(tmp_path):
     assert expected <= set(os.listdir(output))
     report = json.loads((output / "report.json").read_text())
     assert report["test_recordings"] == 4 and report["config"]["fft"] is True
-    assert report["config"]["jit_compile"] is True  # XLA (fast) unless --seed asks for exact repeats
+    metrics = json.loads((output / "metrics.json").read_text())
+    assert metrics["config"]["jit_compile"] is True  # XLA (fast) unless --seed asks for exact repeats
+    assert metrics["config"]["preset"] == "small"  # metrics.json records the preset
     rows = (output / "confusion.csv").read_text().splitlines()
     assert rows[0] == "true \\ predicted,fast,slow,n" and len(rows) == 3
     model, preprocessor = load_trained(str(output))
@@ -56,7 +58,7 @@ def test_trains_reports_and_writes_every_output(tmp_path):
         ("empty_folder", "no class sub-folders"),
         ("wrong_shapes", "X has shape"),
         ("too_short", "shorter than the 16-sample window"),
-        ("unknown_model", "unknown model 'lstm'"),
+        ("unknown_model", "--model must be one of san1d, cnn1d, got 'lstm'"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_status_2(tmp_path, case, message):

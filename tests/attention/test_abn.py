@@ -335,7 +335,7 @@ def test_paper_preset_pretrains_plain_abn_for_300_epochs_then_trains_the_full_me
     assert (model.mask, model.cot_variant, model.pc_reduction, model.pc_normalize) == ("hard", "paper", "sum", True)
     assert {term.name: term.start_step for term in model._terms.values()} == {"attention": 0, "perception": 0, "pc": 2100, "cot": 2100}
     assert model._terms["pc"].reduction == "sum"
-    with pytest.raises(TfxaiError, match=r"--pretrain-epochs \(300\) must be below --epochs \(10\)"):
+    with pytest.raises(TfxaiError, match=r"pretrain_epochs \(300\) must be below epochs \(10\)"):
         ABNConfig.from_preset("paper", epochs=10)
     small = ABNConfig.from_preset("small")
     assert (small.pretrain_epochs, small.mask, small.pc_reduction) == (0, "soft", "mean")

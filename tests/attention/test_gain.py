@@ -398,11 +398,11 @@ def test_presets():
         "vgg16", 224, (256,), 7, 32, 1.0)
     # Tomono et al.: Adam with learning rate 1.0e-7, batch 32, stopped when validation accuracy fell, shifts and crops
     assert (paper.learning_rate, paper.early_stopping > 0, paper.shift_crop > 0) == (1e-7, True, True)
-    small = GAINConfig.from_preset("small", epochs=3, hidden="16,8")
+    small = GAINConfig.from_preset("small", epochs=3, hidden=(16, 8))
     assert (small.backbone, small.epochs, small.hidden) == ("small_cnn", 3, (16, 8))
     with pytest.raises(TfxaiError, match="unknown preset"):
         GAINConfig.from_preset("huge")
-    for widths in ("0", "16,-1", "16,x"):
+    for widths in ((0,), (16, -1), (16, "x"), ()):
         with pytest.raises(TfxaiError, match="hidden widths"):
             GAINConfig.from_preset("small", hidden=widths)
     assert os.path.basename(paper.out) == "gain"

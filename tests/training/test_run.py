@@ -66,9 +66,9 @@ def test_early_stopping_restores_the_best_validation_accuracy():
 def test_every_image_config_shares_the_run_options_and_checks_them(config_class):
     config = config_class.from_preset("small", early_stopping=2, shift_crop=0.1)
     assert (config.early_stopping, config.shift_crop) == (2, 0.1)
-    with pytest.raises(TfxaiError, match="--early-stopping watches validation accuracy"):
+    with pytest.raises(TfxaiError, match="early_stopping watches validation accuracy: set validation_split above 0"):
         config_class.from_preset("small", early_stopping=2, validation_split=0.0)
-    with pytest.raises(TfxaiError, match="--shift-crop"):
+    with pytest.raises(TfxaiError, match="shift_crop must be at most 0.49, got 0.7"):
         config_class.from_preset("small", shift_crop=0.7)
     with pytest.raises(TfxaiError, match="unknown option"):
         config_class.from_preset("small", output="x")

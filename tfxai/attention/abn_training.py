@@ -7,25 +7,30 @@ holds what is ABN's own: its model and optimiser options, fine-tuning from
 """
 
 import dataclasses
-from typing import ClassVar
 
 import numpy as np
 
 from tfxai.attention.abn import ABN
 from tfxai.training.determinism import seed_everything
 from tfxai.errors import TfxaiError
+from tfxai.attention.abn_presets import ABN_PRESETS, PAPER_SIGMAS
+from tfxai.training.config import ConfigError, option
 from tfxai.training import RunConfig, make_dataset, run_training, split_run_data
 from tfxai.training.optimizers import accuracy_metrics, make_optimizer
 
 __all__ = ["ABNConfig", "ABN_PRESETS", "PAPER_SIGMAS", "accuracy_metrics", "build_abn", "compile_abn", "make_optimizer", "train_abn"]
 
-#: The paper's mask thresholds sigma per dataset (Iwayoshi et al.).
-PAPER_SIGMAS = {"cub200_2010": 0.78, "stanford_dogs": 0.40}
+
+#: What the presets are (``--preset``'s help).
+ABN_PRESET_HELP = (
+    "paper: ResNet-50 at 224 px, batch 16, 300 epochs, mining+PC+COT, sigma 0.78; "
+    "small: small CNN at 28 px for two CPU cores."
+)
 
 
 @dataclasses.dataclass
-class ABNConfig(RunConfig):
-    """Everything ``tfxai train abn`` needs (defaults: the paper's configuration).
+class ABNConfig(RunConfig, presets=ABN_PRESETS, preset_help=ABN_PRESET_HELP):
+    """Everything ``tfxai train abn`` needs (defaults: the paper's configuration, :mod:`tfxai.attention.abn_presets`).
 
     The paper (Iwayoshi et al.) pre-trains plain ABN for 300 epochs (step 1),
     then trains ResNet-50 ABN with the mining branch, PC loss and COT on
@@ -38,84 +43,51 @@ class ABNConfig(RunConfig):
     document value | preset value | why it differs.
     """
 
-    out: str = "saved_models/abn"
-    backbone: str = "resnet50"
+    out: str = option("saved_models/abn", "Output folder (written only when training finishes).")
+    backbone: str = option("resnet50", "resnet50, mobilenet_v2, vgg16 or small_cnn.")
     weights: str = "imagenet"
     backbone_filters: tuple = None
-    image_size: int = 224
-    channels: int = 3
     epochs: int = 600
     batch_size: int = 16
-    optimizer: str = "sgd"
+    optimizer: str = option("sgd", "The optimizer.", choices=("sgd", "adam"))
     learning_rate: float = 0.01
     momentum: float = 0.9
-    use_mining: bool = True
-    use_pc: bool = True
-    use_cot: bool = True
+    use_mining: bool = option(True, "Attention Mining Branch.", flag="--mining/--no-mining")
+    use_pc: bool = option(True, "Prototype Conformity loss.", flag="--pc/--no-pc")
+    use_cot: bool = option(True, "Complement Objective Training (needs --mining).", flag="--cot/--no-cot")
     mechanism: str = None
-    sigma: float = PAPER_SIGMAS["cub200_2010"]
-    omega: float = 10.0
-    mining_weight: float = 1e-4
-    pc_weight: float = 1.0
-    cot_weight: float = 1.0
-    pretrain_epochs: int = 300
+    sigma: float = option(PAPER_SIGMAS["cub200_2010"], "Mask threshold sigma (paper: 0.78 CUB-200-2010, 0.40 Stanford Dogs).",
+                          minimum=0.0, maximum=1.0)
+    omega: float = option(10.0, "Mask sharpness omega.")
+    mining_weight: float = option(1e-4, "Weight of L_am (paper: 1e-4).", minimum=0.0)
+    pc_weight: float = option(1.0, "Weight of the Prototype Conformity loss.", minimum=0.0)
+    cot_weight: float = option(1.0, "Weight of Complement Objective Training.", minimum=0.0)
+    pretrain_epochs: int = option(300, "Epochs of plain ABN before mining/PC/COT start.", minimum=0)
     attention_filters: int = 512
     attention_convs: int = 3
     dropout: float = 0.0
-    human_maps: str = ""
-    map_weight: float = 1.0
-    init: str = ""
-    augment: bool = False  # no flips by default (they change the class of digits and letters)
+    human_maps: str = option("", "Folder from 'tfxai attention export-maps' with edited maps (needs --init).")
+    map_weight: float = option(1.0, "Weight of the map loss to the edited maps.", minimum=0.0)
+    init: str = option("", "A trained ABN (.keras or folder) to fine-tune.")
     shift_crop: float = 0.1
-    tensorboard: str = ""
+    tensorboard: str = option("", "Log attention maps and metrics to this TensorBoard folder.")
     mask: str = "hard"
     cot_variant: str = "paper"
     pc_reduction: str = "sum"
     pc_normalize: bool = True
 
-    presets: ClassVar[dict] = {}
-
     def validate(self):
         super().validate()
-        if not 0.0 <= self.sigma <= 1.0:
-            raise TfxaiError(f"--sigma is an attention value in [0, 1], got {self.sigma}")
         if self.use_cot and not self.use_mining:
-            raise TfxaiError("COT works on the attention mining branch: add --mining, or drop --cot")
+            raise ConfigError(("use_cot", "use_mining"), "use_cot works on the attention mining branch: add use_mining, or drop use_cot")
         if not self.init and (self.use_mining or self.use_pc) and self.pretrain_epochs >= self.epochs:
-            raise TfxaiError(
-                f"--pretrain-epochs ({self.pretrain_epochs}) must be below --epochs ({self.epochs}), which counts the "
-                "pre-training epochs too: lower --pretrain-epochs or raise --epochs"
+            raise ConfigError(
+                ("pretrain_epochs", "epochs"), f"pretrain_epochs ({self.pretrain_epochs}) must be below epochs ({self.epochs}), which counts the "
+                "pre-training epochs too: lower pretrain_epochs or raise epochs"
             )
         if self.human_maps and not self.init:
-            raise TfxaiError("--human-maps fine-tunes a trained model: pass it with --init MODEL")
-        if self.optimizer not in ("sgd", "adam"):
-            raise TfxaiError(f"unknown optimizer {self.optimizer!r}: choose sgd or adam")
+            raise ConfigError(("human_maps", "init"), "human_maps fine-tunes a trained model: pass it with init MODEL")
         return self
-
-
-ABN_PRESETS = {
-    "paper": {},
-    "small": {
-        "backbone": "small_cnn",
-        "weights": "none",
-        "backbone_filters": (16, 32, 64),
-        "image_size": 28,
-        "channels": 1,
-        "epochs": 5,
-        "batch_size": 32,
-        "optimizer": "adam",
-        "learning_rate": 2e-3,
-        "sigma": 0.5,
-        "attention_filters": 32,
-        "attention_convs": 1,
-        "augment": False,
-        "shift_crop": 0.0,
-        "pretrain_epochs": 0,
-        "mask": "soft",
-        "pc_reduction": "mean",
-    },
-}
-ABNConfig.presets = ABN_PRESETS
 
 
 # === The method-specific steps ===
@@ -203,7 +175,7 @@ def train_abn(config, verbose="auto", log=print):
     steps_per_epoch = int(np.ceil(len(train.labels) / config.batch_size))
     model = build_abn(config, len(data.class_names), steps_per_epoch)
     compile_abn(model, config)
-    train_data = make_dataset(train_inputs, train.labels, config.batch_size, True, config.seed, config.augment, config.shift_crop)
+    train_data = make_dataset(train_inputs, train.labels, config.batch_size, True, config.seed, config.flip, config.shift)
     validation_data = make_dataset(held_out.images, held_out.labels, 256) if len(held_out.labels) else None
     terms = ", ".join(model.loss_term_names)
     log(f"training ABN/{config.backbone} ({model.count_params():,} parameters; losses: {terms}) on {len(train.labels)} images, {config.epochs} epochs")

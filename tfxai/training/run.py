@@ -18,15 +18,15 @@ map; see :func:`tfxai.io.export.export_saved_model`).
 
 import dataclasses
 import os
-from typing import ClassVar
+from typing import Optional
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from tfxai.training.augmentation import augmentation_name, resolve_augmentation
 from tfxai.errors import TfxaiError
-from tfxai.training.presets import PresetConfig
+from tfxai.training.augmentation import AUGMENTATIONS, augmentation_name, resolve_augmentation
+from tfxai.training.config import ConfigError, RunOptions, option
 
 __all__ = [
     "RunConfig",
@@ -45,67 +45,64 @@ SPATIAL_KEYS = ("images", "attention_maps")
 
 
 @dataclasses.dataclass
-class RunConfig(PresetConfig):
+class RunConfig(RunOptions):
     """Options every image training app shares; method configs subclass it and add their own.
 
-    ``out`` is the run folder (written only when training finishes);
     ``early_stopping`` is a patience in epochs on validation accuracy, with
-    the best epoch's weights restored (0: off); ``augment`` flips images
-    left-right; ``shift_crop`` is the largest shift/crop as a fraction of the
-    image side (0: off). ``augment`` may be given as an ``--augment`` choice
-    (``"none"``, ``"shift"``, ``"flip"``, ``"flip+shift"``,
-    :mod:`tfxai.training.augmentation`); :meth:`validate` turns it into these two fields.
+    the best epoch's weights restored (0: off). ``augment`` is an
+    ``--augment`` choice (``"none"``, ``"shift"``, ``"flip"``,
+    ``"flip+shift"``, :mod:`tfxai.training.augmentation`; ``None``: shifts
+    when ``shift_crop`` is above 0) and ``shift_crop`` the largest shift/crop
+    as a fraction of the image side; :attr:`flip` and :attr:`shift` are what
+    the run does.
     """
 
-    data: str = ""
-    out: str = "saved_models/run"
-    backbone: str = "small_cnn"
-    weights: str = "none"
-    image_size: int = 224
-    channels: int = 3
-    epochs: int = 20
-    batch_size: int = 32
-    learning_rate: float = 1e-3
-    validation_split: float = 0.2
-    augment: bool = False
-    shift_crop: float = 0.0
-    early_stopping: int = 0
-    seed: int = 0
-    export: bool = True
-    overwrite: bool = False
+    data: str = option("", "Folder with one sub-folder of images per class, or 'demo' (bundled Fashion-MNIST subset).", required=True)
+    backbone: str = option("small_cnn", "The backbone network.")
+    weights: str = option("none", "imagenet | none | PATH to a local weights file.")
+    image_size: int = option(224, "Side of the square input images in pixels.", minimum=8, maximum=1024)
+    channels: int = option(3, "Train on grayscale (1) or RGB (3).", choices=(1, 3))
+    validation_split: float = option(0.2, "Share of each class held out for validation.", minimum=0.0, maximum=0.9)
+    augment: Optional[str] = option(
+        None, "Random changes of training images (and their maps): none, shift (shifts and crops), flip (left-right mirror) "
+        "or flip+shift. Default: shift where the preset's --shift-crop is above 0 (paper), else none. Never flips by default: a mirrored digit "
+        "or letter can be another class; choose flip only for classes that survive a mirror. metrics.json records the choice.",
+        choices=AUGMENTATIONS)
+    shift_crop: float = option(0.0, "Size of --augment's shifts and crops: up to FRACTION of the image side.", minimum=0.0,
+                               maximum=0.49, metavar="FRACTION")
+    early_stopping: int = option(0, "Stop when validation accuracy has not improved for PATIENCE epochs and restore the best "
+                                 "epoch's weights (0: off).", minimum=0, metavar="PATIENCE")
+    export: bool = option(True, "Do not write the SavedModel.", flag="--no-export")
 
-    #: Named presets: preset name -> field overrides (set by each subclass).
-    presets: ClassVar[dict] = {}
+    @property
+    def augmentation(self):
+        """The ``--augment`` choice in force: the given one, else ``shift`` when ``shift_crop`` is above 0."""
+        return self.augment or augmentation_name(False, self.shift_crop)
+
+    @property
+    def flip(self):
+        """Whether training images are mirrored left-right at random."""
+        return "flip" in self.augmentation
+
+    @property
+    def shift(self):
+        """The largest shift/crop of training images as a fraction of the side (0: none)."""
+        return resolve_augmentation(self.augmentation, self.shift_crop)[1]
 
     @classmethod
-    def from_preset(cls, preset, **overrides):
-        """The named preset with ``overrides`` applied (``None`` values skipped), validated."""
-        augment = overrides.get("augment")
-        if isinstance(augment, str) and "shift" not in augment and overrides.get("shift_crop"):
-            raise TfxaiError(f"--shift-crop sets the size of shifts but --augment {augment} has none: use --augment flip+shift or shift")
-        return super().from_preset(preset, **overrides)
+    def from_preset(cls, name, **overrides):
+        """The named preset with ``overrides`` applied (``None`` values skipped), validated; refuses a shift size without shifts."""
+        augment, shift_crop = overrides.get("augment"), overrides.get("shift_crop")
+        if augment and "shift" not in augment and shift_crop:
+            raise ConfigError(("shift_crop", "augment"), f"shift_crop sets the size of shifts but augment {augment} has none: "
+                              "use augment flip+shift or shift")
+        return super().from_preset(name, **overrides)
 
     def validate(self):
-        """Raise :class:`TfxaiError` naming the option to fix; returns ``self``."""
-        from tfxai.training.fit import check_learning_rate
-
-        check_learning_rate(self.learning_rate)
-        if isinstance(self.augment, str):
-            self.augment, self.shift_crop = resolve_augmentation(self.augment, self.shift_crop)
-        if self.epochs < 1:
-            raise TfxaiError(f"--epochs must be at least 1, got {self.epochs}")
-        if self.batch_size < 1:
-            raise TfxaiError(f"--batch-size must be at least 1, got {self.batch_size}")
-        if not 0.0 <= self.validation_split < 1.0:
-            raise TfxaiError(f"--validation-split must be in [0, 1), got {self.validation_split}")
-        if self.channels not in (1, 3):
-            raise TfxaiError(f"--channels must be 1 or 3, got {self.channels}")
-        if not 0.0 <= self.shift_crop < 0.5:
-            raise TfxaiError(f"--shift-crop is a fraction of the image side in [0, 0.5), got {self.shift_crop}")
-        if self.early_stopping < 0:
-            raise TfxaiError(f"--early-stopping is a patience in epochs (0 = off), got {self.early_stopping}")
+        """Raise :class:`~tfxai.training.config.ConfigError` naming the field to fix; returns ``self`` unchanged."""
+        super().validate()
         if self.early_stopping and self.validation_split <= 0:
-            raise TfxaiError("--early-stopping watches validation accuracy: set --validation-split above 0")
+            raise ConfigError(("early_stopping", "validation_split"), "early_stopping watches validation accuracy: set validation_split above 0")
         self.check_backbone()
         return self
 
@@ -116,8 +113,8 @@ class RunConfig(PresetConfig):
         get_backbone(self.backbone)
 
     def to_dict(self):
-        """The options as JSON-ready values (tuples as lists)."""
-        return {key: (list(value) if isinstance(value, tuple) else value) for key, value in dataclasses.asdict(self).items()}
+        """The options as JSON-ready values, ``augment`` and ``shift_crop`` as the run used them."""
+        return {**super().to_dict(), "augment": self.augmentation, "shift_crop": self.shift}
 
 
 # === Data ===
@@ -274,8 +271,7 @@ def write_run_folder(folder, model, class_names, history, config, samples=None, 
     from tfxai.explain.report import explain_batch, source_files, write_report
     from tfxai.io.export import export_saved_model
 
-    augmentation = augmentation_name(config.augment, config.shift_crop)
-    write_run_files(folder, model, class_names, history, config, augmentation=augmentation, **metrics)
+    write_run_files(folder, model, class_names, history, config, augmentation=config.augmentation, **metrics)
     if samples is not None and len(samples.labels):
         explanations = explain_batch(model, samples.images, samples.sources, samples.labels, sources=source_files(config.data, samples.sources))
         write_report(explanations, class_names, os.path.join(folder, "attention"), title)

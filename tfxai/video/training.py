@@ -10,14 +10,14 @@ docs/st_abn.md has the table of thesis value | preset value | why it differs.
 import dataclasses
 import json
 import os
-from typing import ClassVar
 
-import keras
 import numpy as np
 
 from tfxai.training.determinism import seed_everything
 from tfxai.errors import TfxaiError
 from tfxai.training import RunConfig, run_training
+from tfxai.training.config import ConfigError, option
+from tfxai.video.video_presets import VIDEO_PRESETS
 
 __all__ = ["MODELS", "VIDEO_BACKBONES", "VideoConfig", "build_video_model", "compile_video_model", "train_video"]
 
@@ -26,8 +26,15 @@ MODELS = ("st_abn", "r3d")
 VIDEO_BACKBONES = {"r3d10": 10, "r3d18": 18, "r3d34": 34, "r3d50": 50}
 
 
+#: What the presets are (``--preset``'s help).
+VIDEO_PRESET_HELP = (
+    "thesis: 3D ResNet-50, 32-frame clips at 112 px; "
+    "small: 3D ResNet-10 (width 8), 16 frames at 48 px for two CPU cores."
+)
+
+
 @dataclasses.dataclass
-class VideoConfig(RunConfig):
+class VideoConfig(RunConfig, presets=VIDEO_PRESETS, paper_preset="thesis", preset_help=VIDEO_PRESET_HELP):
     """Everything ``tfxai train video`` needs (defaults: the thesis's setting where it states one).
 
     The thesis trains ST-ABN on a 3D ResNet-50 with 32-frame clips on
@@ -37,72 +44,43 @@ class VideoConfig(RunConfig):
     takes the common 3D ResNet values (112 x 112, SGD 0.01 with momentum 0.9).
     """
 
-    model: str = "st_abn"
-    out: str = "saved_models/video"
-    backbone: str = "r3d50"
-    weights: str = "none"
-    base_width: int = 64
-    image_size: int = 112
-    frames: int = 32
-    stride: int = 1
-    clips_per_video: int = 2
+    data: str = option("", "Folder with one sub-folder per class holding videos (any format OpenCV reads) or folders of frames.", required=True)
+    model: str = option("st_abn", "ST-ABN or the plain 3D ResNet baseline.", choices=MODELS)
+    out: str = option("saved_models/video", "Output folder (written only when training finishes).")
+    backbone: str = option("r3d50", "r3d10, r3d18, r3d34 or r3d50 (3D ResNet depth).", choices=tuple(VIDEO_BACKBONES))
+    weights: str = option("none", hidden=True)  # no pretrained 3D ResNet weights are available
+    base_width: int = option(64, "Channels of the 3D ResNet's first stage.", minimum=1, maximum=1024)
+    image_size: int = option(112, "Side of the square frames in pixels (at least 16: a 3D ResNet reduces the frames 16 times).",
+                             minimum=16, maximum=1024)
+    frames: int = option(32, "Frames per clip (T).", minimum=2, maximum=1024)
+    stride: int = option(1, "Take every STRIDE-th frame of the video.", minimum=1, maximum=100)
+    clips_per_video: int = option(2, "Clips averaged per video at evaluation (the thesis's 32+32: 2).", minimum=1, maximum=100)
+    augment: str = option(None, "Random changes of training clips: none or flip (left-right mirror; random clip starts "
+                          "always). Never flips by default.", choices=("none", "flip"))
+    shift_crop: float = option(0.0, hidden=True, maximum=0.0)  # clips are not shifted or cropped
     epochs: int = 50
     batch_size: int = 8
-    optimizer: str = "sgd"
+    optimizer: str = option("sgd", "The optimizer.", choices=("sgd", "adam"))
     learning_rate: float = 0.01
     momentum: float = 0.9
     attention_filters: int = None
     attention_convs: int = 1
     temporal_channels: int = 4
-    attention_weight: float = 1.0
-    perception_weight: float = 1.0
-
-    presets: ClassVar[dict] = {}
+    attention_weight: float = option(1.0, "Weight of L_att (ST-ABN).", minimum=0.0)
+    perception_weight: float = option(1.0, "Weight of L_per (ST-ABN).", minimum=0.0)
 
     def check_backbone(self):
-        if self.backbone not in VIDEO_BACKBONES:
-            raise TfxaiError(f"unknown video backbone {self.backbone!r}: choose one of {', '.join(VIDEO_BACKBONES)}")
+        """The backbone is a 3D ResNet depth (checked as a choice)."""
 
     def validate(self):
         super().validate()
-        if self.model not in MODELS:
-            raise TfxaiError(f"unknown video model {self.model!r}: choose st_abn or r3d")
         if self.weights not in ("none", None, ""):
-            raise TfxaiError(f"no pretrained 3D ResNet weights are available (--weights {self.weights}): use --weights none")
-        if self.shift_crop:
-            raise TfxaiError("--shift-crop is for images: video clips are augmented by --augment (left-right flips) and random clip starts")
-        if self.frames < 2 or self.stride < 1 or self.clips_per_video < 1:
-            raise TfxaiError(
-                f"--frames must be at least 2, --stride and --clips-per-video at least 1 "
-                f"(got {self.frames}, {self.stride}, {self.clips_per_video})"
-            )
-        if self.image_size < 16:
-            raise TfxaiError(f"--image-size must be at least 16 for a 3D ResNet (it reduces the frames 16 times), got {self.image_size}")
-        if self.optimizer not in ("sgd", "adam"):
-            raise TfxaiError(f"unknown optimizer {self.optimizer!r}: choose sgd or adam")
+            raise ConfigError("weights", f"no pretrained 3D ResNet weights are available (weights {self.weights}): use weights none")
         return self
 
     @property
     def clip_shape(self):
         return (self.frames, self.image_size, self.image_size, self.channels)
-
-
-VIDEO_PRESETS = {
-    "thesis": {},
-    "small": {
-        "backbone": "r3d10",
-        "base_width": 8,
-        "image_size": 48,
-        "frames": 16,
-        "stride": 1,
-        "epochs": 10,
-        "batch_size": 4,
-        "optimizer": "adam",
-        "learning_rate": 1e-3,
-        "attention_filters": 16,
-    },
-}
-VideoConfig.presets = VIDEO_PRESETS
 
 
 def build_video_model(config, num_classes):
@@ -149,7 +127,7 @@ def train_video(config, verbose="auto", log=print):
 
     def dataset(ids, training):
         return clip_dataset([sources[i] for i in ids], labels[ids], config.frames, config.stride, size, config.batch_size,
-                            config.channels, training=training, seed=config.seed, augment=config.augment and training)
+                            config.channels, training=training, seed=config.seed, augment=config.flip and training)
 
     model = compile_video_model(build_video_model(config, len(class_names)), config, len(class_names))
     log(f"training {config.model}/{config.backbone} ({model.count_params():,} parameters) on {len(train_ids)} videos, "

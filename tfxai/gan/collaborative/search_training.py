@@ -24,7 +24,7 @@ def run_gate_search(preset, trials, out, log=print, overwrite=False, **options):
 
     config = CollabGANConfig.from_preset(preset, **options)
     if config.classifier == "none":
-        raise TfxaiError("the gate search maximises IS: pass --classifier inceptionv3, an InceptionV3 weights file or a .keras classifier")
+        raise TfxaiError("the gate search maximises IS: pass --scorer inceptionv3, an InceptionV3 weights file or a .keras classifier")
     if config.generators < 2:
         raise TfxaiError("the gate search needs at least 2 generators (1 generator has only the D edge): set --generators 2 or more")
     if overwrite and os.path.isdir(out):

@@ -9,70 +9,68 @@ with a scorer, IS/FID per generator and the name of the scoring network) and
 
 import dataclasses
 import os
-from typing import ClassVar
 
 import keras
 import numpy as np
 
 from tfxai.training.determinism import seed_everything
 from tfxai.errors import TfxaiError
-from tfxai.training.presets import PresetConfig
+from tfxai.gan.collaborative.presets import COLLAB_GAN_PRESETS
+from tfxai.training.config import RunOptions, option, renamed_fields
 
 __all__ = ["CollabGANConfig", "load_gan_images", "load_graph", "load_scorer", "score_generators", "train_collab_gan", "train_graph"]
 
 
+#: What the presets are (``--preset``'s help).
+COLLABGAN_PRESET_HELP = (
+    "thesis: Tsukahara 2021 (64 px RGB, batch 256, latent 100, 200 epochs); "
+    "small: 32 px grey, 5 epochs, for CPUs."
+)
+
+
+@renamed_fields(classifier="scorer")
 @dataclasses.dataclass
-class CollabGANConfig(PresetConfig):
-    """Options of one collaborative-GAN run (``thesis``: Tsukahara 2021, Sec. 4; ``small``: minutes on a CPU).
+class CollabGANConfig(RunOptions, presets=COLLAB_GAN_PRESETS, paper_preset="thesis", preset_help=COLLABGAN_PRESET_HELP):
+    """Options of one collaborative-GAN run (presets: :mod:`tfxai.gan.collaborative.presets`).
 
     ``graph`` is ``all-through``, ``mad-gan`` or the path of a graph JSON
     (written by ``tfxai search gates``); ``generators`` = 1 is DCGAN.
-    ``classifier`` scores the generators: ``none``, ``inceptionv3`` (ImageNet
+    ``scorer`` scores the generators: ``none``, ``inceptionv3`` (ImageNet
     weights, network needed once), a local InceptionV3 weights file (.h5) or
-    a Keras classifier (.keras) that takes images in [-1, 1].
+    a Keras classifier (.keras) that takes images in [-1, 1] (``classifier``
+    is its deprecated name).
     """
 
-    data: str = ""
-    out: str = "saved_models/collab_gan"
-    generators: int = 3
-    graph: str = "all-through"
-    spectral_norm: bool = True
-    image_size: int = 64
-    channels: int = 3
-    latent_dim: int = 100
-    filters: int = 64
-    transfer_weight: float = 1000.0
+    data: str = option("", "Folder with sub-folders of images (labels unused), or 'demo'.", required=True)
+    out: str = option("saved_models/collab_gan", "Output run folder.")
+    generators: int = option(3, "Number of generators k (1 = DCGAN).", minimum=1, maximum=16)
+    graph: str = option("all-through", "all-through | mad-gan | PATH to a graph JSON (from 'tfxai search gates').")
+    spectral_norm: bool = option(True, "Spectral normalisation in the discriminator.", flag="--spectral-norm/--no-spectral-norm")
+    image_size: int = option(64, "Side of the images in pixels, a power of two.", minimum=8, maximum=1024)
+    channels: int = option(3, "Grey (1) or RGB (3) images.", choices=(1, 3))
+    latent_dim: int = option(100, "Size of the latent code.", minimum=1, maximum=4096)
+    filters: int = option(64, "Filters of the widest-resolution layer.", minimum=1, maximum=1024)
+    transfer_weight: float = option(1000.0, "Weight of attention transfer (the thesis's alpha).", minimum=0.0)
     epochs: int = 200
     batch_size: int = 256
     learning_rate: float = 2e-4
-    max_images: int = 0
-    classifier: str = "none"
-    score_images: int = 1000
-    seed: int = 0
-    overwrite: bool = False
+    max_images: int = option(0, "Use at most this many images (0: all).", minimum=0)
+    scorer: str = option("none", "Scores IS/FID with: none | inceptionv3 (ImageNet weights) | PATH to local InceptionV3 .h5 "
+                         "weights | PATH to a .keras classifier taking images in [-1, 1] (scores then not comparable with papers').")
+    score_images: int = option(1000, "Generated images per generator for IS/FID.", minimum=2)
 
-    presets: ClassVar[dict] = {
-        "thesis": dict(image_size=64, channels=3, latent_dim=100, filters=64, transfer_weight=1000.0, epochs=200, batch_size=256, generators=3),
-        "small": dict(image_size=32, channels=1, latent_dim=64, filters=16, transfer_weight=1000.0, epochs=5, batch_size=64, generators=3,
-                      max_images=6000, score_images=500),
-    }
+    @property
+    def classifier(self):
+        """Deprecated name of :attr:`scorer`."""
+        return self.scorer
 
     def validate(self):
         from tfxai.gan.collaborative.dcgan import upsampling_steps
 
+        super().validate()
         upsampling_steps(self.image_size)
-        for name in ("generators", "epochs", "batch_size", "latent_dim", "filters", "score_images"):
-            if getattr(self, name) < 1:
-                raise TfxaiError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
-        if not self.learning_rate > 0:
-            raise TfxaiError(f"--learning-rate must be positive, got {self.learning_rate}")
-        if self.channels not in (1, 3):
-            raise TfxaiError(f"--channels must be 1 or 3, got {self.channels}")
         load_graph(self.graph, self.generators)
         return self
-
-    def to_dict(self):
-        return dataclasses.asdict(self)
 
 
 def load_graph(graph, num_generators):

@@ -1,4 +1,8 @@
-"""What the apps ``tfxai train stargan`` and ``tfxai tta`` run: configs and their training / evaluation."""
+""#: What the presets are (``--preset``'s help).
+TRAINSTARGAN_PRESET_HELP = "small: 1/8 width, 1000 iterations (2 CPU cores); thesis: official width and 100k iterations."
+
+
+"What the apps ``tfxai train stargan`` and ``tfxai tta`` run: configs and their training / evaluation."""
 
 import dataclasses
 import os
@@ -7,39 +11,39 @@ import numpy as np
 
 from tfxai.training.determinism import seed_everything
 from tfxai.errors import TfxaiError
+from tfxai.gan.stargan.presets import STARGAN_PRESETS
+from tfxai.training.config import ConfigError, RunOptions, option
 from tfxai.io import load_model, staged_directory, write_json, write_text
 
 __all__ = ["STARGAN_PRESETS", "TTAConfig", "TrainStarGANConfig", "load_translator", "run_train_stargan", "run_tta", "train_translator"]
 
-# thesis: SynthDigits -> SVHN (32 px, 2 domains, 10 classes, N = 10) at the official StarGAN v2 width and schedule
-STARGAN_PRESETS = {
-    "small": {"image_size": 32, "width": "small", "batch_size": 8, "iterations": 1000},
-    "thesis": {"image_size": 32, "width": "official", "batch_size": 8, "iterations": 100000},
-}
-
-
 @dataclasses.dataclass
-class TrainStarGANConfig:
-    """Options of ``tfxai train stargan``."""
+class TrainStarGANConfig(RunOptions, presets=STARGAN_PRESETS, paper_preset="thesis", preset_help=TRAINSTARGAN_PRESET_HELP):
+    """Options of ``tfxai train stargan``; defaults: the ``thesis`` preset (:mod:`tfxai.gan.stargan.presets`).
 
-    source: str
-    target: str
-    out: str = "saved_models/stargan"
-    class_aware: bool = False
-    preset: str = "small"
-    image_size: int = None
-    batch_size: int = None
-    iterations: int = None
-    seed: int = 0
-    export: bool = True
-    overwrite: bool = False
-    width: str = None  # network width ("official", "small"; "tiny" for tests); default: the preset's
+    The run's length is ``iterations`` (2 D + 2 G updates each), backed up
+    every ``epoch_iterations``: ``epochs`` and ``learning_rate`` of the run
+    options are unused (the model keeps StarGAN v2's own optimizer settings).
+    """
+
+    source: str = option("", "Source-domain folder (one sub-folder per class; required for --class-aware).", required=True)
+    target: str = option("", "Target-domain folder (class sub-folders or images; labels are not used).", required=True)
+    out: str = option("saved_models/stargan", "Output folder (written only when training finishes).")
+    class_aware: bool = option(False, "Add the class classifier on the generator encoder (L_task, L_sem; Imaeda).")
+    image_size: int = option(32, "Side of the images in pixels, a power of two.", minimum=16, maximum=1024)
+    batch_size: int = option(8, "Images per batch, even: half source, half target.", minimum=2)
+    iterations: int = option(100000, "Training iterations (2 D + 2 G updates each).", minimum=1)
+    epochs: int = option(1, hidden=True)  # unused: the run is counted in iterations
+    learning_rate: float = option(1e-4, hidden=True)  # unused: StarGAN v2's own optimizer settings
+    export: bool = option(True, "Do not write the translator SavedModel.", flag="--no-export")
+    width: str = "official"  # network width ("official", "small"; "tiny" for tests)
     epoch_iterations: int = 100  # iterations per epoch: the training state is backed up after each epoch
 
-    def __post_init__(self):
-        for key, value in STARGAN_PRESETS[self.preset].items():
-            if getattr(self, key, None) is None:
-                setattr(self, key, value)
+    def validate(self):
+        super().validate()
+        if self.batch_size % 2:
+            raise ConfigError("batch_size", f"batch_size must be even (half source, half target), got {self.batch_size}")
+        return self
 
 
 def build_stargan(config, num_classes):
