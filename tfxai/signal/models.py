@@ -88,9 +88,7 @@ class SAN1D(keras.Model):
         x = keras.layers.BatchNormalization(name="head_norm")(x)
         x = keras.layers.ReLU(name="head_relu")(x)
         x = keras.layers.GlobalAveragePooling1D(name="pool")(x)
-        x = keras.layers.Dropout(dropout, name="dropout")(x)
-        outputs = keras.layers.Dense(num_classes, activation="softmax", name="classifier", dtype="float32")(x)  # float32 under mixed precision too
-        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+        super().__init__(inputs=inputs, outputs=classifier_head(x, num_classes, dropout), **kwargs)
         # === Config ===
         self.num_classes = num_classes
         self.window_length = window_length
@@ -142,20 +140,7 @@ class SAN1D(keras.Model):
         return normalize(outputs["attention"][:, block]), outputs["probabilities"]
 
     def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "num_classes": self.num_classes,
-            "window_length": self.window_length,
-            "channels": self.channels,
-            "filters": self.filters,
-            "spacings": list(self.spacings),
-            "footprint": self.footprint,
-            "relation_channels": self.relation_channels,
-            "padding": self.padding,
-            "normalization": self.normalization,
-            "dropout": self.dropout,
-        }
+        return window_classifier_config(self, ("num_classes", "window_length", "channels", "filters", "spacings", "footprint", "relation_channels", "padding", "normalization", "dropout"))
 
     @classmethod
     def from_config(cls, config):
@@ -211,9 +196,7 @@ class CNN1D(keras.Model):
             if pool_size > 1:
                 x = keras.layers.MaxPooling1D(pool_size, padding="same", name=f"pool{index}")(x)
         x = keras.layers.Flatten(name="flatten")(x)
-        x = keras.layers.Dropout(dropout, name="dropout")(x)
-        outputs = keras.layers.Dense(num_classes, activation="softmax", name="classifier", dtype="float32")(x)  # float32 under mixed precision too
-        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+        super().__init__(inputs=inputs, outputs=classifier_head(x, num_classes, dropout), **kwargs)
         # === Config ===
         self.num_classes = num_classes
         self.window_length = window_length
@@ -224,17 +207,7 @@ class CNN1D(keras.Model):
         self.dropout = dropout
 
     def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "num_classes": self.num_classes,
-            "window_length": self.window_length,
-            "channels": self.channels,
-            "filters": self.filters,
-            "kernel_size": self.kernel_size,
-            "pool_size": self.pool_size,
-            "dropout": self.dropout,
-        }
+        return window_classifier_config(self, ("num_classes", "window_length", "channels", "filters", "kernel_size", "pool_size", "dropout"))
 
     @classmethod
     def from_config(cls, config):
@@ -250,6 +223,18 @@ def build_model(name, num_classes, window_length, channels, **options):
     if key not in MODELS:
         raise TfxaiError(f"unknown model {name!r}: choose one of {', '.join(MODELS)}")
     return MODELS[key](num_classes=num_classes, window_length=window_length, channels=channels, **options)
+
+
+def classifier_head(features, num_classes, dropout):
+    """The window classifiers' head: dropout, then a float32 softmax layer (float32 under mixed precision too)."""
+    x = keras.layers.Dropout(dropout, name="dropout")(features)
+    return keras.layers.Dense(num_classes, activation="softmax", name="classifier", dtype="float32")(x)
+
+
+def window_classifier_config(model, keys):
+    """``get_config`` of a window classifier: its name, trainability and the constructor arguments ``keys`` (tuples as lists)."""
+    values = {key: getattr(model, key) for key in keys}
+    return {"name": model.name, "trainable": model.trainable, **{key: list(v) if isinstance(v, tuple) else v for key, v in values.items()}}
 
 
 def _check_positive(**values):
