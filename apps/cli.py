@@ -161,7 +161,8 @@ def _quiet_tensorflow_first(command, path=()):
         if not click.get_current_context().find_root().params.get("verbose"):
             _runtime.import_tensorflow_silently()
         quiet = kwargs.get("quiet") if own_quiet else kwargs.pop("quiet", False)
-        record_output(next((kwargs[name] for name in OUTPUT_PARAMETERS if kwargs.get(name) is not None), None), KEEPS_PROGRESS.get(path))
+        record_output(next((kwargs[name] for name in OUTPUT_PARAMETERS if kwargs.get(name) is not None), None), KEEPS_PROGRESS.get(path),
+                      trains=path[:1] == ("train",))
         with final_line_only(quiet):
             return callback(*args, **kwargs)
 

@@ -102,17 +102,19 @@ def _keras_progress_off(quiet):
 INTERRUPTED = 130  # the shell's exit status of a process ended by SIGINT
 
 
-def record_output(folder, keeps=None):
+def record_output(folder, keeps=None, trains=False):
     """Remember the running app's output ``folder`` (and how it looks now) for :func:`interrupt_message`.
 
     ``keeps`` names what an interrupted run of this app leaves in ``folder``
     (for apps that save as they go, e.g. "the frames tracked so far"); None:
     the app writes ``folder`` only when it finishes (:func:`tfxai.io.staged_directory`).
+    ``trains``: the app backs its training up every epoch (``<folder>.backup``).
     """
     context = click.get_current_context()
     context.meta["tfxai.out"] = None if folder is None else os.fspath(folder)
     context.meta["tfxai.out_before"] = _signature(folder)
     context.meta["tfxai.keeps"] = keeps
+    context.meta["tfxai.trains"] = trains
 
 
 def _signature(folder):
@@ -124,9 +126,10 @@ def _signature(folder):
 
 
 def _backup_folder(out):
-    """The backup folder of a training run writing ``out``, or None when the app never loaded the resume machinery."""
-    resume = sys.modules.get("tfxai.training.resume")  # never imported here: TensorFlow must not start on the way out
-    return None if resume is None else (resume.backup_folder(out), resume.STATE_FILE)
+    """``(backup folder, state file name)`` of a training run writing ``out`` (:mod:`tfxai.training.resume`)."""
+    from tfxai.training.resume import STATE_FILE, backup_folder  # loaded with the training app: no TensorFlow start on the way out
+
+    return backup_folder(out), STATE_FILE
 
 
 def interrupt_message(meta):
@@ -140,9 +143,11 @@ def interrupt_message(meta):
         return f"interrupted: {meta['tfxai.keeps']} are kept in {out} (run the same command to continue)"
     if _signature(out) != meta.get("tfxai.out_before"):  # interrupted after the finished folder was moved into place
         return f"interrupted: {out} was already written and is complete"
+    if not meta.get("tfxai.trains"):
+        return f"interrupted: nothing was written to {out}"
     backup = _backup_folder(out)
-    if backup is None or not os.path.isdir(backup[0]):
-        return f"interrupted: nothing was written to {out}" + ("; no epoch had finished, so no training state was kept" if backup else "")
+    if not os.path.isdir(backup[0]):
+        return f"interrupted: nothing was written to {out}; no epoch had finished, so no training state was kept"
     try:
         with open(os.path.join(*backup), encoding="utf-8") as handle:
             epoch = int(json.load(handle)["epoch"])

@@ -46,7 +46,8 @@ def _command(images, out):
 
 def _start(command):
     """The app as a process of its own, SIGINT at Python's default (a background shell may have set it to 'ignore')."""
-    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    env = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}  # tfxai's import in this process set it
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**env, "PYTHONUNBUFFERED": "1"},
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
@@ -103,8 +104,9 @@ def _interrupt_repeatedly(images, tmp_path, count, seed):
         epoch_lines = rng.randint(0, EPOCHS)  # 0: while TensorFlow starts; k: inside the k-th epoch this process runs
         delay = rng.uniform(0.0, 3.0) if epoch_lines == 0 else rng.uniform(0.0, 1.5)
         status, stderr, last = _interrupt(command, epoch_lines, delay)
-        if status == 0:  # the run finished before the signal (its backup was resumed to the end): start afresh
-            assert out.is_dir() and not (tmp_path / "run.backup").exists(), stderr
+        if "\ndone: " in "\n" + stderr:  # the run finished before the signal (its backup was resumed to the end): start afresh
+            # a signal during the interpreter's exit after the final line ends the process by SIGINT (-2): the work is complete
+            assert status in (0, -signal.SIGINT) and out.is_dir() and not (tmp_path / "run.backup").exists(), (status, stderr)
             os.rename(out, tmp_path / f"finished-{interrupted}")
             continue
         interrupted += 1
@@ -139,3 +141,34 @@ def test_interrupted_training_exits_130_with_a_true_message_and_resumes(images, 
 @pytest.mark.slow
 def test_twenty_interrupts_at_random_points_are_all_clean(images, tmp_path):
     _resumes_to_the_end(*_interrupt_repeatedly(images, tmp_path, count=20, seed=2))
+
+
+# === The message, for each state an interrupt can leave (in-process) ===
+
+def _meta(out, **extra):
+    from tfxai.apps.common import _signature
+
+    return {"tfxai.out": str(out), "tfxai.out_before": _signature(out), "tfxai.keeps": None, "tfxai.trains": True, **extra}
+
+
+def test_the_message_names_the_backups_epoch_or_says_nothing_was_kept(tmp_path):
+    from tfxai.apps.common import interrupt_message
+    from tfxai.training.resume import backup_folder
+
+    out = tmp_path / "run"
+    assert interrupt_message({}) == "interrupted while starting: nothing was written"
+    assert interrupt_message(_meta(out, **{"tfxai.trains": False})) == f"interrupted: nothing was written to {out}"
+    assert interrupt_message(_meta(out)).endswith("no epoch had finished, so no training state was kept")
+    backup = backup_folder(out)
+    os.makedirs(backup)
+    (tmp_path / "run.backup" / "partial-epoch-1.weights.h5").write_bytes(b"")  # stopped while backing up the first epoch
+    assert interrupt_message(_meta(out)).endswith("no epoch had finished, so no training state was kept")
+    assert not os.path.exists(backup)  # the unusable folder is not left behind the message that says nothing was kept
+    os.makedirs(backup)
+    (tmp_path / "run.backup" / "state.json").write_text(json.dumps({"epoch": 3, "history": {}}))
+    assert interrupt_message(_meta(out)) == _expected_message(out)[0]
+    meta = _meta(out)
+    out.mkdir()  # the finished folder was moved into place just before the interrupt
+    assert interrupt_message(meta) == f"interrupted: {out} was already written and is complete"
+    assert interrupt_message(_meta(tmp_path / "labels", **{"tfxai.keeps": "the frames tracked so far"})) == (
+        f"interrupted: the frames tracked so far are kept in {tmp_path / 'labels'} (run the same command to continue)")
