@@ -8,11 +8,13 @@ click command named ``command`` and add one line to the table below.
 import functools
 import importlib
 import importlib.util
+import io
+import re
 
 import click
 
 from tfxai import _runtime
-from tfxai.apps.common import QUIET_HELP, final_line_only
+from tfxai.apps.common import INTERRUPTED, QUIET_HELP, ctrl_c_ends_the_process, final_line_only, interrupt_message, record_output
 
 # (group path, command name) -> "module:attribute"
 COMMANDS = {
@@ -42,6 +44,15 @@ COMMANDS = {
     ("annotate", "train"): "tfxai.apps.annotate:train_command",
     ("studio",): "tfxai.apps.studio:command",
 }
+
+# Apps that save as they go: what an interrupted run leaves in its output folder (the others write it only when they finish).
+KEEPS_PROGRESS = {
+    ("search", "gates"): "the finished trials",
+    ("annotate", "track"): "the frames tracked so far",
+    ("annotate", "label"): "the labels saved so far",
+    ("annotate", "review"): "the changes saved so far",
+}
+OUTPUT_PARAMETERS = ("out", "output", "folder")
 
 GROUP_HELP = {
     "train": "Train a model (classifier, ABN, GAIN, signal, mixed, video, StarGAN v2, collab-gan).",
@@ -121,10 +132,18 @@ class DefaultGroup(LazyGroup):
 
 def _load(target):
     module_name, attribute = target.split(":")
-    return _quiet_tensorflow_first(getattr(importlib.import_module(module_name), attribute))
+    context = click.get_current_context(silent=True)
+    if context is None or not context.find_root().params.get("verbose"):
+        _runtime.quiet_tensorflow_logs("3")  # TensorFlow's C++ error lines too: the apps report errors in their own line
+        _runtime.import_tensorflow_silently()  # app modules import TensorFlow when they load: hide its start-up logs here
+    return _quiet_tensorflow_first(getattr(importlib.import_module(module_name), attribute), _command_path(target))
 
 
-def _quiet_tensorflow_first(command):
+def _command_path(target):
+    return next(path for path, known in COMMANDS.items() if known == target)
+
+
+def _quiet_tensorflow_first(command, path=()):
     """Make ``command`` import TensorFlow with its C++ start-up logs hidden (unless ``tfxai --verbose``), and take ``--quiet``.
 
     Every app takes ``--quiet``: its progress lines (:func:`tfxai.apps.common.echo`)
@@ -143,6 +162,8 @@ def _quiet_tensorflow_first(command):
         if not click.get_current_context().find_root().params.get("verbose"):
             _runtime.import_tensorflow_silently()
         quiet = kwargs.get("quiet") if own_quiet else kwargs.pop("quiet", False)
+        record_output(next((kwargs[name] for name in OUTPUT_PARAMETERS if kwargs.get(name) is not None), None), KEEPS_PROGRESS.get(path),
+                      trains=path[:1] == ("train",))
         with final_line_only(quiet):
             return callback(*args, **kwargs)
 
@@ -152,22 +173,57 @@ def _quiet_tensorflow_first(command):
 
 
 class RootGroup(LazyGroup):
-    """The ``tfxai`` group: every failure of an app ends in one line and a shell-conventional exit status."""
+    """The ``tfxai`` group: every failure of an app ends in one line and a shell-conventional exit status.
+
+    Errors read ``error: ...`` (click's usage errors too) with exit status 2;
+    Ctrl-C ends with status 130 and a line saying what was written and what is
+    kept (:func:`tfxai.apps.common.interrupt_message`).
+    """
+
+    def __call__(self, *args, **kwargs):
+        """The process entry (the ``tfxai`` command; click's test runner calls :meth:`main` and skips this).
+
+        An interrupted app ends the process with ``os._exit(130)`` once its
+        message is printed (:func:`tfxai.apps.common.ctrl_c_ends_the_process`):
+        no interpreter teardown while TensorFlow's threads still run.
+        """
+        with ctrl_c_ends_the_process():
+            return super().__call__(*args, **kwargs)
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.exceptions.ClickException as error:
+            raise _lowercase(error)
 
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
-        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+        except click.exceptions.ClickException as error:
+            raise _lowercase(error)
+        except (click.exceptions.Exit, click.exceptions.Abort):
             raise
         except KeyboardInterrupt:
-            # outputs are staged (tfxai.io.staged_directory): an interrupted app leaves nothing behind
-            click.echo("\ninterrupted: nothing was written", err=True)
-            ctx.exit(130)
+            click.echo("\n" + interrupt_message(ctx.meta), err=True)
+            ctx.exit(INTERRUPTED)
         except Exception as error:  # an app's bug or a library's failure: one line, the traceback on request
             if ctx.params.get("verbose"):
                 raise
             click.echo(f"error: {describe_unexpected(error)} (run 'tfxai --verbose ...' for the traceback)", err=True)
             ctx.exit(2)
+
+
+def _lowercase(error):
+    """``error`` (a click exception) shown as ``error: ...`` like every other error of the apps, not click's ``Error: ...``."""
+    show = error.show
+
+    def lowercase_show(file=None):
+        text = io.StringIO()
+        show(file=text)
+        click.echo(re.sub(r"^Error: ", "error: ", text.getvalue(), flags=re.MULTILINE), file=file, err=file is None, nl=False)
+
+    error.show = lowercase_show
+    return error
 
 
 def describe_unexpected(error, limit=300):

@@ -1,9 +1,14 @@
-"""Shared pieces of the apps: error reporting and small option types."""
+"""Shared pieces of the apps: error reporting, Ctrl-C, ``--quiet`` and small option types."""
 
 import contextlib
 import functools
+import json
 import logging
+import os
+import shutil
+import signal
 import sys
+import warnings
 
 import click
 
@@ -57,17 +62,170 @@ def first_line(message):
 
 @contextlib.contextmanager
 def final_line_only(quiet):
-    """While active with ``quiet``, :func:`echo` holds lines back; the last one is printed on success (the one progress display of ``--quiet``)."""
+    """While active with ``quiet``, :func:`echo` holds lines back; the last one is printed on success (the one progress display of ``--quiet``).
+
+    Keras' own progress bars (``predict`` inside tf-keras-vis' Score-CAM,
+    ``fit`` with verbose > 0) and Python warnings are silenced meanwhile too:
+    ``--quiet`` prints the final line and errors, nothing else.
+    """
     context = click.get_current_context()
     context.meta["tfxai.quiet"] = bool(quiet)
     context.meta.pop("tfxai.last_line", None)
     try:
-        yield
+        with _keras_progress_off(quiet), _python_logs_off(quiet), warnings.catch_warnings():
+            if quiet:
+                warnings.simplefilter("ignore")
+            yield
     finally:
         context.meta["tfxai.quiet"] = False
     last = context.meta.pop("tfxai.last_line", None)
     if quiet and last is not None:
         click.echo(last, err=True)
+
+
+@contextlib.contextmanager
+def _python_logs_off(quiet, loggers=("tensorflow", "absl", "keras")):
+    """TensorFlow's and Keras' Python log warnings (tf.function retracing notes, ...) hidden while active with ``quiet``."""
+    saved = {name: logging.getLogger(name).level for name in loggers} if quiet else {}
+    for name in saved:
+        logging.getLogger(name).setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for name, level in saved.items():
+            logging.getLogger(name).setLevel(level)
+
+
+@contextlib.contextmanager
+def _keras_progress_off(quiet):
+    """Keras' interactive logging (its progress bars on stdout) off while active with ``quiet``; restored afterwards."""
+    if not quiet:
+        yield
+        return
+    import keras
+
+    was_on = keras.config.is_interactive_logging_enabled()
+    keras.config.disable_interactive_logging()
+    try:
+        yield
+    finally:
+        if was_on:
+            keras.config.enable_interactive_logging()
+
+
+# === Ctrl-C ===
+
+INTERRUPTED = 130  # the shell's exit status of a process ended by SIGINT
+
+
+def record_output(folder, keeps=None, trains=False):
+    """Remember the running app's output ``folder`` (and how it looks now) for :func:`interrupt_message`.
+
+    ``keeps`` names what an interrupted run of this app leaves in ``folder``
+    (for apps that save as they go, e.g. "the frames tracked so far"); None:
+    the app writes ``folder`` only when it finishes (:func:`tfxai.io.staged_directory`).
+    ``trains``: the app backs its training up every epoch (``<folder>.backup``).
+    """
+    context = click.get_current_context()
+    context.meta["tfxai.out"] = None if folder is None else os.fspath(folder)
+    context.meta["tfxai.out_before"] = _signature(folder)
+    context.meta["tfxai.keeps"] = keeps
+    context.meta["tfxai.trains"] = trains
+
+
+def _signature(folder):
+    try:
+        status = os.stat(folder)
+    except (OSError, TypeError):
+        return None
+    return status.st_ino, status.st_mtime_ns
+
+
+def _backup_folder(out):
+    """``(backup folder, state file name)`` of a training run writing ``out`` (:mod:`tfxai.training.resume`)."""
+    from tfxai.training.resume import STATE_FILE, backup_folder  # loaded with the training app: no TensorFlow start on the way out
+
+    return backup_folder(out), STATE_FILE
+
+
+def interrupt_message(meta):
+    """The one line an interrupted app prints: what was written, what is kept and how to resume (``meta``: the click context's)."""
+    if "tfxai.out" not in meta:  # before the app's options were taken (TensorFlow starting): it has not begun
+        return "interrupted while starting: nothing was written"
+    out = meta["tfxai.out"]
+    if out is None:
+        return "interrupted: nothing was written"
+    if meta.get("tfxai.keeps"):
+        return f"interrupted: {meta['tfxai.keeps']} are kept in {out} (run the same command to continue)"
+    if _signature(out) != meta.get("tfxai.out_before"):  # interrupted after the finished folder was moved into place
+        return f"interrupted: {out} was already written and is complete"
+    if not meta.get("tfxai.trains"):
+        return f"interrupted: nothing was written to {out}"
+    backup = _backup_folder(out)
+    if not os.path.isdir(backup[0]):
+        return f"interrupted: nothing was written to {out}; no epoch had finished, so no training state was kept"
+    try:
+        with open(os.path.join(*backup), encoding="utf-8") as handle:
+            epoch = int(json.load(handle)["epoch"])
+    except (OSError, ValueError, KeyError, TypeError):  # stopped while backing up the first epoch: nothing usable
+        shutil.rmtree(backup[0], ignore_errors=True)
+        return f"interrupted: nothing was written to {out}; no epoch had finished, so no training state was kept"
+    return (f"interrupted: nothing was written to {out}; the training state after epoch {epoch} is kept in {backup[0]} "
+            "(run the same command to resume from there, or delete that folder to start afresh)")
+
+
+def end_process(message=None, status=INTERRUPTED):
+    """Print ``message`` (if any) on stderr, flush, and end the process at once with ``status``.
+
+    ``os._exit`` skips the interpreter's shutdown: TensorFlow's C++ threads
+    (tf.data prefetch, the inter-op pool) may still be running after an
+    interrupted ``fit``, and tearing the interpreter and TensorFlow's static
+    objects down under them can corrupt the heap ("free(): invalid next size",
+    SIGABRT).
+    """
+    if message is not None:
+        with contextlib.suppress(Exception):
+            click.echo(message, err=True)
+    for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(status)
+
+
+@contextlib.contextmanager
+def ctrl_c_ends_the_process():
+    """Ctrl-C handling of the ``tfxai`` process.
+
+    The first Ctrl-C raises ``KeyboardInterrupt``: the app unwinds (its
+    ``finally`` blocks remove staging folders), the ``tfxai`` group prints
+    :func:`interrupt_message` and exits with 130, which ends the process here
+    through :func:`end_process`. A second Ctrl-C during the unwinding ends it
+    at once. SIGINT is left alone when it is not Python's default handler
+    (ignored in a background job, or the caller's own).
+    """
+    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield
+        return
+    interrupted = []
+
+    def on_interrupt(signum, frame):
+        interrupted.append(signum)
+        signal.signal(signal.SIGINT, again)
+        raise KeyboardInterrupt
+
+    def again(signum, frame):
+        context = click.get_current_context(silent=True)
+        end_process("\n" + interrupt_message(context.meta if context is not None else {}))
+
+    signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        yield
+    except SystemExit as done:
+        if interrupted and done.code == INTERRUPTED:
+            end_process()
+        raise
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 class _EchoHandler(logging.Handler):

@@ -69,9 +69,20 @@ LOG_LEVEL_VARIABLE = "TF_CPP_MIN_LOG_LEVEL"
 USER_LOG_LEVEL = os.environ.get(LOG_LEVEL_VARIABLE)  # as the user set it, before tfxai's default below
 
 
-def quiet_tensorflow_logs():
-    """Hide TensorFlow's C++ info banners unless the user asked for them."""
-    os.environ.setdefault(LOG_LEVEL_VARIABLE, "2")
+def quiet_tensorflow_logs(level="2"):
+    """Hide TensorFlow's C++ logs below ``level`` unless the user chose a level (``TF_CPP_MIN_LOG_LEVEL``).
+
+    ``"2"`` (``import tfxai``) hides the info and warning banners; ``"3"`` (the
+    apps) hides the C++ ``E...`` lines too, such as TensorFlow 2.21's
+    ``NodeDef mentions attribute use_unbounded_threadpool which is not in the
+    op definition`` when a ``tf.data`` map is rebuilt from its graph, or
+    ``failed call to cuInit`` on machines without a GPU: noise to users, while
+    real failures still raise Python errors (the apps' one ``error:`` line).
+    TensorFlow reads the variable once, at its first log line, so this has
+    effect only before TensorFlow is imported.
+    """
+    if USER_LOG_LEVEL is None and "tensorflow" not in sys.modules:
+        os.environ[LOG_LEVEL_VARIABLE] = level
 
 
 def import_tensorflow_silently():

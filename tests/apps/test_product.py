@@ -61,7 +61,7 @@ def test_ctrl_c_says_nothing_was_written_and_exits_130(tiny_model, tmp_path, mon
     monkeypatch.setattr(tfxai.io, "load_model", interrupted)
     result = run(["export", "--model", str(model), "--out", str(tmp_path / "saved")])
     assert result.exit_code == 130
-    assert result.output.strip() == "interrupted: nothing was written"
+    assert result.output.strip() == f"interrupted: nothing was written to {tmp_path / 'saved'}"  # an app without a training backup
     assert not os.path.exists(tmp_path / "saved")
 
 
