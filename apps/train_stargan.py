@@ -24,9 +24,9 @@ from tfxai.apps.common import mixed_precision_option, echo, progress_settings, q
 @reports_errors
 def command(no_export, quiet, **options):
     """Train StarGAN v2 (Choi et al. 2020), optionally class-aware (Imaeda), from SOURCE to TARGET folders."""
-    from tfxai.gan.stargan.training import TrainStarGANConfig, run_train_stargan
+    from tfxai.gan.stargan.training import TrainStarGANConfig, run_train_stargan, trained_iterations
 
     config = TrainStarGANConfig(export=not no_export, **options)
     verbose, log = progress_settings(quiet)
-    _, history = run_train_stargan(config, verbose=verbose, log=log)
-    echo(f"done: {config.iterations} iterations, cycle loss {history.history['g_cycle'][-1]:.3f}; wrote {config.out}")
+    model, history = run_train_stargan(config, verbose=verbose, log=log)
+    echo(f"done: {trained_iterations(model)} iterations, cycle loss {history.history['g_cycle'][-1]:.3f}; wrote {config.out}")

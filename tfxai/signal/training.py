@@ -20,7 +20,7 @@ import keras
 import numpy as np
 
 from tfxai.training.batchnorm import BatchNormStatistics
-from tfxai.training.fit import check_finite_training, check_learning_rate
+from tfxai.training.fit import check_learning_rate, fit
 from tfxai.data import split_stratified
 from tfxai.training.determinism import seed_everything
 from tfxai.errors import TfxaiError, plural
@@ -33,7 +33,7 @@ from tfxai.signal.models import MODELS, build_model
 from tfxai.signal.preprocessing import WindowPreprocessor
 from tfxai.signal.report import confusion_matrix, plot_confusion, row_percentages, write_confusion_csv
 from tfxai.signal.windows import classify_recordings, make_windows
-from tfxai.training.resume import backup_folder, fit_resumable, remove_backup
+from tfxai.training.resume import backup_folder, remove_backup
 from tfxai.training import early_stopping_callbacks, make_dataset, write_run_files
 
 PRESETS = {
@@ -189,7 +189,7 @@ def train_signal_model(recordings, config, verbose=1, callbacks=None, split=None
     split : (train_indices, test_indices) or None
         A fixed split; default :func:`split_by_recording` with the config's seed.
     backup : str or None
-        Folder of the per-epoch backup an interrupted run resumes from (:func:`tfxai.training.resume.fit_resumable`).
+        Folder of the per-epoch backup an interrupted run resumes from (:func:`tfxai.training.fit.fit`).
 
     Returns
     -------
@@ -219,18 +219,17 @@ def train_signal_model(recordings, config, verbose=1, callbacks=None, split=None
         callbacks = [*(callbacks or []), *early_stopping_callbacks(config.early_stopping)]
     callbacks = [*(callbacks or []), BatchNormStatistics(np.array_split(inputs, -(-len(inputs) // config.batch_size)))]
     started = time.perf_counter()
-    history = fit_resumable(
+    history = fit(
         model,
         make_dataset(inputs, labels, config.batch_size, shuffle=True, seed=config.seed),  # an order per epoch that a resume repeats
-        epochs=config.epochs,
+        validation_data,
+        config.epochs,
+        callbacks=callbacks,
         verbose=verbose,
-        callbacks=callbacks or (),
-        validation_data=validation_data,
         backup=backup,
         options=dataclasses.asdict(config),
-    )
+    )  # a NaN loss stops it with a TfxaiError naming the term
     seconds = time.perf_counter() - started
-    check_finite_training(model, history)
     evaluation = evaluate_recordings(model, recordings.subset(test), preprocessor, config.window, config.step)
     return TrainedSignalModel(model, preprocessor, train, test, dict(history.history), evaluation, seconds)
 
