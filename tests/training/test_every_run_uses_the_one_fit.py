@@ -96,9 +96,9 @@ def app_arguments(app, root):
                 "--image-size", "16", "--base-width", "2", "--epochs", "1", "--batch-size", "2", "--validation-split", "0",
                 "--learning-rate", "1e20", "--no-export", "--quiet"], out
     if app == "signal":
-        return ["train", "signal", "--data", str(signal_npz(root / "signals.npz")), "--out", str(out), "--preset", "small", "--window", "16",
-                "--step", "8", "--train-step", "8", "--epochs", "1", "--batch-size", "8", "--filters", "4", "--learning-rate", "1e20",
-                "--no-export", "--quiet"], out
+        return ["train", "signal", "--data", str(signal_npz(root / "signals.npz")), "--out", str(out), "--preset", "small",
+                "--window", "16", "--step", "8", "--train-step", "8", "--epochs", "1", "--batch-size", "8", "--filters", "4",
+                "--learning-rate", "1e20", "--no-export", "--quiet"], out
     if app == "mixed":
         x = np.random.default_rng(0).integers(0, 256, (24, 8, 8)).astype("uint8")
         np.savez(root / "train.npz", x=x, y=(x.mean(axis=(1, 2)) > 127).astype("int64"), class_names=np.array(["dark", "light"]))
@@ -139,7 +139,8 @@ def test_a_nan_loss_stops_every_app_with_one_line_naming_the_term_and_writes_not
             return model
 
         monkeypatch.setattr(stargan_training, "build_stargan", build_at_a_huge_rate)
-        monkeypatch.setitem(stargan_training.STARGAN_PRESETS, "small", {"image_size": 16, "width": "tiny", "batch_size": 4, "iterations": 3})
+        tiny = {"image_size": 16, "width": "tiny", "batch_size": 4, "iterations": 3}
+        monkeypatch.setitem(stargan_training.STARGAN_PRESETS, "small", tiny)
     arguments, out = app_arguments(app, tmp_path)
     error = one_line_error(CliRunner().invoke(main, arguments))
     match = NAN_LINE.match(error)

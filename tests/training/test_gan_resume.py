@@ -50,7 +50,7 @@ def train_collaborative(out, seed=3, callbacks=(), backup=True):
 
 
 def train_stargan(out, seed=3, callbacks=(), backup=True):
-    """The tiny class-aware StarGAN v2: 5 iterations in epochs of 2 (the last one partial), batch 4 (2 source + 2 target) of 16 px images."""
+    """The tiny class-aware StarGAN v2: 5 iterations in epochs of 2 (the last one partial), batch 4 (2 + 2) of 16 px images."""
     rng = np.random.default_rng(0)
     source = Domain(rng.integers(0, 256, (10, 16, 16, 3), dtype=np.uint8), np.arange(10, dtype=np.int32) % 3, ["a", "b", "c"])
     target = Domain(rng.integers(0, 256, (10, 16, 16, 3), dtype=np.uint8), np.full(10, -1, np.int32))
