@@ -14,8 +14,8 @@ from tfxai.gan.stargan.training import TrainStarGANConfig
 @strategy_option
 def command(config, quiet):
     """Train StarGAN v2 (Choi et al. 2020), optionally class-aware (Imaeda), from SOURCE to TARGET folders."""
-    from tfxai.gan.stargan.training import run_train_stargan
+    from tfxai.gan.stargan.training import run_train_stargan, trained_iterations
 
     verbose, log = progress_settings(quiet)
-    _, history = run_train_stargan(config, verbose=verbose, log=log)
-    echo(f"done: {config.iterations} iterations, cycle loss {history.history['g_cycle'][-1]:.3f}; wrote {config.out}")
+    model, history = run_train_stargan(config, verbose=verbose, log=log)
+    echo(f"done: {trained_iterations(model)} iterations, cycle loss {history.history['g_cycle'][-1]:.3f}; wrote {config.out}")

@@ -65,8 +65,15 @@ def make_samples(frames, labels, num_classes, config):
     return images, np.stack(targets)
 
 
-def train_detector(frames, labels, num_classes, config=None, model=None, verbose=0, callbacks=None):
-    """Train (or continue training ``model``) on labelled frames; returns ``(model, history dict)``."""
+def train_detector(frames, labels, num_classes, config=None, model=None, verbose=0, callbacks=None, backup=None):
+    """Train (or continue training ``model``) on labelled frames; returns ``(model, history dict)``.
+
+    Fits through :func:`tfxai.training.fit.fit`: a NaN or infinite loss stops
+    training with a :class:`TfxaiError` naming the epoch, the batch and the term.
+    ``backup`` (a folder, optional) backs the state up every epoch for a resume.
+    """
+    from tfxai.training.fit import fit
+
     config = config or DetectorTrainingConfig()
     keras.utils.set_random_seed(config.seed)
     if model is None:
@@ -78,8 +85,8 @@ def train_detector(frames, labels, num_classes, config=None, model=None, verbose
         config.input_size = int(model.input_shape[1])
     images, targets = make_samples(frames, labels, num_classes, config)
     model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss=CenterNetLoss())
-    history = model.fit(images.astype(np.float32), targets, batch_size=config.batch_size, epochs=config.epochs,
-                        verbose=verbose, callbacks=callbacks or [], shuffle=True)
+    history = fit(model, (images.astype(np.float32), targets), None, config.epochs, callbacks=callbacks or (), verbose=verbose,
+                  backup=backup, options=vars(config), batch_size=config.batch_size, shuffle=True)
     return model, history.history
 
 

@@ -20,7 +20,7 @@ import keras
 import numpy as np
 
 from tfxai.training.batchnorm import BatchNormStatistics
-from tfxai.training.fit import check_finite_training
+from tfxai.training.fit import fit
 from tfxai.data import split_stratified
 from tfxai.training.determinism import seed_everything
 from tfxai.errors import TfxaiError, plural
@@ -34,7 +34,7 @@ from tfxai.signal.models import MODELS, build_model
 from tfxai.signal.preprocessing import WindowPreprocessor
 from tfxai.signal.report import confusion_matrix, plot_confusion, row_percentages, write_confusion_csv
 from tfxai.signal.windows import classify_recordings, make_windows
-from tfxai.training.resume import backup_folder, fit_resumable, remove_backup
+from tfxai.training.resume import backup_folder, remove_backup
 from tfxai.training import early_stopping_callbacks, make_dataset, write_run_files
 
 
@@ -191,7 +191,7 @@ def train_signal_model(recordings, config, verbose=1, callbacks=None, split=None
     split : (train_indices, test_indices) or None
         A fixed split; default :func:`split_by_recording` with the config's seed.
     backup : str or None
-        Folder of the per-epoch backup an interrupted run resumes from (:func:`tfxai.training.resume.fit_resumable`).
+        Folder of the per-epoch backup an interrupted run resumes from (:func:`tfxai.training.fit.fit`).
 
     Returns
     -------
@@ -221,18 +221,17 @@ def train_signal_model(recordings, config, verbose=1, callbacks=None, split=None
         callbacks = [*(callbacks or []), *early_stopping_callbacks(config.early_stopping)]
     callbacks = [*(callbacks or []), BatchNormStatistics(np.array_split(inputs, -(-len(inputs) // config.batch_size)))]
     started = time.perf_counter()
-    history = fit_resumable(
+    history = fit(
         model,
         make_dataset(inputs, labels, config.batch_size, shuffle=True, seed=config.seed),  # an order per epoch that a resume repeats
-        epochs=config.epochs,
+        validation_data,
+        config.epochs,
+        callbacks=callbacks,
         verbose=verbose,
-        callbacks=callbacks or (),
-        validation_data=validation_data,
         backup=backup,
-        options=dataclasses.asdict(config),
-    )
+        options=config.to_dict(),
+    )  # a NaN loss stops it with a TfxaiError naming the term
     seconds = time.perf_counter() - started
-    check_finite_training(model, history)
     evaluation = evaluate_recordings(model, recordings.subset(test), preprocessor, config.window, config.step)
     return TrainedSignalModel(model, preprocessor, train, test, dict(history.history), evaluation, seconds)
 
@@ -257,7 +256,7 @@ def evaluate_recordings(model, recordings, preprocessor=None, window=64, step=10
 
 
 def run_signal_training(config, verbose=1, log=None):
-    """Load data, train, evaluate and write the results folder ``config.output``.
+    """Load data, train, evaluate and write the results folder ``config.out``.
 
     Writes the standard run folder (:func:`tfxai.training.write_run_files`:
     ``model.keras``, ``class_names.json``, ``history.csv``, ``metrics.json``),
@@ -279,12 +278,12 @@ def run_signal_training(config, verbose=1, log=None):
         f"{plural(recordings.channels, 'channel')}, "
         f"{recordings.lengths.min()}-{recordings.lengths.max()} samples"
     )
-    with staged_directory(config.output, overwrite=config.overwrite) as folder:
-        result = train_signal_model(recordings, config, verbose=verbose, backup=backup_folder(config.output))
+    with staged_directory(config.out, overwrite=config.overwrite) as folder:
+        result = train_signal_model(recordings, config, verbose=verbose, backup=backup_folder(config.out))
         evaluation = result.evaluation
         test = recordings.subset(result.test_indices)
         report = {
-            "config": dataclasses.asdict(config),
+            "config": config.to_dict(),
             "classes": recordings.class_names,
             "parameters": int(result.model.count_params()),
             "train_recordings": len(result.train_indices),
@@ -317,11 +316,11 @@ def run_signal_training(config, verbose=1, log=None):
             write_attention_csv(trace, os.path.join(folder, "attention.csv"))
             report["attention_recording"] = name
         write_json(os.path.join(folder, "report.json"), report)
-    remove_backup(config.output)
+    remove_backup(config.out)
     log(
         f"test accuracy per recording: {100 * evaluation['recording_accuracy']:.1f}% "
         f"({evaluation['correct_recordings']}/{evaluation['test_recordings']}); "
-        f"per window: {100 * evaluation['window_accuracy']:.1f}%; results in {os.path.abspath(config.output)}"
+        f"per window: {100 * evaluation['window_accuracy']:.1f}%; results in {os.path.abspath(config.out)}"
     )
     return report
 

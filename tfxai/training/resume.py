@@ -36,7 +36,7 @@ import numpy as np
 from tfxai.errors import TfxaiError
 from tfxai.io import write_json
 
-__all__ = ["EpochCounter", "RunBackup", "backup_folder", "epoch_shuffle", "fit_resumable", "remove_backup", "step_normal"]
+__all__ = ["EpochCounter", "IterationLimit", "RunBackup", "backup_folder", "epoch_shuffle", "fit_resumable", "remove_backup", "step_normal"]
 
 STATE_FILE = "state.json"
 #: Options that may change between the interrupted run and its rerun.
@@ -80,6 +80,7 @@ class RunBackup(keras.callbacks.BackupAndRestore):
     def __init__(self, backup_dir, options=None, callbacks=()):
         super().__init__(backup_dir, save_freq="epoch", delete_checkpoint=False)
         self.stopping = [c for c in callbacks if isinstance(c, keras.callbacks.EarlyStopping)]
+        self.limits = [c for c in callbacks if isinstance(c, IterationLimit)]
         self._stopping_to_restore = None
         self.options = {**_json_ready(options), "dtype_policy": keras.config.dtype_policy().name}  # --mixed-precision
         self.state = self.read_state()
@@ -152,7 +153,7 @@ class RunBackup(keras.callbacks.BackupAndRestore):
     # === Back up ===
 
     def on_train_batch_end(self, batch, logs=None):
-        if self.model.stop_training:  # a NaN guard stopped the epoch in the middle
+        if self.model.stop_training and not any(limit.reached for limit in self.limits):  # a NaN guard stopped the epoch in the middle
             self._cut_short = True
         super().on_train_batch_end(batch, logs)
 
@@ -161,7 +162,7 @@ class RunBackup(keras.callbacks.BackupAndRestore):
             return
         for key, value in (logs or {}).items():
             self.history.setdefault(key, []).append(float(value))
-        if self.model.stop_training:  # early stopping ends the run here: a rerun repeats this epoch rather than go past it
+        if self.model.stop_training:  # early stopping or the iteration limit ends the run here: a rerun repeats this epoch
             return
         super().on_epoch_end(epoch, logs)
 
@@ -213,6 +214,35 @@ class EpochCounter(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         epoch_variable().assign(epoch)
+
+
+class IterationLimit(keras.callbacks.Callback):
+    """Stops training once ``iterations`` train steps have run in all, so the last epoch may be partial.
+
+    ``fit(..., epochs=ceil(iterations / steps_per_epoch), steps_per_epoch=...)``
+    with this callback runs exactly ``iterations`` steps: the step count is
+    ``epoch * steps_per_epoch + batch + 1``, with the epoch Keras passes (the
+    restored one after a resume, :func:`fit_resumable`), so a resumed run stops
+    where the uninterrupted run stops. :class:`RunBackup` logs the partial last
+    epoch as a finished one (a NaN guard's stop is not).
+    """
+
+    def __init__(self, iterations, steps_per_epoch):
+        super().__init__()
+        self.iterations, self.steps_per_epoch = int(iterations), int(steps_per_epoch)
+        self.reached = False
+        self._epoch = 0
+
+    def on_train_begin(self, logs=None):
+        self.reached = False
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self._epoch * self.steps_per_epoch + batch + 1 >= self.iterations:
+            self.reached = True
+            self.model.stop_training = True
 
 
 def epoch_shuffle(data, buffer_size, seed):

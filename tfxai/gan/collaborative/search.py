@@ -40,7 +40,9 @@ def completed_trials(study):
 def search_gates(objective, num_generators, trials, storage, study_name="gates", seed=0, log=None):
     """Run the study in ``storage`` (an SQLite file) until it holds ``trials`` completed trials; returns the study.
 
-    ``objective(graph)`` trains and scores one :class:`KnowledgeTransferGraph`.
+    ``objective(graph)`` trains and scores one :class:`KnowledgeTransferGraph`;
+    an error it raises (a :class:`TfxaiError` for a NaN loss) ends the search
+    (the trial is stored as failed, and a rerun runs it again).
     A study made for another number of generators is a :class:`TfxaiError`.
     """
     study = _open_study(storage, study_name, seed)
@@ -61,7 +63,14 @@ def search_gates(objective, num_generators, trials, storage, study_name="gates",
     if log and remaining < trials:
         log(f"resuming: {trials - remaining} trial(s) already done, {remaining} to run")
     if remaining:
-        study.optimize(trial_objective, n_trials=remaining)
+        import optuna
+
+        # A trial's TfxaiError (a NaN loss) ends the search with its one line: Optuna would first log the failure and its traceback.
+        optuna.logging.set_verbosity(optuna.logging.ERROR)
+        try:
+            study.optimize(trial_objective, n_trials=remaining)
+        finally:
+            optuna.logging.set_verbosity(optuna.logging.WARNING)
     return study
 
 

@@ -23,21 +23,29 @@ def run_gate_search(preset, trials, out, log=print, overwrite=False, **options):
     from tfxai.io import write_json, write_text
 
     config = CollabGANConfig.from_preset(preset, **options)
-    if config.classifier == "none":
+    if config.scorer == "none":
         raise TfxaiError("the gate search maximises IS: pass --scorer inceptionv3, an InceptionV3 weights file or a .keras classifier")
     if config.generators < 2:
         raise TfxaiError("the gate search needs at least 2 generators (1 generator has only the D edge): set --generators 2 or more")
     if overwrite and os.path.isdir(out):
         shutil.rmtree(out)
-    classifier, scorer = load_scorer(config.classifier)
+    classifier, scorer = load_scorer(config.scorer)
     images = load_gan_images(config)
     log(f"gate search: {config.generators} generators, {len(images)} images, {config.epochs} epoch(s) per trial, scored with {scorer}")
+    scored = []
 
     def objective(graph):
-        model, _ = train_graph(config, graph, images)
-        return float(np.mean(score_generators(model, classifier, images, config.score_images, config.seed)["is"]))
+        model, _ = train_graph(config, graph, images)  # a NaN loss: TfxaiError naming it, which ends the search
+        scored.append(float(np.mean(score_generators(model, classifier, images, config.score_images, config.seed)["is"])))
+        return scored[-1]
 
-    study = search_gates(objective, config.generators, trials, os.path.join(out, "study.db"), seed=config.seed, log=log)
+    fresh = not os.path.exists(out)
+    try:
+        study = search_gates(objective, config.generators, trials, os.path.join(out, "study.db"), seed=config.seed, log=log)
+    except TfxaiError:
+        if fresh and not scored:  # a new folder holding only the failed trial: nothing is written
+            shutil.rmtree(out, ignore_errors=True)
+        raise
     graph = best_graph(study, config.generators)
     write_text(os.path.join(out, "best_graph.json"), graph.to_json())
     draw_graph(graph, os.path.join(out, "best_graph.png"), f"best graph: mean IS {study.best_value:.3f}")

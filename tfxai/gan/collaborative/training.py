@@ -137,25 +137,26 @@ def score_generators(model, classifier, real, count, seed=0):
 def train_graph(config, graph, images, verbose=0, callbacks=(), backup=None):
     """A :class:`CollaborativeGAN` with ``graph`` trained on ``images`` for ``config.epochs``; returns ``(model, history)``.
 
-    With ``backup`` (a folder) the training state is backed up every epoch and
-    a rerun after an interruption resumes from it (:func:`tfxai.training.resume.fit_resumable`).
+    Fits through :func:`tfxai.training.fit.fit`: a NaN or infinite ``d_loss`` or
+    ``g_loss`` stops training with a :class:`TfxaiError` naming it. With ``backup``
+    (a folder) the training state is backed up every epoch and a rerun after an
+    interruption resumes from it.
     """
     import keras
+    import tensorflow as tf
 
     from tfxai.gan.collaborative.model import CollaborativeGAN
-    from tfxai.training.resume import epoch_shuffle, fit_resumable
+    from tfxai.training.fit import fit
+    from tfxai.training.resume import epoch_shuffle
 
     seed_everything(config.seed)  # the same weights bit for bit for the same --seed
     steps = len(images) // config.batch_size
     model = CollaborativeGAN(config.generators, graph, config.latent_dim, config.image_size, config.channels, config.filters,
                              config.spectral_norm, config.transfer_weight, total_steps=steps * config.epochs, seed=config.seed)
     model.compile(keras.optimizers.Adam(config.learning_rate, beta_1=0.5), keras.optimizers.Adam(config.learning_rate, beta_1=0.5))
-    import tensorflow as tf
-
     data = epoch_shuffle(tf.data.Dataset.from_tensor_slices(images), len(images), config.seed)  # the same order after a resume
     data = data.batch(config.batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
-    history = fit_resumable(model, data, epochs=config.epochs, verbose=verbose, callbacks=list(callbacks), shuffle=False,
-                            backup=backup, options=config.to_dict())
+    history = fit(model, data, None, config.epochs, callbacks=callbacks, verbose=verbose, backup=backup, options=config.to_dict())
     return model, history
 
 
@@ -181,7 +182,7 @@ def train_collab_gan(config, verbose=2, log=print):
 
     check_output_folder(config.out, config.overwrite)
     graph = load_graph(config.graph, config.generators)
-    classifier, scorer = load_scorer(config.classifier)
+    classifier, scorer = load_scorer(config.scorer)
     images = load_gan_images(config)
     log(f"training {config.generators} generator(s) on {len(images)} images of {config.image_size} px, graph {config.graph}")
     model, history = train_graph(config, graph, images, verbose=verbose, backup=backup_folder(config.out))
@@ -195,7 +196,8 @@ def train_collab_gan(config, verbose=2, log=print):
         write_text(os.path.join(staging, "graph.json"), graph.to_json())
         write_text(os.path.join(staging, "history.csv"), history_csv(history.history))
         final = {key: float(values[-1]) for key, values in history.history.items()}
-        write_json(os.path.join(staging, "metrics.json"), {"config": config.to_dict(), "final": final, "images": len(images),
+        write_json(os.path.join(staging, "metrics.json"), {"config": config.to_dict(), "final": final, "epochs_run": len(history.epoch),
+                                                            "images": len(images),
                                                             "scored_with": scorer, "dtype_policy": keras.config.dtype_policy().name,
                                                             **current_strategy(), **scores})
         for i, samples in enumerate(model.sample(64, seed=config.seed)):

@@ -15,7 +15,8 @@ from tfxai.gan.stargan.presets import STARGAN_PRESETS
 from tfxai.training.config import ConfigError, RunOptions, option
 from tfxai.io import load_model, staged_directory, write_json, write_text
 
-__all__ = ["STARGAN_PRESETS", "TTAConfig", "TrainStarGANConfig", "load_translator", "run_train_stargan", "run_tta", "train_translator"]
+__all__ = ["STARGAN_PRESETS", "TTAConfig", "TrainStarGANConfig", "load_translator", "run_train_stargan", "run_tta", "trained_iterations",
+           "train_translator"]
 
 @dataclasses.dataclass
 class TrainStarGANConfig(RunOptions, presets=STARGAN_PRESETS, paper_preset="thesis", preset_help=TRAINSTARGAN_PRESET_HELP):
@@ -46,6 +47,10 @@ class TrainStarGANConfig(RunOptions, presets=STARGAN_PRESETS, paper_preset="thes
         return self
 
 
+#: What a NaN error advises (the app has no --learning-rate: StarGAN v2 keeps the official rates).
+ADVICE = "check the images for bad values, or try another --seed or a larger --batch-size"
+
+
 def build_stargan(config, num_classes):
     from tfxai.gan.stargan.model import StarGANv2
 
@@ -56,31 +61,45 @@ def build_stargan(config, num_classes):
 
 
 def train_translator(config, source, target, verbose=2, callbacks=(), backup=None, log=print):
-    """A :class:`StarGANv2` trained on two :class:`Domain` s for ``config.iterations``; returns ``(model, history)``.
+    """A :class:`StarGANv2` trained on two :class:`Domain` s for exactly ``config.iterations``; returns ``(model, history)``.
 
-    With ``backup`` (a folder) the training state is backed up every ``config.epoch_iterations``
-    iterations and a rerun after an interruption resumes from it (:func:`tfxai.training.resume.fit_resumable`):
-    the endless batch stream is advanced by the iterations already run and the latent codes are keyed
-    by the iteration, so the resumed run ends with the uninterrupted run's weights.
+    Fits through :func:`tfxai.training.fit.fit`: epochs of ``config.epoch_iterations``
+    iterations, the last one partial when ``iterations`` is not a multiple (so
+    ``iterations=150`` trains 150: :func:`trained_iterations`), and a NaN or
+    infinite loss term (``d_real``, ``g_cycle``, ...) stops training with a
+    :class:`TfxaiError` naming it. With ``backup`` (a folder) the training state
+    is backed up after every epoch and a rerun after an interruption resumes from
+    it: the endless batch stream is advanced by the iterations already run and
+    the latent codes are keyed by the iteration, so the resumed run ends with the
+    uninterrupted run's weights.
     """
     from tfxai.gan.stargan.data import two_domain_dataset
-    from tfxai.training.resume import fit_resumable
+    from tfxai.training.fit import fit
 
     seed_everything(config.seed)  # the same weights bit for bit for the same --seed
     data = two_domain_dataset(source, target, config.batch_size, config.seed)
     num_classes = len(source.class_names) if source.class_names else None
     model = build_stargan(config, num_classes)
     steps = min(config.iterations, config.epoch_iterations)
-    epochs = max(config.iterations // steps, 1)
     log(f"training StarGAN v2 ({'class-aware, ' if config.class_aware else ''}{config.width} width, {model.count_params():,} parameters) "
-        f"on {len(source.images)} source and {len(target.images)} target images for {epochs * steps} iterations")
-    history = fit_resumable(model, lambda done: data.skip(done * steps), epochs=epochs, steps_per_epoch=steps, verbose=verbose,
-                            callbacks=list(callbacks), backup=backup, options=dataclasses.asdict(config))
+        f"on {len(source.images)} source and {len(target.images)} target images for {config.iterations} iterations")
+    history = fit(model, lambda done: data.skip(done * steps), None, callbacks=callbacks, verbose=verbose, backup=backup,
+                  options=dataclasses.asdict(config), steps_per_epoch=steps, iterations=config.iterations,
+                  loss_terms=[name for name in model.trackers if name != "diversity_weight"], advice=ADVICE)
     return model, history
 
 
+def trained_iterations(model):
+    """The iterations ``model`` (a :class:`StarGANv2`) has trained: its mapping network's optimizer steps (one per iteration)."""
+    return int(model.optimizers["mapping"].iterations.numpy())
+
+
 def run_train_stargan(config, verbose=2, log=print):
-    """Train a (class-aware) StarGAN v2 from two domain folders and write the run folder."""
+    """Train a (class-aware) StarGAN v2 from two domain folders and write the run folder.
+
+    ``config.json`` holds the options and ``iterations_run`` / ``epochs_run``, what was trained.
+    A NaN or infinite loss is a :class:`TfxaiError` and writes nothing.
+    """
     import keras
 
     from tfxai.training.fit import history_csv
@@ -95,8 +114,6 @@ def run_train_stargan(config, verbose=2, log=print):
     source = load_domain(config.source, config.image_size, require_labels=config.class_aware)
     target = load_domain(config.target, config.image_size)
     model, history = train_translator(config, source, target, verbose, backup=backup_folder(config.out), log=log)
-    if not np.all(np.isfinite(history.history["g_cycle"])):
-        raise TfxaiError("StarGAN v2 training diverged (non-finite losses): lower the learning rate or check the images")
     with staged_directory(config.out, config.overwrite) as folder:
         model.save(os.path.join(folder, "stargan.keras"))
         if config.export:
@@ -104,8 +121,9 @@ def run_train_stargan(config, verbose=2, log=print):
         write_translation_grid(os.path.join(folder, "grid_target_to_source.png"), model, target.images[:6], 0)
         write_translation_grid(os.path.join(folder, "grid_source_to_target.png"), model, source.images[:6], 1)
         write_text(os.path.join(folder, "history.csv"), history_csv(history.history))
-        write_json(os.path.join(folder, "config.json"), {**dataclasses.asdict(config), "dtype_policy": keras.config.dtype_policy().name,
-                                                             **current_strategy()})
+        write_json(os.path.join(folder, "config.json"), {**dataclasses.asdict(config), "iterations_run": trained_iterations(model),
+                                                             "epochs_run": len(history.epoch),
+                                                             "dtype_policy": keras.config.dtype_policy().name, **current_strategy()})
         if source.class_names:
             write_json(os.path.join(folder, "class_names.json"), source.class_names)
     remove_backup(config.out)
