@@ -159,8 +159,8 @@ def _quiet_tensorflow_first(command, path=()):
 
     @functools.wraps(callback)
     def run(*args, **kwargs):
-        if not click.get_current_context().find_root().params.get("verbose"):
-            _runtime.import_tensorflow_silently()
+        if not click.get_current_context().find_root().params.get("verbose") and not getattr(callback, "without_tensorflow", False):
+            _runtime.import_tensorflow_silently()  # the studio's commands serve files and start without TensorFlow
         quiet = kwargs.get("quiet") if own_quiet else kwargs.pop("quiet", False)
         record_output(next((kwargs[name] for name in OUTPUT_PARAMETERS if kwargs.get(name) is not None), None), KEEPS_PROGRESS.get(path),
                       trains=path[:1] == ("train",))

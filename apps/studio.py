@@ -44,7 +44,7 @@ def serve(folders, host="127.0.0.1", port=8765, videos=None, page="/", item=None
 
 def without_tensorflow(command):
     """Mark a click command so ``tfxai``'s runner does not import TensorFlow before it (the studio starts in a second)."""
-    command.callback.quiets_tensorflow = True
+    command.callback.without_tensorflow = True
     return command
 
 
