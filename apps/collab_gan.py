@@ -13,7 +13,7 @@ DEPRECATED = {"--classifier": "scorer"}
 
 
 @click.command("collab-gan")
-@config_options(CollabGANConfig, aliases=DEPRECATED)
+@config_options(CollabGANConfig, exclude=("search_trials", "search_epochs"), aliases=DEPRECATED)
 @quiet_option
 @unsafe_deserialization_option
 @mixed_precision_option
@@ -34,13 +34,12 @@ def train_command(config, quiet):
 @config_options(CollabGANConfig, exclude=("out", "graph"), aliases=DEPRECATED)
 @click.option("--out", default="saved_models/gate_search", show_default=True,
               help="Search folder: study.db (resumable), best_graph.json, best_graph.png, trials.csv.")
-@click.option("--trials", type=click.IntRange(1), default=20, show_default=True, help="Total trial budget (completed trials count).")
 @quiet_option
 @unsafe_deserialization_option
-def search_command(config, quiet, trials, out):
+def search_command(config, quiet, out):
     """Search the gate of every edge maximising the generators' mean IS (Optuna, resumable); draws the best graph."""
     from tfxai.gan.collaborative.search_training import run_gate_search
 
     options = {field.name: getattr(config, field.name) for field in dataclasses.fields(config) if field.name not in ("out", "preset", "overwrite")}
     options["graph"] = "all-through"
-    run_gate_search(config.preset, trials, out, log=(lambda message: None) if quiet else echo, overwrite=config.overwrite, **options)
+    run_gate_search(config.preset, out, log=(lambda message: None) if quiet else echo, overwrite=config.overwrite, **options)

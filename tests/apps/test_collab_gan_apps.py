@@ -45,7 +45,7 @@ def test_train_collab_gan_writes_generators_samples_and_scores(folder, tmp_path)
 
 def test_search_gates_resumes_and_exports_the_best_graph(folder, tmp_path):
     out = tmp_path / "search"
-    args = ["search", "gates", "--data", str(folder / "data"), "--out", str(out), "--classifier", str(folder / "classifier.keras"), *TINY]
+    args = ["search", "gates", "--data", str(folder / "data"), "--out", str(out), "--classifier", str(folder / "classifier.keras"), "--trial-epochs", "1", *TINY]
     result = CliRunner().invoke(main, [*args, "--trials", "1"])
     assert result.exit_code == 0, result.output
     result = CliRunner().invoke(main, [*args[:-1], "--trials", "2"])
@@ -69,7 +69,7 @@ def test_bad_input_is_one_line_and_exit_2(folder, tmp_path, extra, message):
 
 
 def test_search_without_a_classifier_is_refused(folder, tmp_path):
-    result = CliRunner().invoke(main, ["search", "gates", "--data", str(folder / "data"), "--out", str(tmp_path / "s"), *TINY])
+    result = CliRunner().invoke(main, ["search", "gates", "--data", str(folder / "data"), "--out", str(tmp_path / "s"), *TINY, "--trial-epochs", "1"])
     assert result.exit_code == 2 and "maximises IS" in result.output
 
 

@@ -115,7 +115,7 @@ def app_arguments(app, root):
         return ["train", "collab-gan", *gan], out
     if app == "search-gates":
         classifier = tiny_classifier(root / "classifier.keras", (8, 8, 1))
-        return ["search", "gates", *gan, "--classifier", str(classifier), "--trials", "1"], out
+        return ["search", "gates", *gan, "--classifier", str(classifier), "--trials", "1", "--trial-epochs", "1"], out
     video, labels = labelled_video(root)
     detector = ["--out", str(root / "detector.keras"), "--input-size", "64", "--width", "4", "--search-size", "64", "--samples", "16",
                 "--epochs", "1", "--batch-size", "4", "--learning-rate", "1e20"]

@@ -17,3 +17,13 @@ def test_presets_apply_overrides_skip_none_and_name_bad_input(config_class):
         config_class.from_preset("nope")
     with pytest.raises(TfxaiError, match=r"unknown option\(s\) \['colour'\] for " + config_class.__name__):
         config_class.from_preset(preset, colour="red")
+
+
+def test_the_collaborative_gan_thesis_preset_carries_the_search_and_the_common_scoring_protocol():
+    from tfxai.gan.collaborative.training import CollabGANConfig
+
+    thesis = CollabGANConfig.from_preset("thesis", data="demo")
+    # "探索回数を 1,500" (1,500 search trials), "学習回数を 50" (50 epochs per trial); IS/FID on 50,000 images, IS over 10 splits
+    assert (thesis.search_trials, thesis.search_epochs, thesis.score_images, thesis.score_splits) == (1500, 50, 50000, 10)
+    small = CollabGANConfig.from_preset("small", data="demo")
+    assert small.search_trials < thesis.search_trials and small.search_epochs < thesis.search_epochs

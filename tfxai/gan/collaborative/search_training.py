@@ -2,6 +2,7 @@
 
 import csv
 import io
+import dataclasses
 import os
 
 import numpy as np
@@ -11,7 +12,7 @@ from tfxai.errors import TfxaiError
 __all__ = ["run_gate_search"]
 
 
-def run_gate_search(preset, trials, out, log=print, overwrite=False, **options):
+def run_gate_search(preset, out, log=print, overwrite=False, **options):
     """Search gates for the data and sizes in ``options``; write study.db, best_graph.json/.png and trials.csv to ``out``.
 
     An existing ``out`` resumes its study (``overwrite`` starts afresh).
@@ -31,17 +32,19 @@ def run_gate_search(preset, trials, out, log=print, overwrite=False, **options):
         shutil.rmtree(out)
     classifier, scorer = load_scorer(config.scorer)
     images = load_gan_images(config)
-    log(f"gate search: {config.generators} generators, {len(images)} images, {config.epochs} epoch(s) per trial, scored with {scorer}")
+    trial = dataclasses.replace(config, epochs=config.search_epochs)  # a trial trains the search's epochs
+    log(f"gate search: {config.search_trials} trials, {config.generators} generators, {len(images)} images, "
+        f"{trial.epochs} epoch(s) per trial, scored with {scorer}")
     scored = []
 
     def objective(graph):
-        model, _ = train_graph(config, graph, images)  # a NaN loss: TfxaiError naming it, which ends the search
-        scored.append(float(np.mean(score_generators(model, classifier, images, config.score_images, config.seed)["is"])))
+        model, _ = train_graph(trial, graph, images)  # a NaN loss: TfxaiError naming it, which ends the search
+        scored.append(float(np.mean(score_generators(model, classifier, images, config.score_images, config.seed, config.score_splits)["is"])))
         return scored[-1]
 
     fresh = not os.path.exists(out)
     try:
-        study = search_gates(objective, config.generators, trials, os.path.join(out, "study.db"), seed=config.seed, log=log)
+        study = search_gates(objective, config.generators, config.search_trials, os.path.join(out, "study.db"), seed=config.seed, log=log)
     except TfxaiError:
         if fresh and not scored:  # a new folder holding only the failed trial: nothing is written
             shutil.rmtree(out, ignore_errors=True)

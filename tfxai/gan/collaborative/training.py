@@ -57,7 +57,10 @@ class CollabGANConfig(RunOptions, presets=COLLAB_GAN_PRESETS, paper_preset="thes
     max_images: int = option(0, "Use at most this many images (0: all).", minimum=0)
     scorer: str = option("none", "Scores IS/FID with: none | inceptionv3 (ImageNet weights) | PATH to local InceptionV3 .h5 "
                          "weights | PATH to a .keras classifier taking images in [-1, 1] (scores then not comparable with papers').")
-    score_images: int = option(1000, "Generated images per generator for IS/FID.", minimum=2)
+    score_images: int = option(50000, "Generated images per generator for IS/FID (the common protocol: 50,000).", minimum=2)
+    score_splits: int = option(10, "Splits of the Inception Score (the common protocol: 10).", minimum=1)
+    search_trials: int = option(1500, "Gate-search trial budget, completed trials included (thesis: 1,500).", minimum=1, flag="--trials")
+    search_epochs: int = option(50, "Epochs each gate-search trial trains (thesis: 50).", minimum=1, flag="--trial-epochs")
 
     @property
     def classifier(self):
@@ -118,8 +121,12 @@ def load_scorer(classifier):
     return model, f"own classifier {os.path.basename(os.path.normpath(classifier))} (not comparable with InceptionV3 scores)"
 
 
-def score_generators(model, classifier, real, count, seed=0):
-    """``{"is": [...], "is_std": [...], "fid": [...]}`` per generator, ``count`` images each, under ``classifier``."""
+def score_generators(model, classifier, real, count, seed=0, splits=10):
+    """``{"is": [...], "is_std": [...], "fid": [...]}`` per generator, ``count`` images each, under ``classifier``.
+
+    The Inception Score is averaged over ``splits`` parts of the images (one part when there are
+    fewer than five images per part); FID compares with up to ``count`` real images.
+    """
     from tfxai.metrics.generative import frechet_distance, inception_score, penultimate_features
 
     fakes = model.sample(count, seed=seed)
@@ -127,7 +134,7 @@ def score_generators(model, classifier, real, count, seed=0):
     reference = real[np.random.default_rng(seed).permutation(len(real))[:count]]
     scores = {"is": [], "is_std": [], "fid": []}
     for images in fakes:
-        mean, std = inception_score(images, classifier, splits=5 if count >= 50 else 1)
+        mean, std = inception_score(images, classifier, splits=splits if count >= 5 * splits else 1)
         scores["is"].append(mean)
         scores["is_std"].append(std)
         scores["fid"].append(frechet_distance(reference, images, features))
@@ -186,7 +193,7 @@ def train_collab_gan(config, verbose=2, log=print):
     images = load_gan_images(config)
     log(f"training {config.generators} generator(s) on {len(images)} images of {config.image_size} px, graph {config.graph}")
     model, history = train_graph(config, graph, images, verbose=verbose, backup=backup_folder(config.out))
-    scores = score_generators(model, classifier, images, config.score_images, config.seed) if classifier is not None else {}
+    scores = score_generators(model, classifier, images, config.score_images, config.seed, config.score_splits) if classifier is not None else {}
     with staged_directory(config.out, overwrite=config.overwrite) as staging:
         for i, generator in enumerate(model.generators):
             with atomic_path(os.path.join(staging, f"generator_{i + 1}.keras")) as tmp:
