@@ -64,7 +64,7 @@ class VideoConfig(RunConfig, presets=VIDEO_PRESETS, paper_preset="thesis", prese
     learning_rate: float = 0.01
     momentum: float = 0.9
     attention_filters: int = None
-    attention_convs: int = 1
+    attention_convs: int = 2  # the thesis: "複数の畳み込み層" (several conv layers) in the attention branch
     temporal_channels: int = 4
     attention_weight: float = option(1.0, "Weight of L_att (ST-ABN).", minimum=0.0)
     perception_weight: float = option(1.0, "Weight of L_per (ST-ABN).", minimum=0.0)

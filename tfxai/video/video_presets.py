@@ -11,5 +11,5 @@ __all__ = ["VIDEO_PRESETS"]
 VIDEO_PRESETS = {
     "thesis": {},
     "small": dict(backbone="r3d10", base_width=8, image_size=48, frames=16, stride=1, epochs=10, batch_size=4, optimizer="adam",
-                  learning_rate=1e-3, attention_filters=16),
+                  learning_rate=1e-3, attention_filters=16, attention_convs=1),
 }
