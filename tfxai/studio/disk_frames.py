@@ -154,6 +154,9 @@ class DiskFrames:
         capture = cv2.VideoCapture(self.path)
         try:
             count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+            for name in os.listdir(self.folder):
+                if name.startswith(".part-"):  # left by a process killed while writing (we hold the lock now)
+                    os.remove(os.path.join(self.folder, name))
             used = _folder_bytes(self.folder)
             others = self._evict(used)
             for index in range(count):

@@ -37,12 +37,14 @@ def draw_caption(image, text):
     thickness = max(1, int(round(scale * 1.5)))
     while True:
         (text_width, text_height), _ = cv2.getTextSize(text, font, scale, thickness)
-        if text_width + 2 * margin <= width or scale <= 0.2:
+        if text_width + 2 * margin + 2 <= width or scale <= 0.2:
             break
         scale *= 0.9
-    origin = (margin, margin + text_height)
-    cv2.putText(image, text, origin, font, scale, (0, 0, 0), thickness + 2, cv2.LINE_AA)
-    cv2.putText(image, text, origin, font, scale, (255, 255, 255), thickness, cv2.LINE_AA)
+    x, y = margin + 1, margin + text_height + 1
+    # the outline: the same strokes in black shifted by a pixel each way (a thicker pen would lay the glyphs out wider)
+    for dx, dy in ((-1, -1), (0, -1), (1, -1), (-1, 0), (1, 0), (-1, 1), (0, 1), (1, 1)):
+        cv2.putText(image, text, (x + dx, y + dy), font, scale, (0, 0, 0), thickness, cv2.LINE_AA)
+    cv2.putText(image, text, (x, y), font, scale, (255, 255, 255), thickness, cv2.LINE_AA)
     return image
 
 
