@@ -35,6 +35,20 @@ def write_video(path, frames=FRAMES, size=(WIDTH, HEIGHT)):
 
 
 @pytest.fixture
+def make_video():
+    """:func:`write_video` (``make_video(path, frames=100, size=(160, 120))``)."""
+    return write_video
+
+
+@pytest.fixture(autouse=True)
+def frame_cache(tmp_path_factory, monkeypatch):
+    """The studio's disk cache of frames in a temporary folder (not ~/.cache), one per test."""
+    root = tmp_path_factory.mktemp("frame-cache")
+    monkeypatch.setenv("TFXAI_FRAME_CACHE", str(root))
+    return root
+
+
+@pytest.fixture
 def workspace(tmp_path):
     """A folder holding video.avi, hand/ (empty label folder), tracked/ (100 tracked frames), maps/ and report/."""
     video = write_video(tmp_path / "video.avi")

@@ -159,3 +159,35 @@ def test_open_an_explanation_report(browser, studio, screenshot):
     open_page(browser, base, token, "/explain", "0/report", ready="document.querySelectorAll('figure').length === 3")
     assert "3 images, 2 labelled, accuracy 0.500" in browser.find_element("tag name", "body").text
     screenshot("studio_explain")
+
+
+def test_the_explain_page_plays_a_video_explanation_at_the_sources_size(browser, tmp_path, screenshot):
+    from tfxai.io import write_json
+    from tfxai.studio import Studio, StudioServer
+    from tfxai.video.render import write_clip_explanation
+
+    folder = tmp_path / "explained"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    frames = np.full((4, 120, 160, 3), 90, np.uint8)
+    captions = [f"class walk p=0.93 frame {f}" for f in (10, 12, 14, 16)]
+    write_clip_explanation(folder, "clip1", frames, rng.random((4, 6, 6)), np.array([0.1, 0.5, 0.9, 0.3]), captions=captions)
+    write_json(folder / "summary.json", {"video": "v.avi", "size": [160, 120], "predicted": "walk", "probability": 0.93,
+                                         "probabilities": {"walk": 0.93, "run": 0.07},
+                                         "clips": [{"first_frame": 10, "stride": 2, "frames": [10, 12, 14, 16], "predicted": "walk",
+                                                    "probability": 0.93, "temporal_attention": [0.1, 0.5, 0.9, 0.3]}]})
+    server = StudioServer(Studio([folder]), port=0).start()
+    try:
+        open_page(browser, f"http://127.0.0.1:{server.port}", server.studio.token, "/explain", "0/.",
+                  ready="document.querySelector('canvas') && document.querySelector('canvas').width === 160")
+        canvas = browser.execute_script("const c = document.querySelector('canvas'); return [c.width, c.height]")
+        assert canvas == [160, 120]  # the source's size, not the model's
+        assert "frame 1 / 4" in browser.find_element("tag name", "body").text
+        pixels = browser.execute_script(
+            "const c = document.querySelector('canvas'); return Array.from(c.getContext('2d').getImageData(0, 0, 160, 20).data)")
+        top = np.asarray(pixels, np.uint8).reshape(20, 160, 4)[..., :3]
+        # the caption (white letters outlined in black) is in the movie's frames: a gray frame under JET has neither
+        assert (top.max(axis=-1) < 60).sum() > 100 and (top.min(axis=-1) > 180).sum() > 20
+        screenshot("studio_explain_video")
+    finally:
+        server.stop()

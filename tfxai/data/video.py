@@ -7,7 +7,7 @@ import numpy as np
 
 from tfxai.errors import TfxaiError
 
-__all__ = ["Video"]
+__all__ = ["Video", "read_frames"]
 
 
 class Video:
@@ -57,6 +57,32 @@ class Video:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def read_frames(path, indices):
+    """Frames ``indices`` of a video file or a folder of frames (images sorted by name) at the source's own size.
+
+    Returns RGB uint8 ``(len(indices), H, W, 3)``; frames of a folder that differ in
+    size from its first one are resized to it.
+    """
+    path, indices = os.fspath(path), [int(i) for i in indices]
+    if not os.path.isdir(path):
+        with Video(path) as video:
+            return np.stack([video.read(i) for i in indices])
+    from tfxai.data.image_folder import IMAGE_EXTENSIONS, read_image
+
+    files = sorted(os.path.join(path, f) for f in os.listdir(path) if f.lower().endswith(IMAGE_EXTENSIONS))
+    if not files:
+        raise TfxaiError(f"frame folder {path} holds no images ({', '.join(IMAGE_EXTENSIONS)}): add frames or pass a video file")
+    frames = []
+    for index in indices:
+        if not 0 <= index < len(files):
+            raise TfxaiError(f"frame {index} is outside {path} (frames 0 to {len(files) - 1}): choose another frame")
+        frame = read_image(files[index], channels=3, convert=True)
+        if frames and frame.shape != frames[0].shape:
+            frame = cv2.resize(frame, (frames[0].shape[1], frames[0].shape[0]), interpolation=cv2.INTER_AREA)
+        frames.append(frame)
+    return np.stack(frames)
 
 
 def to_gray(frame):

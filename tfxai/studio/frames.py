@@ -1,8 +1,12 @@
-"""Video frames as JPEG for the pages: decoded with OpenCV by frame index, a small LRU cache of encoded frames.
+"""Video frames as JPEG for the pages: a small LRU of encoded frames, the disk cache, else decoded by frame index.
 
-One :class:`cv2.VideoCapture` per video, used under a lock (a capture is not
-thread-safe); reading frame ``i + 1`` after ``i`` does not seek, so playing
-and stepping forward cost one decode per frame.
+A frame is served from memory (the ``size`` most recent), else from the video's
+disk cache (:class:`tfxai.studio.disk_frames.DiskFrames`, filled by a
+background thread from the moment a video is first opened), else decoded with
+OpenCV: one :class:`cv2.VideoCapture` per video, used under a lock (a capture
+is not thread-safe); reading frame ``i + 1`` after ``i`` does not seek, so
+playing and stepping forward cost one decode per frame, a random seek decodes
+from the previous key frame.
 """
 
 import collections
@@ -11,6 +15,7 @@ import threading
 
 import cv2
 
+from tfxai.studio.disk_frames import DEFAULT_MAX_BYTES, DiskFrames
 from tfxai.studio.workspace import RequestError
 
 __all__ = ["FrameCache"]
@@ -49,10 +54,18 @@ class FrameCache:
         Frames kept (a 768x576 JPEG at quality 85 is about 60 kB: 64 frames ~ 4 MB).
     quality : int
         JPEG quality.
+    disk : bool
+        Keep every frame of the videos opened as JPEG files in a disk cache (filled in the background).
+    disk_root : str, optional
+        The disk cache's folder (default: :func:`tfxai.studio.disk_frames.default_cache_root`).
+    disk_bytes : int
+        Bound of the disk cache.
     """
 
-    def __init__(self, size=64, quality=85):
+    def __init__(self, size=64, quality=85, disk=True, disk_root=None, disk_bytes=DEFAULT_MAX_BYTES):
         self.size, self.quality = int(size), int(quality)
+        self.disk, self.disk_root, self.disk_bytes = bool(disk), disk_root, int(disk_bytes)
+        self._disk = {}
         self._captures = {}
         self._jpegs = collections.OrderedDict()
         self._lock = threading.Lock()
@@ -73,10 +86,13 @@ class FrameCache:
             if key in self._jpegs:
                 self._jpegs.move_to_end(key)
                 return self._jpegs[key]
-        ok, data = cv2.imencode(".jpg", capture.read_bgr(index), [cv2.IMWRITE_JPEG_QUALITY, self.quality])
-        if not ok:
-            raise RequestError(500, f"cannot encode frame {index} as JPEG")
-        data = data.tobytes()
+        disk = self._disk.get(path)
+        data = disk.get(index) if disk is not None else None
+        if data is None:
+            ok, data = cv2.imencode(".jpg", capture.read_bgr(index), [cv2.IMWRITE_JPEG_QUALITY, self.quality])
+            if not ok:
+                raise RequestError(500, f"cannot encode frame {index} as JPEG")
+            data = data.tobytes()
         with self._lock:
             self._jpegs[key] = data
             while len(self._jpegs) > self.size:
@@ -89,10 +105,25 @@ class FrameCache:
         if capture is None:
             capture = _Capture(path)
             with self._lock:
-                capture = self._captures.setdefault(path, capture)
+                if path in self._captures:
+                    capture.capture.release()
+                    return self._captures[path]
+                self._captures[path] = capture
+                if self.disk:
+                    self._disk[path] = DiskFrames(path, self.disk_root, self.quality, self.disk_bytes).start()
         return capture
 
+    def disk_frames(self, path):
+        """The :class:`DiskFrames` of an opened video (None without the disk cache)."""
+        with self._lock:
+            return self._disk.get(path)
+
     def close(self):
+        with self._lock:
+            disks = list(self._disk.values())
+            self._disk.clear()
+        for disk in disks:
+            disk.stop()
         with self._lock:
             for capture in self._captures.values():
                 capture.capture.release()

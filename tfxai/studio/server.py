@@ -55,12 +55,14 @@ class Studio:
         ``{label folder: video}`` overriding the video named in ``meta.json``.
     token : str, optional
         The per-run secret (a random one by default).
+    frames : FrameCache, optional
+        Where frames come from (default: an LRU of 64 in front of the disk cache of every frame).
     """
 
-    def __init__(self, roots, videos=None, token=None):
+    def __init__(self, roots, videos=None, token=None, frames=None):
         self.workspace = Workspace(roots, videos)
         self.token = token or secrets.token_urlsafe(18)
-        self.frames = FrameCache()
+        self.frames = frames if frames is not None else FrameCache()
         self.allowed_hosts = set()
 
     def allow(self, host, port):

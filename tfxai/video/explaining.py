@@ -40,7 +40,13 @@ def _clip_shape(model):
 
 
 def explain_video(model, path, folder, class_names=None, clips=2, stride=1, video_format="mp4", alpha=0.4, scale=1):
-    """Write ``clip<i>.png`` / ``.mp4|.gif`` per clip and ``summary.json`` into ``folder``; returns the summary."""
+    """Write ``clip<i>.png`` / ``.mp4|.gif`` per clip and ``summary.json`` into ``folder``; returns the summary.
+
+    The pictures show the source's own frames (its resolution and aspect ratio, not the model's
+    input): each map is resized back to the frame, and every frame carries
+    ``class <name> p=<probability> frame <index>`` (the clip's predicted class and its probability).
+    """
+    from tfxai.data.video import read_frames
     from tfxai.video.data import check_long_enough, clip_starts, read_clip, video_source
     from tfxai.video.render import write_clip_explanation
 
@@ -52,16 +58,28 @@ def explain_video(model, path, folder, class_names=None, clips=2, stride=1, vide
     spatial, temporal, probabilities = clip_attention(model, batch)
     names = list(class_names) if class_names else [str(i) for i in range(probabilities.shape[1])]
     mean = probabilities.mean(axis=0)
+    records, size = [], None
     for index, start in enumerate(starts):
-        write_clip_explanation(folder, f"clip{index + 1}", batch[index], spatial[index], temporal[index], alpha,
-                               video_format=video_format, scale=scale)
+        indices = [min(int(start) + i * int(stride), source.frame_count - 1) for i in range(int(frames))]
+        predicted, probability = names[int(probabilities[index].argmax())], float(probabilities[index].max())
+        captions = [f"class {predicted} p={probability:.2f} frame {i}" for i in indices]
+        originals = read_frames(path, indices)
+        size = [int(originals.shape[2]), int(originals.shape[1])]
+        write_clip_explanation(folder, f"clip{index + 1}", originals, spatial[index], temporal[index], alpha,
+                               video_format=video_format, scale=scale, captions=captions)
+        records.append({"first_frame": int(start), "stride": int(stride), "frames": indices,
+                        "temporal_attention": [float(v) for v in temporal[index]],
+                        "predicted": predicted, "probability": probability,
+                        "probabilities": {name: float(p) for name, p in zip(names, probabilities[index])},
+                        "captions": captions})
     summary = {
         "video": os.fspath(path),
+        "size": size,
+        "model_input": [int(width), int(height)],
         "predicted": names[int(mean.argmax())],
         "probability": float(mean.max()),
         "probabilities": {name: float(p) for name, p in zip(names, mean)},
-        "clips": [{"first_frame": int(start), "stride": int(stride), "temporal_attention": [float(v) for v in temporal[i]],
-                   "predicted": names[int(probabilities[i].argmax())]} for i, start in enumerate(starts)],
+        "clips": records,
     }
     write_json(os.path.join(folder, "summary.json"), summary)
     return summary

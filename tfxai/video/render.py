@@ -12,10 +12,11 @@ from tfxai.errors import TfxaiError
 from tfxai.explain.overlay import overlay, to_uint8_rgb
 from tfxai.io import atomic_path, write_image
 
-__all__ = ["VIDEO_FORMATS", "clip_panel", "frame_sequence", "jet_colours", "write_clip_explanation"]
+__all__ = ["VIDEO_FORMATS", "clip_panel", "draw_caption", "frame_sequence", "jet_colours", "strip_height", "write_clip_explanation"]
 
 VIDEO_FORMATS = ("mp4", "gif")
-STRIP = 10  # strip height in pixels
+STRIP = 10  # strip height of the panel's tiles, in pixels
+PANEL_HEIGHT = 240  # panel tiles of taller frames are shrunk to this height (aspect ratio kept)
 
 
 def jet_colours(values):
@@ -24,39 +25,84 @@ def jet_colours(values):
     return cv2.cvtColor(cv2.applyColorMap(levels, cv2.COLORMAP_JET), cv2.COLOR_BGR2RGB).reshape(-1, 3)
 
 
-def _check(frames, spatial, temporal):
+def draw_caption(image, text):
+    """A copy of RGB uint8 ``image`` with ``text`` in white, outlined in black (readable on any background), top left.
+
+    The font is sized to the image (about 1/30 of its width per 20 characters) and shrunk until the line fits.
+    """
+    image = np.ascontiguousarray(image, np.uint8).copy()
+    height, width = image.shape[:2]
+    font, margin = cv2.FONT_HERSHEY_SIMPLEX, max(2, width // 100)
+    scale = float(np.clip(width / 800, 0.3, 1.5))
+    thickness = max(1, int(round(scale * 1.5)))
+    while True:
+        (text_width, text_height), _ = cv2.getTextSize(text, font, scale, thickness)
+        if text_width + 2 * margin + 2 <= width or scale <= 0.2:
+            break
+        scale *= 0.9
+    x, y = margin + 1, margin + text_height + 1
+    # the outline: the same strokes in black shifted by a pixel each way (a thicker pen would lay the glyphs out wider)
+    for dx, dy in ((-1, -1), (0, -1), (1, -1), (-1, 0), (1, 0), (-1, 1), (0, 1), (1, 1)):
+        cv2.putText(image, text, (x + dx, y + dy), font, scale, (0, 0, 0), thickness, cv2.LINE_AA)
+    cv2.putText(image, text, (x, y), font, scale, (255, 255, 255), thickness, cv2.LINE_AA)
+    return image
+
+
+def _check(frames, spatial, temporal, captions=None):
     frames, spatial, temporal = np.asarray(frames), np.asarray(spatial, np.float32), np.asarray(temporal, np.float32)
-    if spatial.shape != frames.shape[:3] or temporal.shape != frames.shape[:1]:
-        raise TfxaiError(f"attention shapes {spatial.shape} and {temporal.shape} do not match the clip {frames.shape}: pass (T, H, W) and (T,)")
+    if spatial.shape[:1] != frames.shape[:1] or spatial.ndim != 3 or temporal.shape != frames.shape[:1]:
+        raise TfxaiError(f"attention shapes {spatial.shape} and {temporal.shape} do not match the clip {frames.shape}: pass (T, h, w) and (T,)")
+    if captions is not None and len(captions) != len(frames):
+        raise TfxaiError(f"{len(captions)} captions for {len(frames)} frames: pass one caption per frame")
     return frames, spatial, temporal
 
 
-def clip_panel(frames, spatial, temporal, alpha=0.4, gap=2):
-    """One RGB image: every frame with its spatial attention, each above a strip in the colour of its temporal weight."""
-    frames, spatial, temporal = _check(frames, spatial, temporal)
+def _overlays(frames, spatial, alpha):
+    """Each frame with its map resized to the frame (W x H: the model's input was the whole frame resized) in JET."""
+    return [overlay(to_uint8_rgb(frame), heat, alpha) for frame, heat in zip(frames, spatial)]
+
+
+def clip_panel(frames, spatial, temporal, alpha=0.4, gap=2, captions=None, max_height=PANEL_HEIGHT):
+    """One RGB image: every frame with its spatial attention, each above a strip in the colour of its temporal weight.
+
+    Tiles keep the frames' aspect ratio; frames taller than ``max_height`` are shrunk to it.
+    """
+    frames, spatial, temporal = _check(frames, spatial, temporal, captions)
     colours = jet_colours(temporal)
     tiles = []
-    for frame, heat, colour in zip(frames, spatial, colours):
-        tile = overlay(frame, heat, alpha)
+    for index, (tile, colour) in enumerate(zip(_overlays(frames, spatial, alpha), colours)):
+        if tile.shape[0] > max_height:
+            size = (max(1, int(round(tile.shape[1] * max_height / tile.shape[0]))), int(max_height))
+            tile = cv2.resize(tile, size, interpolation=cv2.INTER_AREA)
+        if captions is not None:
+            tile = draw_caption(tile, captions[index])
         strip = np.broadcast_to(colour, (STRIP, tile.shape[1], 3))
         tiles.append(np.concatenate([tile, strip], axis=0))
         tiles.append(np.full((tile.shape[0] + STRIP, gap, 3), 255, np.uint8))
     return np.concatenate(tiles[:-1], axis=1)
 
 
-def frame_sequence(frames, spatial, temporal, alpha=0.4):
-    """One RGB image per frame: its spatial overlay above the clip's temporal strip, the current frame outlined in white."""
-    frames, spatial, temporal = _check(frames, spatial, temporal)
-    width = frames.shape[2]
+def strip_height(frame_height):
+    """Rows of the temporal strip drawn over the bottom of a movie frame."""
+    return max(4, int(frame_height) // 30)
+
+
+def frame_sequence(frames, spatial, temporal, alpha=0.4, captions=None):
+    """One RGB image per frame, as large as the frame: its spatial overlay, ``captions[i]`` top left, and the clip's
+    temporal strip over the bottom rows (:func:`strip_height`), the current frame's cell outlined in white."""
+    frames, spatial, temporal = _check(frames, spatial, temporal, captions)
+    height, width = frames.shape[1:3]
+    rows = strip_height(height)
     edges = np.linspace(0, width, len(temporal) + 1).astype(int)
-    strip = np.zeros((STRIP, width, 3), np.uint8)
+    strip = np.zeros((rows, width, 3), np.uint8)
     for (left, right), colour in zip(zip(edges[:-1], edges[1:]), jet_colours(temporal)):
         strip[:, left:right] = colour
     images = []
-    for index, (frame, heat) in enumerate(zip(frames, spatial)):
+    for index, image in enumerate(_overlays(frames, spatial, alpha)):
         marked = strip.copy()
-        cv2.rectangle(marked, (int(edges[index]), 0), (int(edges[index + 1]) - 1, STRIP - 1), (255, 255, 255), 1)
-        images.append(np.concatenate([overlay(to_uint8_rgb(frame), heat, alpha), marked], axis=0))
+        cv2.rectangle(marked, (int(edges[index]), 0), (int(edges[index + 1]) - 1, rows - 1), (255, 255, 255), 1)
+        image[height - rows:] = marked
+        images.append(draw_caption(image, captions[index]) if captions is not None else image)
     return images
 
 
@@ -80,17 +126,22 @@ def _write_movie(path, images, fps):
         writer.release()
 
 
-def write_clip_explanation(folder, name, frames, spatial, temporal, alpha=0.4, fps=8.0, video_format="mp4", scale=1):
+def write_clip_explanation(folder, name, frames, spatial, temporal, alpha=0.4, fps=8.0, video_format="mp4", scale=1,
+                           captions=None):
     """Write ``<name>.png`` (:func:`clip_panel`) and ``<name>.mp4`` or ``.gif`` (:func:`frame_sequence`) into ``folder``.
 
-    ``scale`` enlarges small clips (nearest neighbour) so the pictures are readable.
+    ``frames`` are the source's own frames (any size): the maps ``(T, h, w)`` are resized to them.
+    ``scale`` enlarges small frames (nearest neighbour) so the pictures are readable; ``captions``
+    (one per frame, e.g. ``class walk p=0.93 frame 123``) are drawn on every frame.
     """
     if video_format not in VIDEO_FORMATS:
         raise TfxaiError(f"unknown video format {video_format!r}: choose mp4 or gif")
     frames = to_uint8_frames(frames, scale)
+    _check(frames, spatial, temporal, captions)
     spatial = np.stack([cv2.resize(np.asarray(m, np.float32), frames.shape[2:0:-1], interpolation=cv2.INTER_LINEAR) for m in spatial])
-    write_image(os.path.join(folder, f"{name}.png"), cv2.cvtColor(clip_panel(frames, spatial, temporal, alpha), cv2.COLOR_RGB2BGR))
-    _write_movie(os.path.join(folder, f"{name}.{video_format}"), frame_sequence(frames, spatial, temporal, alpha), fps)
+    panel = clip_panel(frames, spatial, temporal, alpha, captions=captions)
+    write_image(os.path.join(folder, f"{name}.png"), cv2.cvtColor(panel, cv2.COLOR_RGB2BGR))
+    _write_movie(os.path.join(folder, f"{name}.{video_format}"), frame_sequence(frames, spatial, temporal, alpha, captions), fps)
 
 
 def to_uint8_frames(frames, scale=1):
