@@ -59,10 +59,10 @@ def _fit(frames, labels, classes, config, init=None):
         raise TfxaiError(f"--out {config.out} must end in .keras")
     model = load_model(init, compile=False)[0] if init else None
     echo(f"training on {sum(map(len, labels))} boxes in {len(frames)} frames ({', '.join(classes)})")
-    model, history = train_detector(frames, labels, len(classes), config, model=model, verbose=2)
+    result = train_detector(frames, labels, len(classes), config, model=model, verbose=2)
     with atomic_path(config.out) as tmp:
-        model.save(tmp)
-    echo(f"loss {history['loss'][0]:.3f} -> {history['loss'][-1]:.3f}; wrote {config.out}")
+        result.model.save(tmp)
+    echo(f"loss {result.history['loss'][0]:.3f} -> {result.history['loss'][-1]:.3f}; wrote {config.out}")
 
 
 @without_tensorflow  # the studio and --box need no TensorFlow: start in a second

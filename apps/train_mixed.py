@@ -21,7 +21,7 @@ def command(config, mean, std, quiet):
 
     config.mean, config.std = parse_floats(mean), parse_floats(std)
     verbose, log = progress_settings(quiet)
-    summary = run_train_mixed(config, progress=progress_printer(log), verbose=verbose)
+    summary = run_train_mixed(config, progress=progress_printer(log), verbose=verbose).metrics
     accuracy = summary["validation_accuracy"]
     echo(
         f"trained on {summary['train_images']} images ({summary['generated_images']} generated); "

@@ -16,6 +16,7 @@ from tfxai.annotate.boxes import search_region
 from tfxai.annotate.config import DetectorTrainingConfig
 from tfxai.annotate.detector import CenterNetLoss, build_centernet, centernet_targets
 from tfxai.errors import TfxaiError
+from tfxai.training.result import RunResult, run_result
 
 __all__ = ["DetectorTrainingConfig", "exported_frames", "labelled_frames", "make_samples", "train_detector"]
 
@@ -54,8 +55,10 @@ def make_samples(frames, labels, num_classes, config):
     return images, np.stack(targets)
 
 
-def train_detector(frames, labels, num_classes, config=None, model=None, verbose=0, callbacks=None, backup=None):
-    """Train (or continue training ``model``) on labelled frames; returns ``(model, history dict)``.
+def train_detector(frames, labels, num_classes, config=None, model=None, verbose=0, callbacks=None,
+                   backup=None) -> RunResult:
+    """Train (or continue training ``model``) on labelled frames; returns a :class:`~tfxai.training.RunResult` (``out`` None:
+    the caller saves the model).
 
     Fits through :func:`tfxai.training.fit.fit`: a NaN or infinite loss stops
     training with a :class:`TfxaiError` naming the epoch, the batch and the term.
@@ -76,7 +79,7 @@ def train_detector(frames, labels, num_classes, config=None, model=None, verbose
     model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss=CenterNetLoss())
     history = fit(model, (images.astype(np.float32), targets), None, config.epochs, callbacks=callbacks or (), verbose=verbose,
                   backup=backup, options=config.to_dict(), batch_size=config.batch_size, shuffle=True)
-    return model, history.history
+    return run_result(model, history, config, legacy=(model, history.history))
 
 
 def labelled_frames(video, store, sources=None):

@@ -26,6 +26,7 @@ from tfxai.synthesis.model import MixedTargetModel
 from tfxai.synthesis.targets import format_distribution, load_class_names, parse_target
 from tfxai.io.export import export_saved_model
 from tfxai.training import early_stopping_callbacks, write_run_files
+from tfxai.training.result import RunResult, run_result
 
 MIXED_AUGMENTATIONS = (*AUGMENTATIONS, "flip_crop")  # tfxai.training.augmentation's choices and the old name of flip+shift
 
@@ -252,7 +253,7 @@ def _split(images, labels, fraction, seed):
     return images[kept], labels[kept], images[held], labels[held]
 
 
-def run_train_mixed(config, progress=None, verbose="auto"):
+def run_train_mixed(config, progress=None, verbose="auto") -> RunResult:
     """Replace ``config.fraction`` of the training images by generated ones and train a student on them.
 
     Writes the standard run folder (:func:`tfxai.training.write_run_files`:
@@ -332,7 +333,7 @@ def run_train_mixed(config, progress=None, verbose="auto"):
             export_saved_model(student, os.path.join(staging, "saved_model"), explain=None if summary["saved_model_heatmap"] else False, class_names=names)
         write_json(os.path.join(staging, "summary.json"), summary)
     remove_backup(config.out)
-    return summary
+    return run_result(student, history, config, config.out, metrics=summary, class_names=names)
 
 
 def has_feature_map(model):
