@@ -42,42 +42,27 @@ def _studio_options(function):
 
 
 def _training_options(function):
-    """Options shared by pretrain and train."""
-    for decorator in reversed([
-        click.option("--out", required=True, help="Where to write the detector (.keras)."),
-        click.option("--epochs", type=click.IntRange(1, None), default=15, show_default=True),
-        click.option("--samples", type=click.IntRange(8, None), default=400, show_default=True,
-                     help="Augmented search-region crops per epoch."),
-        click.option("--input-size", type=click.IntRange(32, None), default=256, show_default=True,
-                     help="Detector input (the 416-px search region is resized to it); a multiple of 32."),
-        click.option("--width", type=click.IntRange(4, 128), default=16, show_default=True, help="Filters of the first stage."),
-        click.option("--search-size", type=click.IntRange(32, None), default=416, show_default=True),
-        click.option("--batch-size", type=click.IntRange(1, None), default=8, show_default=True),
-        click.option("--learning-rate", type=click.FloatRange(0, None, min_open=True), default=2e-3, show_default=True),
-        click.option("--seed", type=int, default=0, show_default=True),
-    ]):
-        function = decorator(function)
-    return function
+    """Options shared by pretrain and train: the fields of :class:`~tfxai.annotate.training.DetectorTrainingConfig`."""
+    from tfxai.annotate.config import DetectorTrainingConfig
+    from tfxai.apps.options import config_options
+
+    return config_options(DetectorTrainingConfig)(function)
 
 
-def _fit(frames, labels, classes, options, init=None):
-    from tfxai.annotate.training import DetectorTrainingConfig, train_detector
+def _fit(frames, labels, classes, config, init=None):
+    from tfxai.annotate.training import train_detector
     from tfxai.io import atomic_path, load_model
 
-    if not options["out"].endswith(".keras"):
+    if not config.out.endswith(".keras"):
         from tfxai.errors import TfxaiError
 
-        raise TfxaiError(f"--out {options['out']} must end in .keras")
-    config = DetectorTrainingConfig(input_size=options["input_size"], width=options["width"],
-                                    region_size=options["search_size"], samples=options["samples"],
-                                    epochs=options["epochs"], batch_size=options["batch_size"],
-                                    learning_rate=options["learning_rate"], seed=options["seed"])
+        raise TfxaiError(f"--out {config.out} must end in .keras")
     model = load_model(init, compile=False)[0] if init else None
     echo(f"training on {sum(map(len, labels))} boxes in {len(frames)} frames ({', '.join(classes)})")
-    model, history = train_detector(frames, labels, len(classes), config, model=model, verbose=2)
-    with atomic_path(options["out"]) as tmp:
-        model.save(tmp)
-    echo(f"loss {history['loss'][0]:.3f} -> {history['loss'][-1]:.3f}; wrote {options['out']}")
+    result = train_detector(frames, labels, len(classes), config, model=model, verbose=2)
+    with atomic_path(config.out) as tmp:
+        result.model.save(tmp)
+    echo(f"loss {result.history['loss'][0]:.3f} -> {result.history['loss'][-1]:.3f}; wrote {config.out}")
 
 
 @without_tensorflow  # the studio and --box need no TensorFlow: start in a second
@@ -142,8 +127,7 @@ def _hand_count(store):
 @click.option("--min-boxes", type=click.IntRange(1, None), default=MIN_HAND_BOXES, show_default=True,
               help="Refuse to train on fewer hand boxes than this (too few to learn from).")
 @_training_options
-@reports_errors
-def pretrain_command(video, video_option, folder, min_boxes, **options):
+def pretrain_command(video, video_option, folder, min_boxes, config):
     """Pre-train the detector on the hand-labelled frames of VIDEO (20-30 are enough to start)."""
     from tfxai.annotate import LabelStore, Video
     from tfxai.annotate.training import labelled_frames
@@ -159,7 +143,7 @@ def pretrain_command(video, video_option, folder, min_boxes, **options):
                          "or lower --min-boxes")
     with Video(video) as clip:
         frames, labels = labelled_frames(clip, store, sources={"hand"})
-    _fit(frames, labels, store.classes, options)
+    _fit(frames, labels, store.classes, config)
 
 
 @click.command("train")
@@ -169,8 +153,7 @@ def pretrain_command(video, video_option, folder, min_boxes, **options):
 @click.option("--init", type=click.Path(dir_okay=False), help="Continue from this detector (e.g. the pre-trained one).")
 @_training_options
 @unsafe_deserialization_option
-@reports_errors
-def train_command(video, video_option, data, fmt, init, **options):
+def train_command(video, video_option, data, fmt, init, config):
     """Main training on the reviewed labels (an export folder, or a label folder and its VIDEO)."""
     from tfxai.annotate import LabelStore, Video
     from tfxai.annotate.training import exported_frames, labelled_frames
@@ -186,7 +169,7 @@ def train_command(video, video_option, data, fmt, init, **options):
         classes = store.classes
     else:
         frames, labels, classes = exported_frames(data, fmt)
-    _fit(frames, labels, classes, options, init=init)
+    _fit(frames, labels, classes, config, init=init)
 
 
 @click.command("track")

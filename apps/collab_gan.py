@@ -23,9 +23,10 @@ def train_command(config, quiet):
     from tfxai.gan.collaborative.training import train_collab_gan
 
     verbose, log = progress_settings(quiet)
-    _, history, scores = train_collab_gan(config, verbose=verbose, log=log)
-    summary = f"d_loss {history.history['d_loss'][-1]:.3f}, g_loss {history.history['g_loss'][-1]:.3f}"
-    if scores:
+    result = train_collab_gan(config, verbose=verbose, log=log)
+    history, scores = result.history, result.metrics
+    summary = f"d_loss {history['d_loss'][-1]:.3f}, g_loss {history['g_loss'][-1]:.3f}"
+    if "is" in scores:
         summary += ", IS " + " ".join(f"{s:.2f}" for s in scores["is"]) + ", FID " + " ".join(f"{s:.1f}" for s in scores["fid"])
     echo(f"done: {config.generators} generator(s), {summary}; wrote {config.out}")
 

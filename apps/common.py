@@ -307,10 +307,11 @@ def run_training_app(config, train, quiet=False):
     result = train(config, verbose=verbose, log=log)
     from tfxai.training import kept_epoch
 
-    class_names, history = result[1], result[2]
+    class_names, history = result.class_names, result.history
+    epochs_run = len(history["loss"])
     kept = kept_epoch(history, config)
-    accuracy = history.history.get("val_accuracy", history.history.get("accuracy"))[kept]
-    stopped = f"early stopping after {len(history.epoch)} epochs, " if len(history.epoch) < config.epochs else ""
+    accuracy = history.get("val_accuracy", history.get("accuracy"))[kept]
+    stopped = f"early stopping after {epochs_run} epochs, " if epochs_run < config.epochs else ""
     if config.early_stopping:
         echo(f"done: {len(class_names)} classes, accuracy {accuracy:.3f} ({stopped}weights of epoch {kept + 1} kept); wrote {config.out}")
     else:

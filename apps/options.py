@@ -63,6 +63,8 @@ def _base_type(field):
 def _preset_values(config_class, field):
     """``{preset: value}`` of ``field`` in every preset (its default where a preset does not set it)."""
     default = config_class.__dataclass_fields__[field.name].default
+    if not config_class.presets:  # a config without presets: its own default
+        return {"default": default}
     return {name: values.get(field.name, default) for name, values in config_class.presets.items()}
 
 

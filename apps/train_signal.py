@@ -23,7 +23,7 @@ def command(config, quiet):
     from tfxai.signal import run_signal_training
 
     verbose, log = progress_settings(quiet)
-    report = run_signal_training(config, verbose=verbose, log=log)
+    report = run_signal_training(config, verbose=verbose, log=log).metrics
     click.echo(
         f"{config.model}{' fft' if config.fft else ''}: accuracy per recording "
         f"{100 * report['recording_accuracy']:.1f}% ({report['correct_recordings']}/{report['test_recordings']}), "

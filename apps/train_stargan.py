@@ -17,5 +17,5 @@ def command(config, quiet):
     from tfxai.gan.stargan.training import run_train_stargan, trained_iterations
 
     verbose, log = progress_settings(quiet)
-    model, history = run_train_stargan(config, verbose=verbose, log=log)
-    echo(f"done: {trained_iterations(model)} iterations, cycle loss {history.history['g_cycle'][-1]:.3f}; wrote {config.out}")
+    result = run_train_stargan(config, verbose=verbose, log=log)
+    echo(f"done: {trained_iterations(result.model)} iterations, cycle loss {result.history['g_cycle'][-1]:.3f}; wrote {config.out}")

@@ -120,7 +120,7 @@ def app_arguments(app, root):
     detector = ["--out", str(root / "detector.keras"), "--input-size", "64", "--width", "4", "--search-size", "64", "--samples", "16",
                 "--epochs", "1", "--batch-size", "4", "--learning-rate", "1e20"]
     if app == "annotate-pretrain":
-        return ["annotate", "pretrain", "--video", video, "--labels", str(labels), *detector], root / "detector.keras"
+        return ["annotate", "pretrain", "--video", video, "--labels", str(labels), "--min-boxes", "1", *detector], root / "detector.keras"
     return ["annotate", "train", "--data", str(labels), "--format", "labels", "--video", video, *detector], root / "detector.keras"
 
 

@@ -6,29 +6,19 @@ search region is around the previous box), flipped at random and resized to
 the detector's input.
 """
 
-from dataclasses import dataclass
+import dataclasses
 
 import cv2
 import keras
 import numpy as np
 
 from tfxai.annotate.boxes import search_region
+from tfxai.annotate.config import DetectorTrainingConfig
 from tfxai.annotate.detector import CenterNetLoss, build_centernet, centernet_targets
 from tfxai.errors import TfxaiError
+from tfxai.training.result import RunResult, run_result
 
 __all__ = ["DetectorTrainingConfig", "exported_frames", "labelled_frames", "make_samples", "train_detector"]
-
-
-@dataclass
-class DetectorTrainingConfig:
-    input_size: int = 256
-    width: int = 16
-    region_size: int = 416
-    samples: int = 400
-    epochs: int = 15
-    batch_size: int = 8
-    learning_rate: float = 2e-3
-    seed: int = 0
 
 
 def make_samples(frames, labels, num_classes, config):
@@ -65,8 +55,10 @@ def make_samples(frames, labels, num_classes, config):
     return images, np.stack(targets)
 
 
-def train_detector(frames, labels, num_classes, config=None, model=None, verbose=0, callbacks=None, backup=None):
-    """Train (or continue training ``model``) on labelled frames; returns ``(model, history dict)``.
+def train_detector(frames, labels, num_classes, config=None, model=None, verbose=0, callbacks=None,
+                   backup=None) -> RunResult:
+    """Train (or continue training ``model``) on labelled frames; returns a :class:`~tfxai.training.RunResult` (``out`` None:
+    the caller saves the model).
 
     Fits through :func:`tfxai.training.fit.fit`: a NaN or infinite loss stops
     training with a :class:`TfxaiError` naming the epoch, the batch and the term.
@@ -74,7 +66,7 @@ def train_detector(frames, labels, num_classes, config=None, model=None, verbose
     """
     from tfxai.training.fit import fit
 
-    config = config or DetectorTrainingConfig()
+    config = (config or DetectorTrainingConfig()).validate()
     keras.utils.set_random_seed(config.seed)
     if model is None:
         model = build_centernet(num_classes, config.input_size, config.width)
@@ -82,12 +74,12 @@ def train_detector(frames, labels, num_classes, config=None, model=None, verbose
         raise TfxaiError(f"the detector has {int(model.output_shape[-1]) - 4} classes, the labels {num_classes}: "
                          "pass labels with the same classes or train a new detector")
     else:
-        config.input_size = int(model.input_shape[1])
+        config = dataclasses.replace(config, input_size=int(model.input_shape[1]))
     images, targets = make_samples(frames, labels, num_classes, config)
     model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss=CenterNetLoss())
     history = fit(model, (images.astype(np.float32), targets), None, config.epochs, callbacks=callbacks or (), verbose=verbose,
-                  backup=backup, options=vars(config), batch_size=config.batch_size, shuffle=True)
-    return model, history.history
+                  backup=backup, options=config.to_dict(), batch_size=config.batch_size, shuffle=True)
+    return run_result(model, history, config, legacy=(model, history.history))
 
 
 def labelled_frames(video, store, sources=None):

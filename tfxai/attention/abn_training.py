@@ -17,6 +17,7 @@ from tfxai.attention.abn_presets import ABN_PRESETS, PAPER_SIGMAS
 from tfxai.training.config import ConfigError, option
 from tfxai.training import RunConfig, make_dataset, run_training, split_run_data
 from tfxai.training.optimizers import accuracy_metrics, make_optimizer
+from tfxai.training.result import RunResult, run_result
 
 __all__ = ["ABNConfig", "ABN_PRESETS", "PAPER_SIGMAS", "accuracy_metrics", "build_abn", "compile_abn", "make_optimizer", "train_abn"]
 
@@ -149,7 +150,7 @@ def compile_abn(model, config):
     return model
 
 
-def train_abn(config, verbose="auto", log=print):
+def train_abn(config, verbose="auto", log=print) -> RunResult:
     """Train ABN as ``config`` says and write its run folder; returns ``(model, class_names, history)``.
 
     The run folder is :func:`tfxai.training.write_run_folder`'s, with ABN's
@@ -188,4 +189,4 @@ def train_abn(config, verbose="auto", log=print):
         config, model, train_data, validation_data, data.class_names, sample.first(64), callbacks, verbose,
         "tfxai ABN attention maps", train_images=len(train.labels),
     )
-    return model, data.class_names, history
+    return run_result(model, history, config, config.out, class_names=data.class_names, legacy=(model, data.class_names, history))

@@ -19,6 +19,7 @@ from tfxai.errors import TfxaiError
 from tfxai.attention.gain_presets import GAIN_PRESETS
 from tfxai.training.config import ConfigError, option
 from tfxai.training import RunConfig, make_dataset, run_training, split_run_data
+from tfxai.training.result import RunResult, run_result
 
 __all__ = ["GAINConfig", "GAIN_PRESETS", "build_gain", "compile_gain", "load_mask_folder", "train_gain"]
 
@@ -157,7 +158,7 @@ def compile_gain(gain, learning_rate):
     return gain
 
 
-def train_gain(config, verbose="auto", log=print):
+def train_gain(config, verbose="auto", log=print) -> RunResult:
     """Train GAIN (GAIN_ext when ``config.masks`` is set) and write its run folder; returns ``(gain, class_names, history)``.
 
     The run folder is :func:`tfxai.training.write_run_folder`'s, with GAIN's
@@ -192,4 +193,4 @@ def train_gain(config, verbose="auto", log=print):
         config, gain, train_data, held_data, data.class_names, samples, verbose=verbose,
         title="tfxai GAIN attention maps", train_images=int(len(train.labels)),
     )
-    return gain, data.class_names, history
+    return run_result(gain, history, config, config.out, class_names=data.class_names, legacy=(gain, data.class_names, history))

@@ -12,6 +12,7 @@ from tfxai.io import atomic_path, load_model, write_json
 from tfxai.classify.classifier_presets import CLASSIFIER_PRESETS
 from tfxai.training import RunConfig
 from tfxai.training.config import option
+from tfxai.training.result import RunResult, run_result
 
 __all__ = ["CLASSIFIER_PRESETS", "ClassifierConfig", "train_classifier", "load_classifier", "save_classifier"]
 
@@ -73,7 +74,7 @@ def compile_classifier(model, learning_rate):
     return model
 
 
-def train_classifier(config, verbose="auto", log=None):
+def train_classifier(config, verbose="auto", log=None) -> RunResult:
     """Train a transfer-learning classifier on an image folder (or ``demo``) and write its run folder to ``config.out``.
 
     The run folder is :func:`tfxai.training.write_run_folder`'s; the
@@ -101,4 +102,4 @@ def train_classifier(config, verbose="auto", log=None):
     train_data = make_dataset(train.images, train.labels, config.batch_size, True, config.seed, config.flip, config.shift)
     validation_data = make_dataset(held_out.images, held_out.labels, config.batch_size) if len(held_out.labels) else None
     history = run_training(config, model, train_data, validation_data, data.class_names, verbose=verbose)
-    return model, data.class_names, history
+    return run_result(model, history, config, config.out, class_names=data.class_names, legacy=(model, data.class_names, history))

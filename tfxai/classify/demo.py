@@ -10,6 +10,7 @@ import tensorflow as tf
 
 from tfxai.classify.backbones import build_classifier
 from tfxai.classify.classifier import compile_classifier, save_classifier
+from tfxai.training.config import RunOptions, option
 from tfxai.training.fit import fit, history_csv
 from tfxai.data import load_demo
 from tfxai.explain import GradCAM
@@ -21,17 +22,16 @@ __all__ = ["DemoConfig", "run_demo"]
 
 
 @dataclasses.dataclass
-class DemoConfig:
+class DemoConfig(RunOptions):
     """Options of ``tfxai demo``."""
 
-    out: str = "demo_output"
-    epochs: int = 5
+    out: str = option("demo_output", "Output folder (report, model, SavedModel).")
+    epochs: int = option(5, "Training epochs.", minimum=1, maximum=1000)
     batch_size: int = 64
     learning_rate: float = 2e-3
-    explain_images: int = 64
-    train_images: int = 3000
-    seed: int = 0
-    overwrite: bool = False
+    overwrite: bool = option(False, "Replace an existing output folder (only once the new one is complete).")
+    explain_images: int = option(64, "Test images to explain.", minimum=1, maximum=600)
+    train_images: int = option(3000, hidden=True)
 
 
 def run_demo(config, log=print, verbose="auto"):

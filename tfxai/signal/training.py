@@ -36,6 +36,7 @@ from tfxai.signal.report import confusion_matrix, plot_confusion, row_percentage
 from tfxai.signal.windows import classify_recordings, make_windows
 from tfxai.training.resume import backup_folder, remove_backup
 from tfxai.training import early_stopping_callbacks, make_dataset, write_run_files
+from tfxai.training.result import RunResult, run_result
 
 
 #: What the presets are (``--preset``'s help).
@@ -255,7 +256,7 @@ def evaluate_recordings(model, recordings, preprocessor=None, window=64, step=10
     }
 
 
-def run_signal_training(config, verbose=1, log=None):
+def run_signal_training(config, verbose=1, log=None) -> RunResult:
     """Load data, train, evaluate and write the results folder ``config.out``.
 
     Writes the standard run folder (:func:`tfxai.training.write_run_files`:
@@ -322,7 +323,7 @@ def run_signal_training(config, verbose=1, log=None):
         f"({evaluation['correct_recordings']}/{evaluation['test_recordings']}); "
         f"per window: {100 * evaluation['window_accuracy']:.1f}%; results in {os.path.abspath(config.out)}"
     )
-    return report
+    return run_result(result.model, result.history, config, config.out, metrics=report, class_names=recordings.class_names)
 
 
 def load_trained(folder):

@@ -4,13 +4,15 @@ import csv
 import dataclasses
 import io
 import os
+from typing import Optional
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from tfxai.training.augmentation import augmentation_name, resolve_augmentation
+from tfxai.training.augmentation import AUGMENTATIONS, augmentation_name, resolve_augmentation
 from tfxai.training.batchnorm import BatchNormStatistics
+from tfxai.training.config import RunOptions, option
 from tfxai.training.fit import check_learning_rate, fit
 from tfxai.training.determinism import seed_everything
 from tfxai.errors import TfxaiError
@@ -24,8 +26,9 @@ from tfxai.synthesis.model import MixedTargetModel
 from tfxai.synthesis.targets import format_distribution, load_class_names, parse_target
 from tfxai.io.export import export_saved_model
 from tfxai.training import early_stopping_callbacks, write_run_files
+from tfxai.training.result import RunResult, run_result
 
-AUGMENTATIONS = ("none", "shift", "flip", "flip+shift", "flip_crop")  # tfxai.training.augmentation's choices and the old name of flip+shift
+MIXED_AUGMENTATIONS = (*AUGMENTATIONS, "flip_crop")  # tfxai.training.augmentation's choices and the old name of flip+shift
 
 
 @dataclasses.dataclass
@@ -53,34 +56,42 @@ class GenerateConfig:
 
 
 @dataclasses.dataclass
-class TrainMixedConfig:
-    """Options of ``tfxai train mixed``: replace part of a training set by generated images and train on it."""
+class TrainMixedConfig(RunOptions):
+    """Options of ``tfxai train mixed``: replace part of a training set by generated images and train on it.
 
-    data: str
-    teacher: str
-    out: str
-    fraction: float = 0.3
-    student: str = None
-    validation: str = None
-    validation_split: float = 0.1
-    epochs: int = 10
-    batch_size: int = 64
-    learning_rate: float = 1e-3
-    augment: str = "shift"
-    augment_generated: bool = False
-    crop_padding: int = 2
-    own_probability: float = 0.9
-    kl_weight: float = 0.5
-    generation_optimizer: str = "sgd"
-    generation_steps: int = 100
-    generation_learning_rate: float = 0.05
-    scale: float = 1.0
-    mean: tuple = None
-    std: tuple = None
-    seed: int = 0
-    early_stopping: int = 0
-    overwrite: bool = False
-    export: bool = True
+    ``mean`` and ``std`` (one value or one per channel) are set by the app from
+    its ``--mean``/``--std`` text; ``augment`` also takes ``flip_crop``, the old
+    name of ``flip+shift``, from Python.
+    """
+
+    data: str = option("", "Training data: .npz (x, y) or a folder of class subfolders.", required=True)
+    teacher: str = option("", "Trained classifier (.keras) used to generate.", required=True)
+    out: str = option("", "Output folder (model.keras, class_names.json, history.csv, metrics.json, saved_model/, summary.json).",
+                      required=True)
+    fraction: float = option(0.3, "Share of training images replaced by generated ones.")
+    student: Optional[str] = option(None, "Initial student model (.keras); default: the teacher's architecture, freshly initialised.")
+    validation: Optional[str] = option(None, "Validation data (.npz or class folders).")
+    validation_split: float = option(0.1, "Held out from --data when --validation is not given.")
+    epochs: int = option(10, "Training epochs.", minimum=1)
+    batch_size: int = option(64, "Samples per batch.", minimum=1)
+    learning_rate: float = option(1e-3, "Adam learning rate.")
+    augment: str = option("shift", "Random changes of training images: none, shift (random crops after padding by --crop-padding "
+                          "pixels), flip (left-right mirror) or flip+shift. metrics.json records the choice.", choices=AUGMENTATIONS)
+    augment_generated: bool = option(False, "Also augment generated images (their stored teacher output then no longer matches).",
+                                     flag="--augment-generated/--no-augment-generated")
+    crop_padding: int = option(2, "Padding in pixels of --augment's shifts and crops.", minimum=0)
+    own_probability: float = option(0.9, "Target of the own class (other class: 1 - this).")
+    kl_weight: float = option(0.5, "Weight of KL(q||p) in eq. 9 (CE gets 1 - this).")
+    generation_optimizer: str = option("sgd", "Optimizer of the image updates.", choices=("sgd", "momentum"))
+    generation_steps: int = option(100, "Image updates per generated image.", minimum=1)
+    generation_learning_rate: float = option(0.05, "Learning rate of the image updates (the paper's 0.05; a model fed [0, 255] "
+                                             "pixels may need 1-5, see docs/synthesis.md).")
+    scale: float = option(1.0, "Multiply [0,1] pixels by this before the models.")
+    mean: Optional[tuple] = None
+    std: Optional[tuple] = None
+    early_stopping: int = option(0, "Stop when validation accuracy has not improved for PATIENCE epochs and restore the best "
+                                 "epoch's weights (0: off).", minimum=0, metavar="PATIENCE")
+    export: bool = option(True, "Do not write the SavedModel.", flag="--no-export")
 
 
 def make_preprocessing(scale=1.0, mean=None, std=None, channels=None):
@@ -242,7 +253,7 @@ def _split(images, labels, fraction, seed):
     return images[kept], labels[kept], images[held], labels[held]
 
 
-def run_train_mixed(config, progress=None, verbose="auto"):
+def run_train_mixed(config, progress=None, verbose="auto") -> RunResult:
     """Replace ``config.fraction`` of the training images by generated ones and train a student on them.
 
     Writes the standard run folder (:func:`tfxai.training.write_run_files`:
@@ -255,8 +266,8 @@ def run_train_mixed(config, progress=None, verbose="auto"):
     check_learning_rate(config.generation_learning_rate, "--generation-learning-rate")
     if not 0.0 <= config.validation_split < 1.0:
         raise TfxaiError(f"--validation-split must be in [0, 1), got {config.validation_split}")
-    if config.augment not in AUGMENTATIONS:
-        raise TfxaiError(f"unknown augmentation {config.augment!r}: choose one of {', '.join(AUGMENTATIONS)}")
+    if config.augment not in MIXED_AUGMENTATIONS:
+        raise TfxaiError(f"unknown augmentation {config.augment!r}: choose one of {', '.join(MIXED_AUGMENTATIONS)}")
     if not 0.0 <= config.fraction <= 1.0:
         raise TfxaiError(f"--fraction must be between 0 and 1, got {config.fraction}")
     if config.early_stopping and not config.validation and config.validation_split <= 0:
@@ -305,7 +316,7 @@ def run_train_mixed(config, progress=None, verbose="auto"):
     with staged_directory(config.out, overwrite=config.overwrite) as staging:
         callbacks = [*early_stopping_callbacks(config.early_stopping), BatchNormStatistics(train)]
         history = fit(model, train, validation, config.epochs, callbacks=callbacks, verbose=verbose,
-                                 backup=backup_folder(config.out), options=dataclasses.asdict(config))
+                                 backup=backup_folder(config.out), options=config.to_dict())
         summary = {
             "train_images": int(len(mixed.images)),
             "generated_images": int(len(mixed.replaced)),
@@ -322,7 +333,7 @@ def run_train_mixed(config, progress=None, verbose="auto"):
             export_saved_model(student, os.path.join(staging, "saved_model"), explain=None if summary["saved_model_heatmap"] else False, class_names=names)
         write_json(os.path.join(staging, "summary.json"), summary)
     remove_backup(config.out)
-    return summary
+    return run_result(student, history, config, config.out, metrics=summary, class_names=names)
 
 
 def has_feature_map(model):

@@ -24,5 +24,6 @@ from tfxai.training.run import (  # noqa: F401 (listed in __all__ through run.__
 
 from tfxai.training import run as _run
 from tfxai.training.config import ConfigError, RunOptions, option
+from tfxai.training.result import RunResult
 
-__all__ = [*_run.__all__, "ConfigError", "RunOptions", "option"]
+__all__ = [*_run.__all__, "ConfigError", "RunOptions", "RunResult", "option"]

@@ -227,10 +227,11 @@ def early_stopping_callbacks(patience, monitor="val_accuracy"):
 
 def kept_epoch(history, config):
     """Index of the epoch whose weights the model holds after ``fit``: the best validation accuracy with early stopping, else the last."""
-    accuracy = history.history.get("val_accuracy")
+    values = getattr(history, "history", history)  # a Keras History or its dict (RunResult.history)
+    accuracy = values.get("val_accuracy")
     if getattr(config, "early_stopping", 0) and accuracy:
         return int(np.argmax(accuracy))  # Keras keeps the first best epoch and restores it at the end of fit
-    return len(history.epoch) - 1
+    return len(next(iter(values.values()))) - 1
 
 
 def write_run_files(folder, model, class_names, history, config, **metrics):

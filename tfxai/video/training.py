@@ -18,6 +18,7 @@ from tfxai.errors import TfxaiError
 from tfxai.training import RunConfig, run_training
 from tfxai.training.config import ConfigError, option
 from tfxai.video.video_presets import VIDEO_PRESETS
+from tfxai.training.result import RunResult, run_result
 
 __all__ = ["MODELS", "VIDEO_BACKBONES", "VideoConfig", "build_video_model", "compile_video_model", "train_video"]
 
@@ -106,7 +107,7 @@ def compile_video_model(model, config, num_classes):
     return model
 
 
-def train_video(config, verbose="auto", log=print):
+def train_video(config, verbose="auto", log=print) -> RunResult:
     """Train the config's video model and write its run folder; returns ``(model, class_names, history)``.
 
     ``metrics.json`` gets ``clip_evaluation``: the held-out videos' top-1 (top-5) from the centred clip and
@@ -138,7 +139,7 @@ def train_video(config, verbose="auto", log=print):
     if len(held_ids):
         scores = evaluate_held_out(model, config, [sources[i] for i in held_ids], labels[held_ids], log)
         add_metrics(os.path.join(config.out, "metrics.json"), clip_evaluation=scores)
-    return model, class_names, history
+    return run_result(model, history, config, config.out, class_names=class_names, legacy=(model, class_names, history))
 
 
 def evaluate_held_out(model, config, sources, labels, log=print):

@@ -17,6 +17,7 @@ from tfxai.training.determinism import seed_everything
 from tfxai.errors import TfxaiError
 from tfxai.gan.collaborative.presets import COLLAB_GAN_PRESETS
 from tfxai.training.config import RunOptions, option, renamed_fields
+from tfxai.training.result import RunResult, run_result
 
 __all__ = ["CollabGANConfig", "load_gan_images", "load_graph", "load_scorer", "score_generators", "train_collab_gan", "train_graph"]
 
@@ -178,8 +179,9 @@ def sample_grid(images, columns=8):
     return grid if channels == 3 else grid[..., 0]
 
 
-def train_collab_gan(config, verbose=2, log=print):
-    """Train one graph (``config.graph``) and write the run folder at ``config.out``; returns ``(model, history, scores)``."""
+def train_collab_gan(config, verbose=2, log=print) -> RunResult:
+    """Train one graph (``config.graph``) and write the run folder at ``config.out``; returns a
+    :class:`~tfxai.training.RunResult` (the IS/FID scores in ``metrics``)."""
     import cv2
 
     from tfxai.training.fit import history_csv
@@ -211,4 +213,4 @@ def train_collab_gan(config, verbose=2, log=print):
             grid = sample_grid(samples)
             write_image(os.path.join(staging, "samples", f"generator_{i + 1}.png"), grid if grid.ndim == 2 else cv2.cvtColor(grid, cv2.COLOR_RGB2BGR))
     remove_backup(config.out)
-    return model, history, scores
+    return run_result(model, history, config, config.out, metrics=scores, legacy=(model, history, scores))

@@ -14,6 +14,7 @@ from tfxai.errors import TfxaiError
 from tfxai.gan.stargan.presets import STARGAN_PRESETS
 from tfxai.training.config import ConfigError, RunOptions, option
 from tfxai.io import load_model, staged_directory, write_json, write_text
+from tfxai.training.result import RunResult, run_result
 
 __all__ = ["STARGAN_PRESETS", "TTAConfig", "TrainStarGANConfig", "load_translator", "run_train_stargan", "run_tta", "trained_iterations",
            "train_translator"]
@@ -94,7 +95,7 @@ def trained_iterations(model):
     return int(model.optimizers["mapping"].iterations.numpy())
 
 
-def run_train_stargan(config, verbose=2, log=print):
+def run_train_stargan(config, verbose=2, log=print) -> RunResult:
     """Train a (class-aware) StarGAN v2 from two domain folders and write the run folder.
 
     ``config.json`` holds the options and ``iterations_run`` / ``epochs_run``, what was trained.
@@ -127,7 +128,7 @@ def run_train_stargan(config, verbose=2, log=print):
         if source.class_names:
             write_json(os.path.join(folder, "class_names.json"), source.class_names)
     remove_backup(config.out)
-    return model, history
+    return run_result(model, history, config, config.out, class_names=source.class_names or (), legacy=(model, history))
 
 
 def load_translator(path):
