@@ -40,7 +40,7 @@ from tfxai.synthesis import (  # noqa: E402
     build_mixed_dataset,
     flip_and_crop,
 )
-from tfxai.synthesis.imagefiles import to_uint8  # noqa: E402
+from tfxai.data.float_images import to_uint8  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DATA = "/usr/share/datasets/fashion-mnist"

@@ -43,6 +43,7 @@ MOVED = {
     "tfxai.gan.graph_search": "tfxai.gan.collaborative.search",
     "tfxai.gan.search_run": "tfxai.gan.collaborative.search_training",
     "tfxai.synthesis.runs": "tfxai.synthesis.training",
+    "tfxai.synthesis.imagefiles": "tfxai.data.float_images",
 }
 
 

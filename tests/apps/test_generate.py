@@ -8,7 +8,7 @@ from click.testing import CliRunner
 
 import tfxai  # noqa: F401
 from tfxai.apps.cli import main
-from tfxai.synthesis.imagefiles import read_image, write_png
+from tfxai.data.float_images import read_image, write_png
 
 NAMES = ["cat", "dog", "frog"]
 

@@ -1,3 +1,5 @@
+import os
+
 import cv2
 import numpy as np
 import pytest
@@ -53,3 +55,20 @@ def test_split_stratified_takes_the_same_share_of_every_class_and_is_reproducibl
     np.testing.assert_array_equal(validation, split_stratified(labels, 0.2, seed=3))
     assert not np.array_equal(validation, split_stratified(labels, 0.2, seed=4))
     assert not split_stratified(labels, 0.0).any()
+
+
+def test_every_app_reader_finds_and_decodes_tif_and_webp_files(tmp_path):
+    import cv2
+
+    from tfxai.data import list_images, read_image
+    from tfxai.data.float_images import read_image_folder
+
+    pixels = np.arange(8 * 8 * 3, dtype=np.uint8).reshape(8, 8, 3)
+    for name in ("a.tif", "b.webp", "c.png"):
+        assert cv2.imwrite(str(tmp_path / name), pixels, [cv2.IMWRITE_WEBP_QUALITY, 101] if name.endswith("webp") else [])
+    found = [os.path.basename(path) for path in list_images(tmp_path)]
+    assert found == ["a.tif", "b.webp", "c.png"]
+    for path in list_images(tmp_path):
+        np.testing.assert_array_equal(read_image(path), pixels[..., ::-1])  # RGB order (OpenCV wrote BGR); lossless files
+    images, names = read_image_folder(str(tmp_path))  # the generate / train mixed reader: the same files
+    assert names == found and images.shape == (3, 8, 8, 3)

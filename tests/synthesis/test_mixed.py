@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import tensorflow as tf
 
 import tfxai  # noqa: F401
 from tfxai.errors import TfxaiError
@@ -56,7 +57,7 @@ def test_fraction_zero_is_the_original_set(linear_classifier):
 def test_generated_images_are_not_augmented_by_default(linear_classifier):
     images, labels = _set(8)
     mixed = build_mixed_dataset(images, labels, linear_classifier(), 0.5, steps=5)
-    invert = lambda image: 1.0 - image  # noqa: E731  (a visible, deterministic "augmentation")
+    invert = lambda image, key: 1.0 - image  # noqa: E731  (a visible, deterministic "augmentation")
     seen = np.concatenate([x for x, _ in mixed.as_dataset(4, invert, shuffle=False).as_numpy_iterator()])
     generated = mixed.generated
     np.testing.assert_allclose(seen[generated], mixed.images[generated])
@@ -97,3 +98,25 @@ def test_make_preprocessing_scales_then_normalizes_per_channel():
     assert make_preprocessing() is None
     with pytest.raises(TfxaiError, match="--std has 2 values but the model takes 3 channels"):
         make_preprocessing(std=(1.0, 2.0), channels=3)
+
+
+def test_augmentation_draws_are_keyed_by_seed_epoch_and_position_so_a_resumed_epoch_repeats(linear_classifier):
+    from tfxai.synthesis.mixed import flip_and_crop
+    from tfxai.training.resume import epoch_variable
+
+    images, labels = _set(8)
+    mixed = build_mixed_dataset(images, labels, linear_classifier(), 0.0)
+    augment = lambda image, key: flip_and_crop(image, 2, True, key)  # noqa: E731
+
+    def epoch(number, seed=0):
+        epoch_variable().assign(number)
+        return np.concatenate([x for x, _ in mixed.as_dataset(4, augment, shuffle=False, seed=seed).as_numpy_iterator()])
+
+    try:
+        first = epoch(3)
+        tf.random.set_seed(123)  # the global generator plays no part
+        np.testing.assert_array_equal(epoch(3), first)  # the same epoch again (a resume) draws the same flips and crops
+        assert not np.array_equal(epoch(4), first)  # another epoch, other draws
+        assert not np.array_equal(epoch(3, seed=1), first)  # another seed, other draws
+    finally:
+        epoch_variable().assign(0)

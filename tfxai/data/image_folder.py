@@ -15,7 +15,8 @@ import tensorflow as tf
 
 from tfxai.errors import TfxaiError, plural
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+#: The image files every app reads (decoded by OpenCV).
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 
 __all__ = ["ImageFolder", "scan_image_folder", "list_images", "read_image", "image_dataset", "to_model_channels"]
 

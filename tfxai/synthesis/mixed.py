@@ -6,7 +6,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfxai.errors import TfxaiError
-from tfxai.training.resume import epoch_shuffle
+from tfxai.training.resume import epoch_shuffle, epoch_variable
 from tfxai.synthesis.generator import TargetOutputGenerator
 
 
@@ -33,14 +33,20 @@ def _own_other(labels, others, num_classes, own):
     return targets
 
 
-def flip_and_crop(image, padding=2, flip=True):
-    """Random horizontal flip (if ``flip``) and random crop after zero padding by ``padding`` pixels (one image, tf ops)."""
+def flip_and_crop(image, padding=2, flip=True, seed=None):
+    """Random horizontal flip (if ``flip``) and random crop after zero padding by ``padding`` pixels (one image, tf ops).
+
+    ``seed`` (a shape (2,) integer tensor) draws statelessly: the same seed gives the same flip and
+    crop, which is how :meth:`MixedDataset.as_dataset` makes a resumed run augment its epochs as an
+    uninterrupted one. Without it the draws come from TensorFlow's global generator.
+    """
+    flip_seed, crop_seed = (None, None) if seed is None else tf.unstack(tf.random.experimental.stateless_split(seed, 2))
     if flip:
-        image = tf.image.random_flip_left_right(image)
+        image = tf.image.random_flip_left_right(image) if seed is None else tf.image.stateless_random_flip_left_right(image, flip_seed)
     if padding:
         shape = tf.shape(image)
         padded = tf.pad(image, [[padding, padding], [padding, padding], [0, 0]])
-        image = tf.image.random_crop(padded, shape)
+        image = tf.image.random_crop(padded, shape) if seed is None else tf.image.stateless_random_crop(padded, shape, crop_seed)
     return image
 
 
@@ -116,7 +122,9 @@ class MixedDataset:
         ----------
         batch_size : int
         augmentation : callable or None
-            Per-image augmentation (tf ops), e.g. :func:`flip_and_crop`.
+            Per-image augmentation ``(image, seed) -> image`` (tf ops), e.g. :func:`flip_and_crop`;
+            ``seed`` is a shape (2,) stateless key made from ``seed``, the epoch and the
+            image's position, so a resumed run draws what an uninterrupted one drew.
         augment_generated : bool
             False (default): generated images are shown exactly as generated, so
             their stored teacher output ``q`` is the teacher's output on what
@@ -133,14 +141,19 @@ class MixedDataset:
         if shuffle:
             data = epoch_shuffle(data, len(self.images), seed)  # an order per epoch that a resume repeats
 
-        def prepare(image, label, soft, is_generated):
+        epoch = epoch_variable()
+
+        def prepare(position, sample):
+            image, label, soft, is_generated = sample
             if augmentation is not None:
+                key = tf.stack([tf.constant(int(seed), tf.int64) * 1_000_003 + epoch.read_value(), position])
                 if augment_generated:
-                    image = augmentation(image)
+                    image = augmentation(image, key)
                 else:
-                    image = tf.cond(is_generated, lambda: image, lambda: augmentation(image))
+                    image = tf.cond(is_generated, lambda: image, lambda: augmentation(image, key))
             return image, (label, soft)
 
+        data = data.enumerate()
         return data.map(prepare, num_parallel_calls=tf.data.AUTOTUNE).batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 

@@ -20,7 +20,7 @@ from tfxai.io import check_output_folder, staged_directory, write_json
 from tfxai.io import load_model as read_model
 from tfxai.training.resume import backup_folder, remove_backup
 from tfxai.synthesis.generator import TargetOutputGenerator, kl_divergence
-from tfxai.synthesis.imagefiles import load_labelled_data, read_image_folder, to_uint8, write_png
+from tfxai.data.float_images import load_labelled_data, read_image_folder, to_uint8, write_png
 from tfxai.synthesis.mixed import build_mixed_dataset, flip_and_crop
 from tfxai.synthesis.model import MixedTargetModel
 from tfxai.synthesis.targets import format_distribution, load_class_names, parse_target
@@ -305,7 +305,7 @@ def run_train_mixed(config, progress=None, verbose="auto") -> RunResult:
     padding = int(config.crop_padding) if shift else 0
     augmentation = None
     if flip or padding:
-        augmentation = lambda image: flip_and_crop(image, padding, flip)  # noqa: E731
+        augmentation = lambda image, key: flip_and_crop(image, padding, flip, key)  # noqa: E731  (keyed by seed, epoch, position)
     train = mixed.as_dataset(config.batch_size, augmentation, config.augment_generated, seed=config.seed)
     validation = None
     if val_images is not None and len(val_images):

@@ -1,4 +1,8 @@
-"""Reading image folders and labelled data sets, writing PNGs (OpenCV)."""
+"""Images as float arrays in [0, 1]: image folders, labelled data sets (``.npz`` or class folders), PNG writing.
+
+What ``tfxai generate`` and ``tfxai train mixed`` read and write. Files are found and decoded by
+:mod:`tfxai.data.image_folder` (one list of image extensions, one decoder for every app).
+"""
 
 import os
 
@@ -7,11 +11,13 @@ import numpy as np
 
 from tfxai.errors import TfxaiError
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+from tfxai.data.image_folder import IMAGE_EXTENSIONS
+
+__all__ = ["list_folder_images", "load_labelled_data", "read_image", "read_image_folder", "to_uint8", "write_png"]
 
 
-def list_images(directory):
-    """Sorted image file names in ``directory`` (not recursive)."""
+def list_folder_images(directory):
+    """Sorted image file names in ``directory`` (not recursive; :func:`tfxai.data.list_images` searches a tree)."""
     if not os.path.isdir(directory):
         raise TfxaiError(f"image folder {directory} does not exist: pass a folder of PNG/JPEG images")
     return sorted(name for name in os.listdir(directory) if name.lower().endswith(IMAGE_EXTENSIONS))
@@ -23,7 +29,7 @@ def read_image(path, size=None, channels=3):
     ``channels=None`` keeps the file's own channels (1, 3 or 4); the readers
     below convert with :func:`tfxai.data.to_model_channels`, the apps' one channel rule.
     """
-    from tfxai.data import read_image as read_pixels
+    from tfxai.data.image_folder import read_image as read_pixels
 
     image = read_pixels(os.fspath(path))
     if size is not None and image.shape[:2] != tuple(size):
@@ -34,7 +40,7 @@ def read_image(path, size=None, channels=3):
 
 
 def _model_channels(images, channels):
-    from tfxai.data import to_model_channels
+    from tfxai.data.image_folder import to_model_channels
 
     return to_model_channels(images, channels)
 
@@ -45,7 +51,7 @@ def read_image_folder(directory, size=None, channels=3):
     Returns ``(images (n, h, w, c) in [0, 1], names)``: each name is the file's
     path relative to ``directory`` (its base name when ``directory`` is a file).
     """
-    from tfxai.data import list_images as find_images
+    from tfxai.data.image_folder import list_images as find_images
 
     paths = find_images(directory)
     root = os.path.dirname(directory) if os.path.isfile(directory) else directory
@@ -126,7 +132,7 @@ def _load_class_folders(directory, size, channels):
     images, labels = [], []
     for label, name in enumerate(classes):
         folder = os.path.join(directory, name)
-        for file_name in list_images(folder):
+        for file_name in list_folder_images(folder):
             images.append(read_image(os.path.join(folder, file_name), size, None))
             labels.append(label)
     images = _model_channels(images, channels)
