@@ -39,7 +39,7 @@ class TrainStarGANConfig(RunOptions, presets=STARGAN_PRESETS, paper_preset="thes
     learning_rate: float = option(1e-4, hidden=True)  # unused: StarGAN v2's own optimizer settings
     export: bool = option(True, "Do not write the translator SavedModel.", flag="--no-export")
     width: str = "official"  # network width ("official", "small"; "tiny" for tests)
-    epoch_iterations: int = 100  # iterations per epoch: the training state is backed up after each epoch
+    epoch_iterations: int = option(100, "Iterations per epoch: the training state is backed up into <out>.backup after each.", minimum=1)
 
     def validate(self):
         super().validate()
