@@ -73,11 +73,15 @@ def command(model_path, image_paths, out, method, layer, target, alpha, convert,
     paths = [p for entry in image_paths for p in list_images(entry)]
     height, width, channels = model_input_shape(model)
     echo(f"explaining {plural(len(paths), 'image')} with {method}")
-    record_output(partial_folder(out), keeps="the explanations written so far")
+    record_output(out)  # until a first chunk is saved: an interrupted run leaves nothing
+
+    def saved(done):  # from now on an interrupted run keeps what it wrote, and the same command continues it
+        record_output(partial_folder(out), keeps=f"the explanations of the first {plural(done, 'image')}")
+
     count, labelled, accuracy, _ = explain_stream(
         explainer, paths, class_names, out, (height, width), channels,
         true=lambda p: _true_label(p, class_names), target=target, title=f"tfxai explain: {method}", alpha=alpha,
-        options={"model": _file_signature(model_path), "method": method, "layer": layer}, say=echo, progress=_progress_bar)
+        options={"model": _file_signature(model_path), "method": method, "layer": layer}, say=echo, progress=_progress_bar, on_chunk=saved)
     summary = f", accuracy {accuracy:.3f} on labelled images" if accuracy is not None else ""
     echo(f"wrote {out}: contact_sheet.png, predictions.csv, overlays/{summary}")
 

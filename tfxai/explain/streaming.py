@@ -122,7 +122,7 @@ def explain_stream(explainer, paths, class_names, out, size, channels, *, true=N
     progress : callable or None
         ``progress(total, initial)`` -> a tqdm-like bar (``update(n)``, ``close()``), or None for none.
     on_chunk : callable or None
-        Called with the number of images done after each chunk is saved.
+        Called with the number of images done after each chunk is saved (and at the start of a resumed run).
     """
     partial = partial_folder(out)
     key = fingerprint(paths=paths, size=size, channels=channels, target=target, title=title, alpha=alpha, max_sheet=max_sheet,
@@ -131,6 +131,8 @@ def explain_stream(explainer, paths, class_names, out, size, channels, *, true=N
     resumed_at = state["done"]
     if resumed_at:
         say(f"continuing the unfinished run in {partial} after {plural(resumed_at, 'image')} of {len(paths)}")
+        if on_chunk is not None:
+            on_chunk(resumed_at)
     os.makedirs(os.path.join(partial, "overlays"), exist_ok=True)
     tiles = _load_tiles(partial) if resumed_at else []
     csv_path = os.path.join(partial, "predictions.csv")
