@@ -144,3 +144,45 @@ def test_progress_bar_shows_rate_and_time_left_unless_quiet(workspace, tmp_path)
     quiet = explain(workspace, tmp_path / "b", "--quiet")
     assert quiet.exit_code == 0 and "image/s" not in quiet.output
     assert quiet.output.strip().splitlines() == [line for line in quiet.output.strip().splitlines() if line.startswith("wrote")]
+
+
+def test_ctrl_c_in_a_real_process_keeps_the_chunks_done_and_the_same_command_continues(workspace, tmp_path):
+    """SIGINT to a ``tfxai explain`` process once its first chunk is saved: exit 130, a true message, and a rerun finishes."""
+    import json
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    images = tmp_path / "many"
+    rng = np.random.default_rng(1)
+    for index in range(2):
+        os.makedirs(images / f"class_{index}")
+        for i in range(750):  # 1,500 images: 24 chunks, seconds of work after the first one is saved
+            cv2.imwrite(str(images / f"class_{index}" / f"{i:04d}.png"), rng.integers(0, 256, (16, 16, 3), dtype=np.uint8))
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "tfxai.apps.cli", "explain", "--model", str(workspace / "model.keras"), "--images", str(images),
+               "--out", str(out), "--quiet"]
+    env = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    progress = os.path.join(str(out) + ".partial", "progress.json")
+    deadline = time.time() + 300
+    while not os.path.exists(progress) and process.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=300)
+    assert process.returncode == 130, stderr
+    with open(progress, encoding="utf-8") as file:
+        done = json.load(file)["done"]
+    assert 0 < done < 1500 and done % 64 == 0
+    assert f"the explanations of the first {done} images are kept in {out}.partial (run the same command to continue)" in stderr
+    assert not out.exists()
+
+    rerun = subprocess.run(command[:-1], capture_output=True, text=True, env=env, timeout=600)
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"after {done} images of 1500" in rerun.stderr
+    with open(out / "predictions.csv", encoding="utf-8") as file:
+        rows = file.read().splitlines()
+    assert len(rows) == 1501 and len(set(rows)) == 1501
+    assert len(os.listdir(out / "overlays")) == 1500 and not os.path.exists(str(out) + ".partial")
