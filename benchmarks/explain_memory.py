@@ -2,11 +2,11 @@
 
 Usage::
 
-    nice -n 10 python -P benchmarks/explain_memory.py [--counts 2000 20000] [--old] [--keep DIR]
+    nice -n 10 python -P benchmarks/explain_memory.py [--counts 2000 20000] [--size 20] [--old] [--keep DIR]
 
 The 5,000 20x20 digit tiles of opencv-doc's ``digits.png`` (random 20x20 PNGs
 when it is missing) are written once, repeated to the largest count, into a
-temporary folder of ten class folders ``0`` .. ``9``; a tiny CNN (one 3x3
+temporary folder (``--size``: resized to that size) of ten class folders ``0`` .. ``9``; a tiny CNN (one 3x3
 convolution of 8 filters) is saved beside them with its class names. Each count
 is then explained with Grad-CAM by ``tfxai explain`` in a subprocess (the first
 N files), and the child's peak RSS (``/proc/<pid>/status`` VmHWM, polled, and
@@ -40,14 +40,15 @@ from tfxai.io import load_model
 model_path, folder, out = sys.argv[1:4]
 model, class_names = load_model(model_path)
 paths = list_images(folder)
-images = load_images(paths, (20, 20), 1)
+size = int(sys.argv[4])
+images = load_images(paths, (size, size), 1)
 true = [class_names.index(os.path.basename(os.path.dirname(p))) for p in paths]
 explanations = explain_batch(get_explainer("gradcam", model), images, paths, np.asarray(true), sources=paths)
 write_report(explanations, class_names, out, "tfxai explain: gradcam")
 """
 
 
-def write_images(root, count):
+def write_images(root, count, size=20):
     """``count`` 20x20 grey tiles in ten class folders; returns the sorted list of class folders' files per count prefix."""
     import cv2
     import numpy as np
@@ -66,7 +67,7 @@ def write_images(root, count):
     for i in range(count):
         digit, tile = tiles[i % len(tiles)]
         path = os.path.join(root, str(digit), f"{i:06d}.png")
-        cv2.imwrite(path, tile)
+        cv2.imwrite(path, tile if size == 20 else cv2.resize(tile, (size, size), interpolation=cv2.INTER_LINEAR))
         paths.append(path)
     return paths, source
 
@@ -81,12 +82,12 @@ def subset(root, paths, count):
     return folder
 
 
-def save_model(root):
+def save_model(root, size=20):
     import tfxai  # noqa: F401  (before TensorFlow)
     import keras
 
     keras.utils.set_random_seed(0)
-    model = keras.Sequential([keras.Input((20, 20, 1)), keras.layers.Rescaling(1 / 255), keras.layers.Conv2D(8, 3, activation="relu"),
+    model = keras.Sequential([keras.Input((size, size, 1)), keras.layers.Rescaling(1 / 255), keras.layers.Conv2D(8, 3, activation="relu"),
                               keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(10, activation="softmax")])
     folder = os.path.join(root, "model")
     os.makedirs(folder)
@@ -120,16 +121,18 @@ def measure(command):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--counts", type=int, nargs="+", default=[2000, 20000])
+    parser.add_argument("--size", type=int, default=20, help="Tile (and model input) size: the 20-px digits resized (default 20).")
     parser.add_argument("--old", action="store_true", help="Also measure the in-memory path of before issue 27.")
     parser.add_argument("--keep", default=None, help="Work in this folder and keep it (default: a temporary folder).")
     args = parser.parse_args()
     root = args.keep or tempfile.mkdtemp(prefix="explain_memory.")
     os.makedirs(root, exist_ok=True)
     try:
-        paths, source = write_images(os.path.join(root, "all"), max(args.counts))
-        model = save_model(root)
+        paths, source = write_images(os.path.join(root, "all"), max(args.counts), args.size)
+        model = save_model(root, args.size)
         folders = {count: subset(root, paths, count) for count in args.counts}
-        print(f"{source}, tiny CNN (20x20x1, one 3x3 convolution of 8 filters), Grad-CAM; python {sys.version.split()[0]}")
+        print(f"{source} at {args.size}x{args.size}, tiny CNN ({args.size}x{args.size}x1, one 3x3 convolution of 8 filters), "
+              f"Grad-CAM; python {sys.version.split()[0]}")
         paths_to_run = [("streamed", None)] + ([("old (all in memory)", OLD_PATH)] if args.old else [])
         for label, old in paths_to_run:
             print(f"\n{label}\n| images | peak RSS MB | ratio | s | images/s |\n|---:|---:|---:|---:|---:|")
@@ -140,7 +143,7 @@ def main():
                     command = [os.path.join(os.path.dirname(sys.executable), "tfxai"), "explain", "--model", model, "--images", folders[count], "--out", out,
                                "--quiet"]
                 else:
-                    command = [sys.executable, "-c", old, model, folders[count], out]
+                    command = [sys.executable, "-c", old, model, folders[count], out, str(args.size)]
                 peak, seconds = measure(command)
                 first = first or peak
                 print(f"| {count} | {peak:.0f} | {peak / first:.2f} | {seconds:.1f} | {count / seconds:.0f} |", flush=True)
