@@ -140,8 +140,8 @@ def main():
             for count in args.counts:
                 out = os.path.join(root, f"out_{label.split()[0]}_{count}")
                 if old is None:
-                    command = [os.path.join(os.path.dirname(sys.executable), "tfxai"), "explain", "--model", model, "--images", folders[count], "--out", out,
-                               "--quiet"]
+                    command = [os.path.join(os.path.dirname(sys.executable), "tfxai"), "explain", "--model", model,
+                               "--images", folders[count], "--out", out, "--quiet"]
                 else:
                     command = [sys.executable, "-c", old, model, folders[count], out, str(args.size)]
                 peak, seconds = measure(command)

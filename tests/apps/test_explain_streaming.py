@@ -146,6 +146,7 @@ def test_progress_bar_shows_rate_and_time_left_unless_quiet(workspace, tmp_path)
     assert quiet.output.strip().splitlines() == [line for line in quiet.output.strip().splitlines() if line.startswith("wrote")]
 
 
+@pytest.mark.slow
 def test_ctrl_c_in_a_real_process_keeps_the_chunks_done_and_the_same_command_continues(workspace, tmp_path):
     """SIGINT to a ``tfxai explain`` process once its first chunk is saved: exit 130, a true message, and a rerun finishes."""
     import json
