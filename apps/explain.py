@@ -1,11 +1,12 @@
 """``tfxai explain``: overlays, a contact sheet and a CSV of predictions for images or a folder."""
 
 import os
+import sys
 
 import click
 
 from tfxai import _runtime
-from tfxai.apps.common import echo, reports_errors, unsafe_deserialization_option
+from tfxai.apps.common import echo, record_output, reports_errors, unsafe_deserialization_option
 from tfxai.errors import plural
 
 #: The model kinds this app explains (:func:`tfxai.io.model_kind`); videos and signals have their own apps.
@@ -55,14 +56,12 @@ class RegistryChoice(click.Choice):
 @reports_errors
 def command(model_path, image_paths, out, method, layer, target, alpha, convert, overwrite):
     """Explain an image classifier's (or an attention model's) predictions on images."""
-    import numpy as np
-
-    from tfxai.data import list_images, load_images
-    from tfxai.explain.report import explain_batch, write_report
-    from tfxai.io import check_output_folder, class_index, load_model, staged_directory
+    from tfxai.data import list_images
+    from tfxai.explain.streaming import explain_stream, partial_folder
+    from tfxai.io import check_output_folder, class_index, load_model
     from tfxai.io.models import model_input_shape
 
-    check_output_folder(out, overwrite)
+    out = check_output_folder(out, overwrite)
     model, class_names = load_model(model_path, kinds=KINDS)
     class_names = _class_names(model, class_names, model_path)
     explainer, takes_targets = _explainer(method, model, layer)
@@ -73,15 +72,44 @@ def command(model_path, image_paths, out, method, layer, target, alpha, convert,
         raise TfxaiError(f"{method} shows the model's own attention, the same for every class: drop --target or choose a CAM method")
     paths = [p for entry in image_paths for p in list_images(entry)]
     height, width, channels = model_input_shape(model)
-    images = load_images(paths, (height, width), channels)
-    true = [class_names.index(os.path.basename(os.path.dirname(p))) if os.path.basename(os.path.dirname(p)) in class_names else -1 for p in paths]
-    targets = None if target is None else [target] * len(paths)
     echo(f"explaining {plural(len(paths), 'image')} with {method}")
-    with staged_directory(out, overwrite=overwrite) as staging:
-        explanations = explain_batch(explainer, images, paths, np.asarray(true), targets, sources=paths)
-        accuracy = write_report(explanations, class_names, staging, f"tfxai explain: {method}", alpha=alpha)
+    record_output(out)  # until a first chunk is saved: an interrupted run leaves nothing
+
+    def saved(done):  # from now on an interrupted run keeps what it wrote, and the same command continues it
+        record_output(partial_folder(out), keeps=f"the explanations of the first {plural(done, 'image')}")
+
+    count, labelled, accuracy, _ = explain_stream(
+        explainer, paths, class_names, out, (height, width), channels,
+        true=lambda p: _true_label(p, class_names), target=target, title=f"tfxai explain: {method}", alpha=alpha,
+        options={"model": _file_signature(model_path), "method": method, "layer": layer}, say=echo, progress=_progress_bar, on_chunk=saved)
     summary = f", accuracy {accuracy:.3f} on labelled images" if accuracy is not None else ""
     echo(f"wrote {out}: contact_sheet.png, predictions.csv, overlays/{summary}")
+
+
+def _true_label(path, class_names):
+    """The class of an image in a class-named sub-folder (-1: none)."""
+    folder = os.path.basename(os.path.dirname(path))
+    return class_names.index(folder) if folder in class_names else -1
+
+
+def _file_signature(path):
+    """The model file or folder's path, size and modification time: another model starts an unfinished run afresh."""
+    path = os.path.abspath(path)
+    stat = os.stat(path)
+    return [path, stat.st_size, stat.st_mtime_ns]
+
+
+def _progress_bar(total, initial):
+    """A tqdm bar on stderr (rate and time left) when there is more than a chunk to do; none under ``--quiet``."""
+    from tqdm import tqdm
+
+    from tfxai.explain.streaming import CHUNK
+
+    context = click.get_current_context(silent=True)
+    quiet = context is not None and context.meta.get("tfxai.quiet")
+    if quiet or total - initial <= CHUNK:
+        return None
+    return tqdm(total=total, initial=initial, unit="image", desc="explaining", file=sys.stderr, dynamic_ncols=True, leave=False)
 
 
 def _explainer(method, model, layer):

@@ -14,7 +14,8 @@ from tfxai.explain.protocol import explain_in_batches
 from tfxai.explain.overlay import caption, contact_sheet, overlay
 from tfxai.io import write_image, write_text
 
-__all__ = ["Explanation", "explain_batch", "report_summary", "source_files", "write_report"]
+__all__ = ["Explanation", "explain_batch", "prediction_row", "report_summary", "source_files", "summary_text", "write_overlay",
+           "write_report", "write_summary_page"]
 
 
 @dataclasses.dataclass
@@ -82,8 +83,13 @@ def source_files(root, names):
 def report_summary(explanations):
     """``("N images, M labelled, accuracy X", accuracy)``: the accuracy is over the labelled images only (None without any)."""
     labelled = [e for e in explanations if e.true >= 0]
-    accuracy = float(np.mean([e.true == e.predicted for e in labelled])) if labelled else None
-    text = f"{len(explanations)} image{'s' if len(explanations) != 1 else ''}, {len(labelled)} labelled"
+    return summary_text(len(explanations), len(labelled), sum(e.true == e.predicted for e in labelled))
+
+
+def summary_text(count, labelled, correct):
+    """:func:`report_summary` from running counts: ``count`` images, ``labelled`` of them labelled, ``correct`` right."""
+    accuracy = correct / labelled if labelled else None
+    text = f"{count} image{'s' if count != 1 else ''}, {labelled} labelled"
     text += f", accuracy {accuracy:.3f}" if accuracy is not None else " (no accuracy without labels)"
     return text, accuracy
 
@@ -92,27 +98,29 @@ def _png(path, rgb):
     write_image(path, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
 
 
-def write_report(explanations, class_names, directory, title="tfxai explanations", alpha=0.4, columns=8, max_sheet=64, extra_html=""):
-    """Write overlays/, contact_sheet.png, predictions.csv and index.html into ``directory``."""
-    os.makedirs(os.path.join(directory, "overlays"), exist_ok=True)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(["image", "true", "predicted", "probability", "correct"])
-    tiles = []
-    for index, item in enumerate(explanations):
-        tile = item.tile(class_names, alpha)  # the model's input size: the contact sheet stays small
-        stem = os.path.splitext(os.path.basename(item.name))[0]
-        _png(os.path.join(directory, "overlays", f"{index:04d}_{stem}.png"), item.tile(class_names, alpha, own_resolution=True) if item.source else tile)
-        if index < max_sheet:
-            tiles.append(tile)
-        true = class_names[item.true] if item.true >= 0 else ""
-        correct = "" if item.true < 0 else int(item.true == item.predicted)
-        writer.writerow([item.name, true, class_names[item.predicted], f"{item.probabilities[item.predicted]:.4f}", correct])
-    write_text(os.path.join(directory, "predictions.csv"), buffer.getvalue())
+PREDICTIONS_HEADER = ("image", "true", "predicted", "probability", "correct")
+
+
+def prediction_row(item, class_names):
+    """One explained image's predictions.csv row."""
+    true = class_names[item.true] if item.true >= 0 else ""
+    correct = "" if item.true < 0 else int(item.true == item.predicted)
+    return [item.name, true, class_names[item.predicted], f"{item.probabilities[item.predicted]:.4f}", correct]
+
+
+def write_overlay(directory, index, item, class_names, alpha=0.4):
+    """Write the ``index``-th image's overlay into ``directory``/overlays; return its tile at the model's input size (for the sheet)."""
+    tile = item.tile(class_names, alpha)  # the model's input size: the contact sheet stays small
+    stem = os.path.splitext(os.path.basename(item.name))[0]
+    _png(os.path.join(directory, "overlays", f"{index:04d}_{stem}.png"), item.tile(class_names, alpha, own_resolution=True) if item.source else tile)
+    return tile
+
+
+def write_summary_page(directory, tiles, count, summary, title="tfxai explanations", columns=8, extra_html=""):
+    """Write contact_sheet.png (``tiles``: the first of ``count`` images) and index.html (``summary``: :func:`summary_text`'s)."""
     _png(os.path.join(directory, "contact_sheet.png"), contact_sheet(tiles, columns=columns))
-    summary, accuracy = report_summary(explanations)
-    sheet_note = "" if len(tiles) == len(explanations) else (
-        f"<p>The contact sheet shows the first {len(tiles)} of {len(explanations)} images; overlays/ has all of them.</p>")
+    sheet_note = "" if len(tiles) == count else (
+        f"<p>The contact sheet shows the first {len(tiles)} of {count} images; overlays/ has all of them.</p>")
     page = (
         f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title></head><body>"
         f"<h1>{html.escape(title)}</h1><p>{summary}</p>{extra_html}"
@@ -120,4 +128,21 @@ def write_report(explanations, class_names, directory, title="tfxai explanations
         "<p>Files: <a href='predictions.csv'>predictions.csv</a>, overlays/ (one PNG per image).</p></body></html>"
     )
     write_text(os.path.join(directory, "index.html"), page)
+
+
+def write_report(explanations, class_names, directory, title="tfxai explanations", alpha=0.4, columns=8, max_sheet=64, extra_html=""):
+    """Write overlays/, contact_sheet.png, predictions.csv and index.html into ``directory``."""
+    os.makedirs(os.path.join(directory, "overlays"), exist_ok=True)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(PREDICTIONS_HEADER)
+    tiles = []
+    for index, item in enumerate(explanations):
+        tile = write_overlay(directory, index, item, class_names, alpha)
+        if index < max_sheet:
+            tiles.append(tile)
+        writer.writerow(prediction_row(item, class_names))
+    write_text(os.path.join(directory, "predictions.csv"), buffer.getvalue())
+    summary, accuracy = report_summary(explanations)
+    write_summary_page(directory, tiles, len(explanations), summary, title, columns, extra_html)
     return accuracy
