@@ -90,16 +90,9 @@ class SAN1D(keras.Model):
         x = keras.layers.GlobalAveragePooling1D(name="pool")(x)
         super().__init__(inputs=inputs, outputs=classifier_head(x, num_classes, dropout), **kwargs)
         # === Config ===
-        self.num_classes = num_classes
-        self.window_length = window_length
-        self.channels = channels
-        self.filters = filters
-        self.spacings = tuple(int(s) for s in spacings)
-        self.footprint = footprint
-        self.relation_channels = relation_channels
-        self.padding = padding
-        self.normalization = normalization
-        self.dropout = dropout
+        keep_config(self, num_classes=num_classes, window_length=window_length, channels=channels, filters=filters,
+                    spacings=tuple(int(s) for s in spacings), footprint=footprint, relation_channels=relation_channels, padding=padding,
+                    normalization=normalization, dropout=dropout)
 
     @property
     def attention_blocks(self):
@@ -140,7 +133,7 @@ class SAN1D(keras.Model):
         return normalize(outputs["attention"][:, block]), outputs["probabilities"]
 
     def get_config(self):
-        return window_classifier_config(self, ("num_classes", "window_length", "channels", "filters", "spacings", "footprint", "relation_channels", "padding", "normalization", "dropout"))
+        return window_classifier_config(self)
 
     @classmethod
     def from_config(cls, config):
@@ -198,16 +191,11 @@ class CNN1D(keras.Model):
         x = keras.layers.Flatten(name="flatten")(x)
         super().__init__(inputs=inputs, outputs=classifier_head(x, num_classes, dropout), **kwargs)
         # === Config ===
-        self.num_classes = num_classes
-        self.window_length = window_length
-        self.channels = channels
-        self.filters = filters
-        self.kernel_size = kernel_size
-        self.pool_size = pool_size
-        self.dropout = dropout
+        keep_config(self, num_classes=num_classes, window_length=window_length, channels=channels, filters=filters,
+                    kernel_size=kernel_size, pool_size=pool_size, dropout=dropout)
 
     def get_config(self):
-        return window_classifier_config(self, ("num_classes", "window_length", "channels", "filters", "kernel_size", "pool_size", "dropout"))
+        return window_classifier_config(self)
 
     @classmethod
     def from_config(cls, config):
@@ -231,9 +219,16 @@ def classifier_head(features, num_classes, dropout):
     return keras.layers.Dense(num_classes, activation="softmax", name="classifier", dtype="float32")(x)
 
 
-def window_classifier_config(model, keys):
-    """``get_config`` of a window classifier: its name, trainability and the constructor arguments ``keys`` (tuples as lists)."""
-    values = {key: getattr(model, key) for key in keys}
+def keep_config(model, **config):
+    """Keep each constructor argument of a window classifier as an attribute (one per argument), and their names for ``get_config``."""
+    for key, value in config.items():
+        setattr(model, key, value)
+    model._config_keys = tuple(config)
+
+
+def window_classifier_config(model):
+    """``get_config`` of a window classifier: its name, trainability and the arguments :func:`keep_config` kept (tuples as lists)."""
+    values = {key: getattr(model, key) for key in model._config_keys}
     return {"name": model.name, "trainable": model.trainable, **{key: list(v) if isinstance(v, tuple) else v for key, v in values.items()}}
 
 
