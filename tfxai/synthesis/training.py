@@ -76,7 +76,8 @@ class TrainMixedConfig(RunOptions):
     batch_size: int = option(64, "Samples per batch.", minimum=1)
     learning_rate: float = option(1e-3, "Adam learning rate.")
     augment: str = option("shift", "Random changes of training images: none, shift (random crops after padding by --crop-padding "
-                          "pixels), flip (left-right mirror) or flip+shift. metrics.json records the choice.", choices=AUGMENTATIONS)
+                          "pixels), flip (left-right mirror) or flip+shift. Default: shift. Never flips by default (a mirrored digit or letter can "
+                          "be another class). metrics.json records the choice.", choices=AUGMENTATIONS)
     augment_generated: bool = option(False, "Also augment generated images (their stored teacher output then no longer matches).",
                                      flag="--augment-generated/--no-augment-generated")
     crop_padding: int = option(2, "Padding in pixels of --augment's shifts and crops.", minimum=0)
