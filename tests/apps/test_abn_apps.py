@@ -139,15 +139,6 @@ def test_bad_inputs_exit_2_with_one_line_and_write_nothing(trained, tmp_path):
     assert "manifest" in one_line_error(run(["attention", "edit", "--maps", str(tmp_path)]))
 
 
-def test_editor_app_without_display_explains_the_alternative(trained, monkeypatch):
-    root, data, out = trained
-    maps = root / "maps_for_edit"
-    assert run(["attention", "export-maps", "--model", str(out), "--data", str(data), "--out", str(maps), "--select", "all", "--limit", "2"]).exit_code == 0
-    monkeypatch.delenv("DISPLAY", raising=False)
-    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
-    assert "paint program" in one_line_error(run(["attention", "edit", "--maps", str(maps)]))
-
-
 def test_help_of_the_abn_commands():
     for args in (["train", "abn", "--help"], ["attention", "--help"], ["attention", "export-maps", "--help"],
                  ["attention", "edit", "--help"], ["evaluate", "attention", "--help"]):
