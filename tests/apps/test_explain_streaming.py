@@ -166,7 +166,8 @@ def test_ctrl_c_in_a_real_process_keeps_the_chunks_done_and_the_same_command_con
                "--out", str(out), "--quiet"]
     env = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+                               cwd=os.path.dirname(sys.executable))  # outside the checkout: its tfxai/ has no tfxai.apps
     progress = os.path.join(str(out) + ".partial", "progress.json")
     deadline = time.time() + 300
     while not os.path.exists(progress) and process.poll() is None and time.time() < deadline:
@@ -180,7 +181,7 @@ def test_ctrl_c_in_a_real_process_keeps_the_chunks_done_and_the_same_command_con
     assert f"the explanations of the first {done} images are kept in {out}.partial (run the same command to continue)" in stderr
     assert not out.exists()
 
-    rerun = subprocess.run(command[:-1], capture_output=True, text=True, env=env, timeout=600)
+    rerun = subprocess.run(command[:-1], capture_output=True, text=True, env=env, timeout=600, cwd=os.path.dirname(sys.executable))
     assert rerun.returncode == 0, rerun.stderr
     assert f"after {done} images of 1500" in rerun.stderr
     with open(out / "predictions.csv", encoding="utf-8") as file:

@@ -48,7 +48,8 @@ def _start(command):
     """The app as a process of its own, SIGINT at Python's default (a background shell may have set it to 'ignore')."""
     env = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}  # tfxai's import in this process set it
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**env, "PYTHONUNBUFFERED": "1"},
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+                            cwd=os.path.dirname(sys.executable))  # outside the checkout: its tfxai/ has no tfxai.apps
 
 
 def _lines(stream):
@@ -126,7 +127,7 @@ def _interrupt_repeatedly(images, tmp_path, count, seed):
 def _resumes_to_the_end(out, command):
     backup = f"{out}.backup"
     kept = os.path.isdir(backup)
-    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=os.path.dirname(sys.executable))
     assert result.returncode == 0, result.stderr
     if kept:
         assert "resuming from epoch" in result.stderr

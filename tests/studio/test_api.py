@@ -235,6 +235,7 @@ def test_bad_start_is_one_line_and_exit_2(args, message, studio, workspace, tmp_
     empty = tmp_path_factory.mktemp("empty")
     replace = {"MISSING": str(workspace / "missing"), "EMPTY": str(empty), "WORKSPACE": str(workspace), "PORT": str(server.port)}
     result = subprocess.run([sys.executable, "-m", "tfxai.apps.cli", "studio", *[replace.get(a, a) for a in args]],
-                            capture_output=True, text=True, timeout=60)
+                            capture_output=True, text=True, timeout=60,
+                            cwd=os.path.dirname(sys.executable))  # outside the checkout: its tfxai/ has no tfxai.apps
     assert result.returncode == 2, result.stderr
     assert result.stderr.startswith("error: ") and message in result.stderr and result.stderr.count("\n") == 1
