@@ -108,7 +108,7 @@ def _interrupt_repeatedly(images, tmp_path, count, seed):
         if "\ndone: " in "\n" + stderr:  # the run finished before the signal (its backup was resumed to the end): start afresh
             # a signal during the interpreter's exit after the final line ends the process by SIGINT (-2): the work is complete
             assert status in (0, -signal.SIGINT) and out.is_dir() and not (tmp_path / "run.backup").exists(), (status, stderr)
-            os.rename(out, tmp_path / f"finished-{interrupted}")
+            os.rename(out, tmp_path / f"finished-{len(list(tmp_path.glob('finished-*')))}")  # a run may finish more than once
             continue
         interrupted += 1
         assert status == 130, f"interrupt {interrupted} (epoch line {epoch_lines} + {delay:.2f} s) ended with {status}:\n{stderr}"
@@ -120,7 +120,9 @@ def _interrupt_repeatedly(images, tmp_path, count, seed):
         assert not [name for name in os.listdir(tmp_path) if ".staging." in name], os.listdir(tmp_path)
         if last is not None and kept is not None:  # the backup is of an epoch the process reached: "Epoch k/N" seen, k-1 finished
             shown = int(last.split()[1].split("/")[0])
-            assert shown - 1 <= kept <= shown, (last, kept)
+            # at least the epoch before the last line seen is kept; the process may be further on than the lines this
+            # process has read when the signal lands (pipe and scheduling lag), so no upper bound
+            assert kept >= shown - 1, (last, kept)
     return out, command
 
 
