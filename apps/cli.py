@@ -14,7 +14,7 @@ import re
 import click
 
 from tfxai import _runtime
-from tfxai.apps.common import INTERRUPTED, QUIET_HELP, ctrl_c_ends_the_process, final_line_only, interrupt_message, record_output
+from tfxai.apps.common import INTERRUPTED, QUIET_HELP, ctrl_c_ends_the_process, final_line_only, interrupt_message, interrupt_received, record_output
 
 # (group path, command name) -> "module:attribute"
 COMMANDS = {
@@ -207,6 +207,9 @@ class RootGroup(LazyGroup):
             click.echo("\n" + interrupt_message(ctx.meta), err=True)
             ctx.exit(INTERRUPTED)
         except Exception as error:  # an app's bug or a library's failure: one line, the traceback on request
+            if interrupt_received():  # Ctrl-C surfaced through C code as another error: still an interruption
+                click.echo("\n" + interrupt_message(ctx.meta), err=True)
+                ctx.exit(INTERRUPTED)
             if ctx.params.get("verbose"):
                 raise
             click.echo(f"error: {describe_unexpected(error)} (run 'tfxai --verbose ...' for the traceback)", err=True)

@@ -116,6 +116,18 @@ def _keras_progress_off(quiet):
 # === Ctrl-C ===
 
 INTERRUPTED = 130  # the shell's exit status of a process ended by SIGINT
+_SIGINTS_RECEIVED = []  # appended to by :func:`ctrl_c_ends_the_process`'s handler
+
+
+def interrupt_received():
+    """True once Ctrl-C reached this process (under :func:`ctrl_c_ends_the_process`).
+
+    A ``KeyboardInterrupt`` raised inside a C extension's callback can surface as
+    another exception (CPython's ``SystemError: ... bad argument to internal
+    function``, a TensorFlow error); the ``tfxai`` group asks this before calling
+    such an error a failure, so an interrupted run still ends as interrupted (130).
+    """
+    return bool(_SIGINTS_RECEIVED)
 
 
 def record_output(folder, keeps=None, trains=False):
@@ -206,7 +218,8 @@ def ctrl_c_ends_the_process():
     if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
         yield
         return
-    interrupted = []
+    interrupted = _SIGINTS_RECEIVED
+    interrupted.clear()
 
     def on_interrupt(signum, frame):
         interrupted.append(signum)

@@ -65,6 +65,30 @@ def test_ctrl_c_says_nothing_was_written_and_exits_130(tiny_model, tmp_path, mon
     assert not os.path.exists(tmp_path / "saved")
 
 
+def test_ctrl_c_that_surfaces_as_another_error_still_exits_130(tiny_model, tmp_path, monkeypatch):
+    # a KeyboardInterrupt raised inside C code can come back as e.g. CPython's SystemError (seen in the 20-interrupt CI test)
+    import tfxai.apps.common as common
+
+    _, model, _ = tiny_model
+
+    ctrl_c = [True]
+
+    def interrupted_inside_c(*args, **kwargs):
+        if ctrl_c[0]:
+            common._SIGINTS_RECEIVED.append(2)
+        raise SystemError("Objects/listobject.c:338: bad argument to internal function")
+
+    monkeypatch.setattr(common, "_SIGINTS_RECEIVED", [])
+    monkeypatch.setattr(tfxai.io, "load_model", interrupted_inside_c)
+    result = run(["export", "--model", str(model), "--out", str(tmp_path / "saved")])
+    assert result.exit_code == 130
+    assert result.output.strip() == f"interrupted: nothing was written to {tmp_path / 'saved'}"
+    common._SIGINTS_RECEIVED.clear()
+    ctrl_c[0] = False
+    broken = run(["export", "--model", str(model), "--out", str(tmp_path / "saved")])  # the same error without Ctrl-C: a failure
+    assert broken.exit_code == 2 and broken.output.startswith("error: SystemError:")
+
+
 @pytest.mark.parametrize("app", [
     ["explain", "--images", "x.png"],
     ["evaluate", "attention", "--data", "demo"],
