@@ -17,7 +17,14 @@ data order, epochs, Adam 1e-3, batch 8. Reports top-1 accuracy, the
 attention-inversion table of ST-ABN and how its temporal attention lines up
 with the known motion frames.
 
-    TF_ENABLE_ONEDNN_OPTS=1 nice -n 10 python -P experiments/st_abn.py --seeds 0 1 --epochs 6
+    TF_ENABLE_ONEDNN_OPTS=1 nice -n 10 python -P experiments/st_abn.py --seeds 0 1 2 3 4 --epochs 20 --threads 1 \
+        --runs runs_20ep --results results_5seeds.json
+
+Resumable: each (seed, model) writes ``<runs>/<model>_seed<S>.json`` when it
+finishes and is skipped when the command is run again; the summary over the
+finished runs is written every time. Each epoch's test top-1 is recorded
+(``test_top1_by_epoch``) to show whether the accuracy has plateaued; the
+reported top-1 is the last epoch's (no selection on the test set).
 
 (oneDNN on: without it a Conv3D training step is ~30x slower on this CPU,
 see benchmarks/README.md.)
@@ -111,7 +118,7 @@ def temporal_alignment(weights, starts):
     }
 
 
-def run(kind, seed, train, test, epochs, batch):
+def run(kind, seed, train, test, epochs, batch, figure=False):
     import keras
     import numpy as np
 
@@ -127,11 +134,21 @@ def run(kind, seed, train, test, epochs, batch):
         model.compile(keras.optimizers.Adam(1e-3), metrics=["accuracy"])
     order = np.random.default_rng(seed).permutation(len(train[1]))
     start = time.time()
-    history = model.fit(train[0][order].astype("float32"), train[1][order], batch_size=batch, epochs=epochs, verbose=2, shuffle=True)
+    by_epoch = []
+
+    class TestAccuracy(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            scores = self.model.predict(test[0].astype("float32"), batch_size=16, verbose=0)
+            by_epoch.append(round(float(np.mean(np.asarray(scores).argmax(1) == test[1])), 4))
+            print(f"{kind} seed {seed} epoch {epoch + 1}: test top-1 {by_epoch[-1]:.3f}", flush=True)
+
+    history = model.fit(train[0][order].astype("float32"), train[1][order], batch_size=batch, epochs=epochs, verbose=2, shuffle=True,
+                        callbacks=[TestAccuracy()])
     seconds = time.time() - start
     probabilities = model.predict(test[0].astype("float32"), batch_size=16, verbose=0)
     result = {"model": kind, "seed": seed, "parameters": int(model.count_params()), "train_seconds": round(seconds, 1),
-              "train_accuracy": float(history.history["accuracy"][-1]), "test_top1": float(np.mean(probabilities.argmax(1) == test[1]))}
+              "train_accuracy": float(history.history["accuracy"][-1]), "test_top1": float(np.mean(probabilities.argmax(1) == test[1])),
+              "train_accuracy_by_epoch": [round(float(a), 4) for a in history.history["accuracy"]], "test_top1_by_epoch": by_epoch}
     if kind == "st_abn":
         rows = inversion_table(model, test[0], test[1], batch_size=16)
         result["inversion"] = rows
@@ -139,7 +156,7 @@ def run(kind, seed, train, test, epochs, batch):
         weights = np.concatenate([np.asarray(model.attention(test[0][i : i + 16].astype("float32"))["temporal"]) for i in range(0, len(test[1]), 16)])
         result["temporal"] = temporal_alignment(weights, test[2])
         result["mean_temporal_by_offset"] = [float(v) for v in _by_offset(weights, test[2])]
-        if seed == 0:
+        if figure:
             _figure(model, test)
     print(json.dumps({k: v for k, v in result.items() if k != "inversion_table"}), flush=True)
     return result
@@ -176,10 +193,17 @@ def main():
     parser.add_argument("--train-clips", type=int, default=1200)
     parser.add_argument("--test-clips", type=int, default=600)
     parser.add_argument("--results", default="results.json", help="File name in experiments/st_abn/.")
+    parser.add_argument("--runs", default="runs", help="Folder in experiments/st_abn/ for one file per finished (seed, model).")
+    parser.add_argument("--threads", type=int, default=0, help="TensorFlow intra/inter-op threads (0: TensorFlow's default).")
+    parser.add_argument("--figures", action="store_true", help="Write the example explanations of the first seed's ST-ABN.")
     args = parser.parse_args()
     import tfxai  # noqa: F401  (before tensorflow)
     import numpy as np
     import tensorflow as tf
+
+    if args.threads:
+        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(args.threads)
 
     from tfxai.io import write_json
 
@@ -189,7 +213,19 @@ def main():
     train = subsample(make_clips(video, 0, split, rng), args.train_clips, rng)
     test = subsample(make_clips(video, split, len(video), rng), args.test_clips, rng)
     print(f"train {len(train[1])} clips, test {len(test[1])} clips; right share {train[1].mean():.2f}/{test[1].mean():.2f}", flush=True)
-    results = [run(kind, seed, train, test, args.epochs, args.batch) for seed in args.seeds for kind in ("r3d", "st_abn")]
+    runs = os.path.join(OUT, args.runs)
+    os.makedirs(runs, exist_ok=True)
+    results = []
+    for seed in args.seeds:
+        for kind in ("r3d", "st_abn"):
+            path = os.path.join(runs, f"{kind}_seed{seed}.json")
+            if os.path.exists(path):
+                with open(path, encoding="utf-8") as handle:
+                    results.append(json.load(handle))
+                print(f"{kind} seed {seed}: done before ({path})", flush=True)
+                continue
+            results.append(run(kind, seed, train, test, args.epochs, args.batch, figure=args.figures and seed == args.seeds[0]))
+            write_json(path, results[-1])
     write_json(os.path.join(OUT, args.results), {
         "data": {"video": VIDEO, "frames": int(len(video)), "train_clips": int(len(train[1])), "test_clips": int(len(test[1])),
                  "clip": [FRAMES, CROP, CROP, 3], "window": WINDOW},
@@ -197,7 +233,25 @@ def main():
         "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(), "tensorflow": tf.__version__,
                     "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "unset")},
         "runs": results,
+        "summary": summarise(results),
     })
+
+
+def summarise(results):
+    """Mean, standard deviation, min and max over seeds of each model's test top-1 and of each inversion row."""
+    import numpy as np
+
+    def spread(values):
+        values = np.asarray(values, float)
+        return {"mean": round(float(values.mean()), 4), "std": round(float(values.std(ddof=1)), 4) if len(values) > 1 else None,
+                "min": round(float(values.min()), 4), "max": round(float(values.max()), 4), "seeds": len(values)}
+
+    summary = {kind: spread([r["test_top1"] for r in results if r["model"] == kind]) for kind in ("r3d", "st_abn")}
+    inverted = [r["inversion"] for r in results if r["model"] == "st_abn"]
+    if inverted:
+        summary["inversion"] = [{"spatial_inverted": row["spatial_inverted"], "temporal_inverted": row["temporal_inverted"],
+                                 "top1": spread([rows[i]["top1"] for rows in inverted])} for i, row in enumerate(inverted[0])]
+    return summary
 
 
 if __name__ == "__main__":

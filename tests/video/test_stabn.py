@@ -190,3 +190,29 @@ def test_mechanism_is_fusion_of_residual_spatial_and_multiplied_temporal():
     stacked = np.concatenate([(1 + spatial[..., None]) * features, temporal[:, :, None, None, None] * features], axis=-1)
     expected = (stacked @ kernel - bn.moving_mean.numpy()) / np.sqrt(bn.moving_variance.numpy() + bn.epsilon)
     np.testing.assert_allclose(out, np.maximum(expected * bn.gamma.numpy() + bn.beta.numpy(), 0), atol=1e-5)
+
+
+def test_the_stem_pool_is_maxpooling3d_one_frame_deep_and_old_models_load_alike(tmp_path):
+    # FramewiseMaxPooling replaced MaxPooling3D((1, 3, 3), strides (1, 2, 2)) so LiteRT exports need no Select TF ops
+    from tfxai.video.resnet3d import FramewiseMaxPooling
+
+    x = np.random.default_rng(3).normal(size=(2, 5, 13, 12, 3)).astype("float32")  # odd sizes: "same" padding at the edges
+    reference = keras.layers.MaxPooling3D((1, 3, 3), strides=(1, 2, 2), padding="same")(x)
+    np.testing.assert_array_equal(np.asarray(FramewiseMaxPooling(3, strides=2)(x)), np.asarray(reference))
+    new = R3D(2, (4, 16, 16, 3), depth=10, base_width=4)
+    assert isinstance(new.get_layer("stem_pool"), FramewiseMaxPooling)
+    # a model saved before the change (stem pool = MaxPooling3D) gives the same outputs with the same weights
+    config = new.get_config()
+    for layer in config["layers"]:
+        if layer["name"] == "stem_pool":
+            layer.update(class_name="MaxPooling3D", module="keras.layers", registered_name=None,
+                         config={"name": "stem_pool", "pool_size": (1, 3, 3), "strides": (1, 2, 2), "padding": "same",
+                                 "data_format": "channels_last", "trainable": True, "dtype": layer["config"]["dtype"]})
+    old = keras.Model.from_config(config)
+    old.set_weights(new.get_weights())
+    clips = np.random.default_rng(4).random((2, 4, 16, 16, 3)).astype("float32") * 255
+    np.testing.assert_allclose(np.asarray(old(clips)), np.asarray(new(clips)), atol=1e-6)
+    old.save(tmp_path / "old.keras")
+    reloaded = keras.models.load_model(tmp_path / "old.keras")
+    assert isinstance(reloaded.get_layer("stem_pool"), keras.layers.MaxPooling3D)
+    np.testing.assert_allclose(np.asarray(reloaded(clips)), np.asarray(new(clips)), atol=1e-6)

@@ -15,10 +15,11 @@ compared in the benchmark and the experiment differ only by the attention.
 """
 
 import keras
+from keras import ops
 
 from tfxai.errors import TfxaiError
 
-__all__ = ["DEPTHS", "R3D", "feature_extractor", "perception_trunk"]
+__all__ = ["DEPTHS", "R3D", "FramewiseMaxPooling", "feature_extractor", "perception_trunk"]
 
 #: depth -> (block kind, blocks per stage)
 DEPTHS = {
@@ -74,10 +75,39 @@ def _stages(x, depth, base_width, stages):
     return x
 
 
+@keras.saving.register_keras_serializable(package="tfxai")
+class FramewiseMaxPooling(keras.layers.Layer):
+    """``MaxPooling3D((1, k, k), strides=(1, s, s), padding="same")`` computed as a 2-D max pool of every frame.
+
+    The two are the same function (a pool one frame deep never mixes frames);
+    this one folds time into the batch, so exported models use LiteRT's
+    built-in ``MAX_POOL_2D`` (LiteRT has no 3-D max pool: ``MaxPooling3D``
+    falls back to Select TF ops, which the plain interpreter cannot run).
+    Models saved with ``MaxPooling3D`` still load and give the same outputs.
+    """
+
+    def __init__(self, pool_size=3, strides=2, **kwargs):
+        super().__init__(**kwargs)
+        self.pool_size, self.strides = int(pool_size), int(strides)
+        self.pool = keras.layers.MaxPooling2D(self.pool_size, strides=self.strides, padding="same")
+
+    def call(self, clips):
+        frames, height, width, channels = clips.shape[1:]
+        pooled = self.pool(ops.reshape(clips, (-1, height, width, channels)))
+        return ops.reshape(pooled, (-1, frames, *pooled.shape[1:]))
+
+    def compute_output_shape(self, input_shape):
+        pooled = self.pool.compute_output_shape((None, *input_shape[2:]))
+        return (input_shape[0], input_shape[1], *pooled[1:])
+
+    def get_config(self):
+        return {**super().get_config(), "pool_size": self.pool_size, "strides": self.strides}
+
+
 def _stem(inputs, base_width):
     x = keras.layers.Rescaling(1.0 / 127.5, offset=-1.0, name="rescale")(inputs)
     x = _conv_bn(x, base_width, (3, 7, 7), (1, 2, 2), "stem")
-    return keras.layers.MaxPooling3D((1, 3, 3), strides=(1, 2, 2), padding="same", name="stem_pool")(x)
+    return FramewiseMaxPooling(3, strides=2, name="stem_pool")(x)
 
 
 def feature_extractor(input_shape, depth=50, base_width=64, name="feature_extractor"):
