@@ -25,11 +25,13 @@ from tfxai.apps.common import echo, reports_errors, unsafe_deserialization_optio
 @reports_errors
 def command(model_path, out, export_format, quantize, calibration, method, layer, input_dtype, overwrite):
     """Export a trained model that returns predictions and explanations (SavedModel, LiteRT or ONNX)."""
-    from tfxai.io import check_output_folder, load_model
+    from tfxai.io import check_output_folder, load_model, model_kind
     from tfxai.io.export import export, training_data
 
     check_output_folder(out, overwrite)
     model, class_names = load_model(model_path)
+    if model_kind(model) == "signal":
+        return _export_signal(model, model_path, out, export_format, quantize, calibration, method, overwrite)
     explain = None if method == "auto" else method
     if calibration is None and quantize == "int8":
         calibration = training_data(model_path)
@@ -49,3 +51,26 @@ def command(model_path, out, export_format, quantize, calibration, method, layer
         echo(f"wrote {out}: signatures serving_default, serve_float32, serve_uint8 -> {outputs}")
     else:
         echo(f"wrote {out}/{card['file']} ({card['size_bytes'] / 1e6:.2f} MB) -> {outputs}; model_card.json beside it")
+
+
+def _export_signal(model, model_path, out, export_format, quantize, calibration, method, overwrite):
+    """A signal run folder: its preprocessing, window and class names go into the export; the model's own attention is served."""
+    import os
+
+    from tfxai.errors import TfxaiError
+    from tfxai.signal.run_export import export_signal_run
+
+    if method != "auto":
+        raise TfxaiError(f"--method {method} explains images; a signal model serves its own attention (1D-SAN) or none: drop --method")
+    folder = model_path if os.path.isdir(model_path) else os.path.dirname(os.path.abspath(model_path))
+    card = export_signal_run(folder, out, export_format, quantize, calibration, overwrite)
+    if card is None:
+        echo(f"wrote {out}: endpoint serve(windows) -> probabilities{', attention' if hasattr(model, 'call_with_attention') else ''}")
+        return
+    check = card["agreement_with_keras"]
+    if check is not None:
+        echo(f"checked on {check['images']} windows: max |diff| probabilities {check['max_abs_diff_probabilities']:.1e}"
+             + (f", attention {check['max_abs_diff_attention']:.1e}" if "max_abs_diff_attention" in check else "")
+             + f", top-1 agreement {check['top1_agreement']:.1%}")
+    echo(f"wrote {out}/{card['file']} ({card['size_bytes'] / 1e6:.2f} MB) -> {', '.join(card['outputs'])}; model_card.json beside it")
+

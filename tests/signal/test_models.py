@@ -75,6 +75,10 @@ def test_preprocessor_fourier_magnitude_and_standardisation():
     x = _windows(batch=5, length=16)
     expected = np.abs(np.fft.rfft(x, axis=1)) / 4.0
     np.testing.assert_allclose(np.asarray(fourier_magnitude(x)), expected, rtol=1e-4, atol=1e-5)
+    odd = _windows(batch=2, length=15)  # the DFT-matrix form (exports) against numpy, an odd length too
+    np.testing.assert_allclose(np.asarray(fourier_magnitude(x, by_matrix=True)), expected, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(fourier_magnitude(odd, by_matrix=True)), np.abs(np.fft.rfft(odd, axis=1)) / np.sqrt(15),
+                               rtol=1e-4, atol=1e-5)
     layer = WindowPreprocessor(fourier=True).adapt(x)
     out = np.asarray(layer(x))
     assert out.shape == (5, 9, 3) and layer.output_length(16) == 9

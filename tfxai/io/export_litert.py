@@ -94,8 +94,8 @@ def litert_interpreter(path_or_bytes, flex=False):
     return Interpreter(model_path=str(path_or_bytes))
 
 
-def run_litert(interpreter, images, batch_size=1):
-    """Outputs of the ``serving_default`` signature for ``images``, in batches (a dict of numpy arrays)."""
+def run_litert(interpreter, images, batch_size=1, input_name="images"):
+    """Outputs of the ``serving_default`` signature for ``images`` (its input ``input_name``), in batches (a dict of numpy arrays)."""
     runner = interpreter.get_signature_runner("serving_default")
-    parts = [runner(images=images[start:start + batch_size]) for start in range(0, len(images), batch_size)]
+    parts = [runner(**{input_name: images[start:start + batch_size]}) for start in range(0, len(images), batch_size)]
     return {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}

@@ -51,8 +51,8 @@ def onnx_session(path):
     return onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
 
 
-def run_onnx(session, images, batch_size=64):
-    """Outputs of ``session`` for ``images``, in batches (a dict of numpy arrays)."""
+def run_onnx(session, images, batch_size=64, input_name="images"):
+    """Outputs of ``session`` for ``images`` (its input ``input_name``), in batches (a dict of numpy arrays)."""
     names = [output.name for output in session.get_outputs()]
-    parts = [session.run(names, {"images": images[start:start + batch_size]}) for start in range(0, len(images), batch_size)]
+    parts = [session.run(names, {input_name: images[start:start + batch_size]}) for start in range(0, len(images), batch_size)]
     return {name: np.concatenate([part[i] for part in parts]) for i, name in enumerate(names)}

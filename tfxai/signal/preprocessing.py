@@ -11,13 +11,23 @@ from keras import ops
 from tfxai.errors import TfxaiError
 
 
-def fourier_magnitude(windows):
+def fourier_magnitude(windows, by_matrix=False):
     """Magnitude of the real FFT along time, per channel: ``(batch, T, C) -> (batch, T // 2 + 1, C)``.
 
     Scaled by ``1 / sqrt(T)`` so that its size does not depend on the window length.
+    ``by_matrix``: the same transform as two matrix products with the DFT's
+    cosine and sine tables (T known): exported models use it, because ONNX
+    converters do not translate TensorFlow's ``RFFT`` followed by the magnitude
+    (tf2onnx 1.17) and every runtime has ``MatMul``.
     """
     windows = ops.convert_to_tensor(windows, dtype="float32")
     length = ops.shape(windows)[1]
+    if by_matrix:
+        length = int(windows.shape[1])
+        angles = 2 * np.pi * np.outer(np.arange(length), np.arange(length // 2 + 1)) / length  # (T, F), in float64
+        real = ops.einsum("btc,tf->bfc", windows, ops.convert_to_tensor(np.cos(angles).astype("float32")))
+        imag = ops.einsum("btc,tf->bfc", windows, ops.convert_to_tensor(np.sin(angles).astype("float32")))
+        return ops.sqrt(ops.square(real) + ops.square(imag)) / np.float32(np.sqrt(length))
     real, imag = ops.rfft(ops.transpose(windows, (0, 2, 1)))
     magnitude = ops.sqrt(ops.square(real) + ops.square(imag)) / ops.sqrt(ops.cast(length, "float32"))
     return ops.transpose(magnitude, (0, 2, 1))
@@ -48,10 +58,10 @@ class WindowPreprocessor(keras.layers.Layer):
         self.mean = None if mean is None else [float(v) for v in mean]
         self.std = None if std is None else [float(v) for v in std]
 
-    def transform(self, windows):
-        """The unscaled part: the Fourier magnitude when ``fourier`` is set, else the windows."""
+    def transform(self, windows, portable=False):
+        """The unscaled part: the Fourier magnitude when ``fourier`` is set, else the windows (``portable``: :func:`fourier_magnitude`'s ``by_matrix``)."""
         windows = ops.convert_to_tensor(windows, dtype="float32")
-        return fourier_magnitude(windows) if self.fourier else windows
+        return fourier_magnitude(windows, by_matrix=portable) if self.fourier else windows
 
     def adapt(self, windows):
         """Set ``mean``/``std`` per channel from training windows ``(n, T, C)``; returns ``self``."""
@@ -69,8 +79,8 @@ class WindowPreprocessor(keras.layers.Layer):
         """Time (or frequency) length of the model input for raw windows of ``window`` samples."""
         return window // 2 + 1 if self.fourier else window
 
-    def call(self, inputs):
-        outputs = self.transform(inputs)
+    def call(self, inputs, portable=False):
+        outputs = self.transform(inputs, portable=portable)
         if self.mean is not None:
             mean = ops.convert_to_tensor(np.asarray(self.mean, "float32"))
             std = ops.convert_to_tensor(np.asarray(self.std, "float32"))
