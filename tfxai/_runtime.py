@@ -7,6 +7,13 @@ The crash kills the whole process, so tfxai turns oneDNN's custom kernels off
 on AMD and Intel CPUs *unless the user chose a setting*: ``TF_ENABLE_ONEDNN_OPTS=1``
 keeps them on (faster forward passes, at the user's risk), ``=0`` turns them
 off everywhere. See README, section "oneDNN on AMD CPUs".
+
+The trigger is 2-D only: the same pattern in 3-D (``Conv3D`` with a 1x1x1
+kernel and stride (1, 2, 2) or (2, 2, 2) on even-sized maps, fitted) runs
+with oneDNN on, where turning it off costs video models 44x per training step.
+So the video apps (:func:`onednn_for_workload` ``"video"``, a process of their
+own) turn it back on before TensorFlow loads; :func:`onednn_state` says what is
+in force and why (``tfxai.ONEDNN_SETTING``, every run's ``metrics.json``).
 """
 
 import os
@@ -42,6 +49,16 @@ def onednn_hazard():
     return cpu_vendor() in HAZARDOUS_VENDORS
 
 
+#: why the oneDNN setting in force was chosen (:func:`onednn_state`)
+_ONEDNN_WHY = {"reason": "TensorFlow's default"}
+USER_ONEDNN = os.environ.get(ONEDNN_VARIABLE)  # as the user set it, before tfxai decides
+
+
+def onednn_state():
+    """``{"TF_ENABLE_ONEDNN_OPTS": value or None (TensorFlow's default), "reason": why}``: what is in force in this process."""
+    return {ONEDNN_VARIABLE: os.environ.get(ONEDNN_VARIABLE), "reason": _ONEDNN_WHY["reason"]}
+
+
 def configure_onednn():
     """Turn oneDNN custom ops off on hazardous CPUs, before TensorFlow is imported.
 
@@ -49,10 +66,12 @@ def configure_onednn():
     TensorFlow's default). Never overrides a value the user set.
     """
     if ONEDNN_VARIABLE in os.environ:
+        _ONEDNN_WHY["reason"] = "set by the user"
         return os.environ[ONEDNN_VARIABLE]
     if not onednn_hazard():
         return None
     if "tensorflow" in sys.modules:
+        _ONEDNN_WHY["reason"] = "TensorFlow was imported before tfxai: its default (on)"
         warnings.warn(
             "tensorflow was imported before tfxai on an AMD CPU, so oneDNN stays on and "
             "training small residual nets (strided 1x1 convs) may crash the process; "
@@ -62,7 +81,27 @@ def configure_onednn():
         )
         return None
     os.environ[ONEDNN_VARIABLE] = "0"
+    _ONEDNN_WHY["reason"] = (f"off by tfxai on this {cpu_vendor()} CPU: oneDNN's backward pass of a strided 1x1 Conv2D "
+                             "on even-sized maps crashes the process (TensorFlow 2.21)")
     return "0"
+
+
+def onednn_for_workload(workload):
+    """Before TensorFlow loads, let a process that runs only ``workload`` use oneDNN where that workload is safe.
+
+    ``"video"`` (3-D convolutions, not affected by the 2-D crash): oneDNN back
+    on when tfxai had turned it off. Other workloads keep the setting. Nothing
+    changes once TensorFlow is imported or when the user set the variable.
+    Returns the value in force (also in ``tfxai.ONEDNN_SETTING``).
+    """
+    if workload == "video" and USER_ONEDNN is None and os.environ.get(ONEDNN_VARIABLE) == "0" and "tensorflow" not in sys.modules:
+        os.environ[ONEDNN_VARIABLE] = "1"
+        _ONEDNN_WHY["reason"] = ("on for a video workload: the 2-D strided 1x1 Conv2D crash does not occur with Conv3D, "
+                                 "and oneDNN makes 3-D training steps ~44x faster")
+        package = sys.modules.get("tfxai")
+        if package is not None:
+            package.ONEDNN_SETTING = "1"
+    return os.environ.get(ONEDNN_VARIABLE)
 
 
 LOG_LEVEL_VARIABLE = "TF_CPP_MIN_LOG_LEVEL"

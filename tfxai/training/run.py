@@ -24,6 +24,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfxai._runtime import onednn_state
 from tfxai.errors import TfxaiError
 from tfxai.training.augmentation import AUGMENTATIONS, augmentation_name, resolve_augmentation
 from tfxai.training.config import ConfigError, RunOptions, option
@@ -259,7 +260,8 @@ def write_run_files(folder, model, class_names, history, config, **metrics):
     options = config.to_dict() if hasattr(config, "to_dict") else dataclasses.asdict(config)
     summary = {"config": options, "final": final, "epochs_run": len(history.epoch), "kept_epoch": kept + 1,
                "kept": {key: float(values[kept]) for key, values in history.history.items()},
-               "dtype_policy": keras.config.dtype_policy().name, **current_strategy(), **metrics}  # --mixed-precision, --strategy
+               "dtype_policy": keras.config.dtype_policy().name, **current_strategy(),  # --mixed-precision, --strategy
+               "onednn": onednn_state(), **metrics}
     write_json(os.path.join(folder, "metrics.json"), summary)
 
 
