@@ -74,3 +74,14 @@ def test_signal_output_is_a_deprecated_name_of_out():
 def test_the_default_preset_fits_the_machine(config_class, paper):
     assert config_class.default_preset(gpu=False) == "small"
     assert config_class.default_preset(gpu=True) == paper
+
+
+@pytest.mark.parametrize("config_class", [ClassifierConfig, ABNConfig, GAINConfig])
+def test_image_method_configs_check_their_backbone_though_the_engine_knows_none(config_class):
+    config = config_class.from_preset("small")
+    with pytest.raises(TfxaiError, match="unknown backbone 'nope'"):
+        dataclasses.replace(config, backbone="nope").validate()
+    assert dataclasses.replace(config, backbone="Small-CNN").validate().backbone == "Small-CNN"  # looked up, not rewritten
+    from tfxai.training import RunConfig
+
+    assert RunConfig(backbone="nope").validate().backbone == "nope"  # the engine leaves backbones to the methods
