@@ -180,6 +180,52 @@ def write_moving_square_video(path, frames=12, size=(20, 24), direction=1, seed=
     return path
 
 
+def write_sliding_box_video(path, frames=12):
+    """A lossless (FFV1) 96x64 .avi: a grey frame with a bright 16x16 box at ``(10 + 3 t, 20)`` in frame ``t``."""
+    import cv2
+
+    writer = cv2.VideoWriter(os.fspath(path), cv2.VideoWriter_fourcc(*"FFV1"), 10, (96, 64))
+    for t in range(frames):
+        frame = np.full((64, 96, 3), 50, np.uint8)
+        frame[20:36, 10 + 3 * t : 26 + 3 * t] = 220
+        writer.write(frame)
+    writer.release()
+    return os.fspath(path)
+
+
+def tiny_abn():
+    """A 16x16x1, 3-class ABN with a few filters."""
+    from tfxai.attention import ABN
+
+    return ABN("small_cnn", 3, (16, 16, 1), backbone_filters=(4, 8, 8), attention_filters=4, attention_convs=1)
+
+
+def tiny_gain():
+    """A 16x16x1 one-output GAIN around a one-convolution classifier (its layer ``features``)."""
+    from tfxai.attention import GAIN
+
+    inputs = keras.Input((16, 16, 1))
+    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="features")(inputs)
+    outputs = keras.layers.Dense(1, activation="sigmoid")(keras.layers.GlobalAveragePooling2D()(x))
+    return GAIN(keras.Model(inputs, outputs), layer="features")
+
+
+class Interrupted(Exception):
+    """The crash :class:`InterruptAt` raises."""
+
+
+class InterruptAt(keras.callbacks.Callback):
+    """Raises :class:`Interrupted` when epoch ``epoch`` (0-based) begins, after the backup of the epoch before: a crash in-process."""
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self.epoch:
+            raise Interrupted
+
+
 def one_line_error(result):
     """The single ``error: ...`` line of a click ``CliRunner`` result that must have exited with status 2."""
     assert result.exit_code == 2, result.output
