@@ -33,6 +33,20 @@ def tiny_cnn(input_shape=(8, 8, 3), classes=2, filters=2, head="softmax", seed=N
     return keras.Model(inputs, outputs, name="tiny_cnn")
 
 
+def two_conv_classifier(size=16, seed=None):
+    """A 4-class classifier whose explained map is smaller than the input: ``conv1`` (6) -> max pool -> ``conv2`` (8)
+    -> flatten -> Dense(10, relu) -> ``Dense(4, softmax, name="predictions")``; ``seed`` seeds its initial weights."""
+    if seed is not None:
+        keras.utils.set_random_seed(seed)
+    inputs = keras.Input((size, size, 3))
+    x = keras.layers.Conv2D(6, 3, padding="same", activation="relu", name="conv1")(inputs)
+    x = keras.layers.MaxPooling2D()(x)
+    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="conv2")(x)
+    x = keras.layers.Flatten()(x)
+    x = keras.layers.Dense(10, activation="relu")(x)
+    return keras.Model(inputs, keras.layers.Dense(4, activation="softmax", name="predictions")(x))
+
+
 def assert_config_round_trip(obj, inputs=None, atol=1e-6):
     """``type(obj).from_config(obj.get_config())`` builds an equivalent object.
 
