@@ -124,7 +124,8 @@ def main():
             print(f"pre-trained detector: {args.detector}")
         else:
             began = time.perf_counter()
-            model, history = train_detector(frames, labels, 1, config)
+            pretrained = train_detector(frames, labels, 1, config)
+            model, history = pretrained.model, pretrained.history
             print(f"pre-training: {len(frames)} frames, {config.samples} crops x {config.epochs} epochs, "
                   f"{model.count_params()} parameters, {time.perf_counter() - began:.0f} s, "
                   f"loss {history['loss'][0]:.2f} -> {history['loss'][-1]:.2f}")
@@ -148,8 +149,8 @@ def main():
                 main_frames.append(video.read(frame))
                 main_labels.append([(b.box, b.class_id) for b in boxes])
         began = time.perf_counter()
-        main_model, history = train_detector(main_frames, main_labels, 1, DetectorTrainingConfig(epochs=args.epochs),
-                                             model=model)
+        trained = train_detector(main_frames, main_labels, 1, DetectorTrainingConfig(epochs=args.epochs), model=model)
+        main_model, history = trained.model, trained.history
         print(f"\nmain training: {len(main_frames)} tracked frames, {time.perf_counter() - began:.0f} s, "
               f"loss {history['loss'][0]:.2f} -> {history['loss'][-1]:.2f}")
         main_model.save(os.path.join(args.save, "main.keras"))

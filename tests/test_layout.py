@@ -111,6 +111,18 @@ def test_no_method_package_imports_another_method_package():
     assert borrowed == []
 
 
+def test_the_engine_imports_no_feature_and_no_method_package():
+    """``tfxai.training`` runs every method, so it takes nothing from one: not classify's backbones, not a method's helpers."""
+    borrowed = sorted(
+        f"{module} -> {target}"
+        for module, targets in import_graph().items()
+        if module == "tfxai.training" or module.startswith("tfxai.training.")
+        for target in targets
+        if target == "tfxai.classify" or target.startswith("tfxai.classify.") or _method_package(target)
+    )
+    assert borrowed == []
+
+
 def test_the_package_root_keeps_at_most_six_modules_besides_init():
     root_modules = sorted(path.name for path in ROOT.glob("*.py") if path.name != "__init__.py")
     assert len(root_modules) <= 6, root_modules

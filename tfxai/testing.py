@@ -33,6 +33,20 @@ def tiny_cnn(input_shape=(8, 8, 3), classes=2, filters=2, head="softmax", seed=N
     return keras.Model(inputs, outputs, name="tiny_cnn")
 
 
+def two_conv_classifier(size=16, seed=None):
+    """A 4-class classifier whose explained map is smaller than the input: ``conv1`` (6) -> max pool -> ``conv2`` (8)
+    -> flatten -> Dense(10, relu) -> ``Dense(4, softmax, name="predictions")``; ``seed`` seeds its initial weights."""
+    if seed is not None:
+        keras.utils.set_random_seed(seed)
+    inputs = keras.Input((size, size, 3))
+    x = keras.layers.Conv2D(6, 3, padding="same", activation="relu", name="conv1")(inputs)
+    x = keras.layers.MaxPooling2D()(x)
+    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="conv2")(x)
+    x = keras.layers.Flatten()(x)
+    x = keras.layers.Dense(10, activation="relu")(x)
+    return keras.Model(inputs, keras.layers.Dense(4, activation="softmax", name="predictions")(x))
+
+
 def assert_config_round_trip(obj, inputs=None, atol=1e-6):
     """``type(obj).from_config(obj.get_config())`` builds an equivalent object.
 
@@ -178,6 +192,52 @@ def write_moving_square_video(path, frames=12, size=(20, 24), direction=1, seed=
         writer.write(frame)
     writer.release()
     return path
+
+
+def write_sliding_box_video(path, frames=12):
+    """A lossless (FFV1) 96x64 .avi: a grey frame with a bright 16x16 box at ``(10 + 3 t, 20)`` in frame ``t``."""
+    import cv2
+
+    writer = cv2.VideoWriter(os.fspath(path), cv2.VideoWriter_fourcc(*"FFV1"), 10, (96, 64))
+    for t in range(frames):
+        frame = np.full((64, 96, 3), 50, np.uint8)
+        frame[20:36, 10 + 3 * t : 26 + 3 * t] = 220
+        writer.write(frame)
+    writer.release()
+    return os.fspath(path)
+
+
+def tiny_abn():
+    """A 16x16x1, 3-class ABN with a few filters."""
+    from tfxai.attention import ABN
+
+    return ABN("small_cnn", 3, (16, 16, 1), backbone_filters=(4, 8, 8), attention_filters=4, attention_convs=1)
+
+
+def tiny_gain():
+    """A 16x16x1 one-output GAIN around a one-convolution classifier (its layer ``features``)."""
+    from tfxai.attention import GAIN
+
+    inputs = keras.Input((16, 16, 1))
+    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="features")(inputs)
+    outputs = keras.layers.Dense(1, activation="sigmoid")(keras.layers.GlobalAveragePooling2D()(x))
+    return GAIN(keras.Model(inputs, outputs), layer="features")
+
+
+class Interrupted(Exception):
+    """The crash :class:`InterruptAt` raises."""
+
+
+class InterruptAt(keras.callbacks.Callback):
+    """Raises :class:`Interrupted` when epoch ``epoch`` (0-based) begins, after the backup of the epoch before: a crash in-process."""
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self.epoch:
+            raise Interrupted
 
 
 def one_line_error(result):

@@ -25,9 +25,9 @@ def test_detector_trains_on_a_tiny_set_and_finds_the_box(tmp_path):
     scenes = [_scene(rng) for _ in range(12)]
     config = DetectorTrainingConfig(input_size=64, width=8, region_size=64, samples=128, epochs=10, batch_size=16,
                                     learning_rate=5e-3)
-    model, history = train_detector([f for f, _ in scenes], [[(b, 0)] for _, b in scenes], 1, config)
-    assert history["loss"][-1] < 0.5 * history["loss"][0]
-    detector = CenterNetDetector(model, threshold=0.2)
+    result = train_detector([f for f, _ in scenes], [[(b, 0)] for _, b in scenes], 1, config)
+    assert result.history["loss"][-1] < 0.5 * result.history["loss"][0]
+    detector = CenterNetDetector(result.model, threshold=0.2)
     found = []
     for _ in range(4):  # unseen scenes
         frame, box = _scene(rng, 64)
@@ -35,7 +35,7 @@ def test_detector_trains_on_a_tiny_set_and_finds_the_box(tmp_path):
         found.append(max((iou(d.box, box) for d in detections), default=0.0))
     assert np.mean(found) > 0.5, found
     # the same detections through the documented SavedModel signature
-    export_detector(model, str(tmp_path / "saved"))
+    export_detector(result.model, str(tmp_path / "saved"))
     saved = SavedModelDetector(str(tmp_path / "saved"), threshold=0.2)
     a, b = detector.detect(frame), saved.detect(frame)
     assert len(a) == len(b) > 0

@@ -1,24 +1,16 @@
 """``tfxai annotate``: track -> review sheets -> export -> train on a tiny synthetic video; bad input exits 2."""
 
-import cv2
-import numpy as np
 import pytest
 from click.testing import CliRunner
 
 from tfxai.annotate import LabelStore
 from tfxai.apps.cli import main
+from tfxai.testing import write_sliding_box_video
 
 
 @pytest.fixture
 def video(tmp_path):
-    path = str(tmp_path / "clip.avi")
-    writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"FFV1"), 10, (96, 64))
-    for t in range(12):
-        frame = np.full((64, 96, 3), 50, np.uint8)
-        frame[20:36, 10 + 3 * t : 26 + 3 * t] = 220
-        writer.write(frame)
-    writer.release()
-    return path
+    return write_sliding_box_video(tmp_path / "clip.avi")
 
 
 def _run(*args):

@@ -8,6 +8,7 @@ import tensorflow as tf
 from tfxai.errors import TfxaiError
 from tfxai.explain import CAM, ClassScore, GradCAM, GradCAMPlusPlus
 from tfxai.explain.cam import combine, normalize, upsample
+from tfxai.testing import two_conv_classifier
 
 
 def gap_dense_model(size=12, channels=3, filters=4, classes=3, activation="softmax"):
@@ -15,17 +16,6 @@ def gap_dense_model(size=12, channels=3, filters=4, classes=3, activation="softm
     x = keras.layers.Conv2D(filters, 3, padding="same", activation="relu", name="conv")(inputs)
     x = keras.layers.GlobalAveragePooling2D()(x)
     outputs = keras.layers.Dense(classes, activation=activation, name="predictions")(x)
-    return keras.Model(inputs, outputs)
-
-
-def deeper_model(size=16):
-    inputs = keras.Input((size, size, 3))
-    x = keras.layers.Conv2D(6, 3, padding="same", activation="relu", name="conv1")(inputs)
-    x = keras.layers.MaxPooling2D()(x)
-    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="conv2")(x)
-    x = keras.layers.Flatten()(x)
-    x = keras.layers.Dense(10, activation="relu")(x)
-    outputs = keras.layers.Dense(4, activation="softmax", name="predictions")(x)
     return keras.Model(inputs, outputs)
 
 
@@ -57,7 +47,7 @@ def hand_gradcam(model, x, layer_name, class_ids):
 
 
 def test_gradcam_equals_hand_computed_reference():
-    model = deeper_model()
+    model = two_conv_classifier()
     x = images()
     classes = np.array([0, 2, 3])
     raw = GradCAM(model, "conv2", upsample=False, normalize=False)(x, classes).numpy()
@@ -77,7 +67,7 @@ def test_gradcam_agrees_with_tf_keras_vis(layer, expand):
     from tf_keras_vis.utils.model_modifiers import ReplaceToLinear
     from tf_keras_vis.utils.scores import CategoricalScore
 
-    model = deeper_model()
+    model = two_conv_classifier()
     x = images(batch=4, seed=3)
     classes = [0, 1, 2, 3]
     ours = GradCAM(model, layer, upsample=expand)(x, classes).numpy()

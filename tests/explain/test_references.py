@@ -11,17 +11,7 @@ import pytest
 import tensorflow as tf
 
 from tfxai.explain import GradCAM, GradCAMPlusPlus, saliency
-
-
-def conv_model(size=16):
-    keras.utils.set_random_seed(3)
-    inputs = keras.Input((size, size, 3))
-    x = keras.layers.Conv2D(6, 3, padding="same", activation="relu", name="conv1")(inputs)
-    x = keras.layers.MaxPooling2D()(x)
-    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="conv2")(x)
-    x = keras.layers.Flatten()(x)
-    x = keras.layers.Dense(10, activation="relu")(x)
-    return keras.Model(inputs, keras.layers.Dense(4, activation="softmax", name="predictions")(x))
+from tfxai.testing import two_conv_classifier
 
 
 def images(batch=4, size=16, channels=3, seed=3):
@@ -38,7 +28,7 @@ def test_gradcam_plus_plus_agrees_with_tf_keras_vis():
     from tf_keras_vis.utils.model_modifiers import ReplaceToLinear
     from tf_keras_vis.utils.scores import CategoricalScore
 
-    model = conv_model()
+    model = two_conv_classifier(seed=3)
     x = images()
     classes = [0, 1, 2, 3]
     ours = GradCAMPlusPlus(model, "conv2", upsample=False)(x, classes).numpy()
@@ -124,7 +114,7 @@ def test_saliency_targets_map_to_tf_keras_vis_categorical_scores(targets):
     from tf_keras_vis.utils.model_modifiers import ReplaceToLinear
     from tf_keras_vis.utils.scores import CategoricalScore
 
-    model = conv_model()
+    model = two_conv_classifier(seed=3)
     x = images()
     ours = saliency("layercam", model, x, targets=targets, layer="conv2")
     if targets is None:

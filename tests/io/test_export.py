@@ -10,7 +10,7 @@ from tfxai.classify.backbones import build_classifier
 from tfxai.errors import TfxaiError
 from tfxai.explain import GradCAM
 from tfxai.io.export import export_saved_model
-from tfxai.testing import run_without_tfxai
+from tfxai.testing import run_without_tfxai, tiny_abn, tiny_gain
 
 
 def test_saved_model_matches_keras_in_a_fresh_process_without_tfxai(tmp_path):
@@ -75,24 +75,7 @@ def test_a_failed_write_out_leaves_the_old_export_and_no_partial_folder(tmp_path
     assert os.listdir(tmp_path / "sm") == ["old.txt"] and (tmp_path / "sm" / "old.txt").read_text() == "old"
 
 
-def _tiny_abn():
-    from tfxai.attention import ABN
-
-    return ABN("small_cnn", 3, (16, 16, 1), backbone_filters=(4, 8, 8), attention_filters=4, attention_convs=1)
-
-
-def _tiny_gain():
-    import keras
-
-    from tfxai.attention import GAIN
-
-    inputs = keras.Input((16, 16, 1))
-    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="features")(inputs)
-    outputs = keras.layers.Dense(1, activation="sigmoid")(keras.layers.GlobalAveragePooling2D()(x))
-    return GAIN(keras.Model(inputs, outputs), layer="features")
-
-
-@pytest.mark.parametrize("build", [_tiny_abn, _tiny_gain], ids=["abn", "gain"])
+@pytest.mark.parametrize("build", [tiny_abn, tiny_gain], ids=["abn", "gain"])
 def test_attention_models_export_their_own_maps_by_default(tmp_path, build):
     """One export for every model (issue 10: export_saved_model(abn, path) raised AttributeError 'outputs')."""
     import tensorflow as tf
@@ -111,7 +94,7 @@ def test_load_model_names_the_wrong_kind(tmp_path):
     from tfxai.attention import ABN, GAIN
     from tfxai.io import load_model
 
-    model = _tiny_abn()
+    model = tiny_abn()
     model.save(tmp_path / "model.keras")
     loaded, names = load_model(tmp_path, expect=ABN)
     assert isinstance(loaded, ABN) and names is None

@@ -12,7 +12,7 @@ from tfxai.classify.backbones import build_classifier
 from tfxai.errors import TfxaiError
 from tfxai.explain import get_method
 from tfxai.io.export import export
-from tfxai.testing import run_without_tfxai
+from tfxai.testing import run_without_tfxai, tiny_abn, tiny_gain
 
 pytest.importorskip("tf2onnx", reason="the export extra is not installed: pip install 'tfxai[export]'")
 
@@ -96,23 +96,8 @@ def test_litert_and_onnx_serve_keras_probabilities_and_heatmaps(tmp_path, kind, 
         assert card["select_tf_ops"] == [] and card["select_tf_ops_note"] == "built-in ops only"
 
 
-def _tiny_abn():
-    from tfxai.attention import ABN
-
-    return ABN("small_cnn", 3, (16, 16, 1), backbone_filters=(4, 8, 8), attention_filters=4, attention_convs=1)
-
-
-def _tiny_gain():
-    from tfxai.attention import GAIN
-
-    inputs = keras.Input((16, 16, 1))
-    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="features")(inputs)
-    outputs = keras.layers.Dense(1, activation="sigmoid")(keras.layers.GlobalAveragePooling2D()(x))
-    return GAIN(keras.Model(inputs, outputs), layer="features")
-
-
 @pytest.mark.parametrize("kind", ["tflite", "onnx"])
-@pytest.mark.parametrize("build", [_tiny_abn, _tiny_gain], ids=["abn", "gain"])
+@pytest.mark.parametrize("build", [tiny_abn, tiny_gain], ids=["abn", "gain"])
 def test_attention_models_export_their_own_maps(tmp_path, build, kind):
     model = build()
     x = images((16, 16, 1), seed=1).astype("uint8")

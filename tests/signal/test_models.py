@@ -62,6 +62,21 @@ def test_cnn1d_has_two_convolutions_and_an_output_layer():
         build_model("lstm", 2, 16, 3)
 
 
+def test_window_classifiers_keep_shared_then_own_arguments_in_their_config():
+    san = SAN1D(3, 16, 2, 4, spacings=np.array([3, 5]), footprint=3, dropout=0.1, name="san")
+    config = san.get_config()
+    assert list(config)[:6] == ["name", "trainable", "num_classes", "window_length", "channels", "filters"]
+    assert config["spacings"] == [3, 5] and config["footprint"] == 3 and config["dropout"] == 0.1
+    json.dumps(config)  # numpy spacings are kept as plain ints
+    assert san.spacings == (3, 5) and [b.spacing for b in san.attention_blocks] == [3, 5]
+    cnn = CNN1D(2, 16, 2, filters=4)
+    assert (cnn.kernel_size, cnn.pool_size, cnn.dropout) == (5, 2, 0.0)
+    with pytest.raises(TfxaiError, match="window_length must be a positive integer"):
+        CNN1D(2, None, 2, filters=4)
+    with pytest.raises(TfxaiError, match="unknown argument.*kernel_size: use .*spacings"):
+        SAN1D(2, 16, 2, filters=4, kernel_size=3)
+
+
 @pytest.mark.parametrize("cls, options", [(SAN1D, {"normalization": "softmax"}), (CNN1D, {"dropout": 0.2})])
 def test_config_and_keras_round_trips(tmp_path, cls, options):
     model = cls(num_classes=3, window_length=16, channels=3, filters=4, **options)

@@ -52,6 +52,17 @@ def test_items_labels_frames_and_images(studio):
     assert status == 200 and b"boxes.js" in page
 
 
+def test_label_and_review_pages_are_served_with_their_shared_frame_stage(studio):
+    _, base, token = studio
+    for path in ("/label", "/review"):
+        status, page = call(base, token, path)
+        text = page.decode("utf-8")
+        assert status == 200 and "<!--#include" not in text, path
+        for element in ('id="canvas"', 'id="goto"', 'id="zoom-fit"', 'id="status"', 'class="legend"'):
+            assert text.count(element) == 1, (path, element)
+        assert text.index('id="frames"') < text.index('id="canvas"') < text.index('<aside class="right">'), path
+
+
 def test_label_writes_are_compare_and_swap_and_validated(studio, workspace):
     _, base, token = studio
     url = "/api/labels/frame?item=0/hand&frame=7"

@@ -1,6 +1,7 @@
 """The run options every training config extends: pure validation naming the field, presets as data, the seed policy."""
 
 import dataclasses
+import inspect
 
 import pytest
 
@@ -8,7 +9,7 @@ from tfxai.attention import ABNConfig, GAINConfig
 from tfxai.classify.classifier import ClassifierConfig
 from tfxai.errors import TfxaiError
 from tfxai.signal.training import SignalTrainingConfig
-from tfxai.training.config import ConfigError, RunOptions
+from tfxai.training.config import ConfigError, RunOptions, TaskOptions
 from tfxai.video.training import VideoConfig
 
 TRAINING_CONFIGS = [ClassifierConfig, ABNConfig, GAINConfig, VideoConfig, SignalTrainingConfig]
@@ -74,3 +75,29 @@ def test_signal_output_is_a_deprecated_name_of_out():
 def test_the_default_preset_fits_the_machine(config_class, paper):
     assert config_class.default_preset(gpu=False) == "small"
     assert config_class.default_preset(gpu=True) == paper
+
+
+@pytest.mark.parametrize("config_class", [ClassifierConfig, ABNConfig, GAINConfig])
+def test_image_method_configs_check_their_backbone_though_the_engine_knows_none(config_class):
+    config = config_class.from_preset("small")
+    with pytest.raises(TfxaiError, match="unknown backbone 'nope'"):
+        dataclasses.replace(config, backbone="nope").validate()
+    assert dataclasses.replace(config, backbone="Small-CNN").validate().backbone == "Small-CNN"  # looked up, not rewritten
+    from tfxai.training import RunConfig
+
+    assert RunConfig(backbone="nope").validate().backbone == "nope"  # the engine leaves backbones to the methods
+
+
+@pytest.mark.parametrize("config_class", ["tfxai.gan.stargan.training.TTAConfig", "tfxai.synthesis.training.GenerateConfig",
+                                          "tfxai.attention.evaluation.EvaluateAttentionConfig"])
+def test_tasks_that_do_not_train_extend_the_task_options_without_restating_them(config_class):
+    import importlib
+
+    module, _, name = config_class.rpartition(".")
+    config_class = getattr(importlib.import_module(module), name)
+    assert issubclass(RunOptions, TaskOptions) and issubclass(config_class, TaskOptions) and not issubclass(config_class, RunOptions)
+    assert [field.name for field in dataclasses.fields(config_class)][:4] == ["out", "seed", "batch_size", "overwrite"]
+    assert not {"seed", "overwrite"} & set(vars(config_class).get("__annotations__", {}))  # only defaults are changed
+    own = [name for name in vars(config_class)["__annotations__"] if name not in ("out", "batch_size")]
+    parameters = inspect.signature(config_class).parameters
+    assert all(parameters[name].kind is inspect.Parameter.KEYWORD_ONLY for name in own)  # no positional argument moves to another field

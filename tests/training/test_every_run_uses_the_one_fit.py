@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from tfxai.apps.cli import main
 from tfxai.gan.stargan import training as stargan_training
-from tfxai.testing import one_line_error, write_moving_square_video
+from tfxai.testing import Interrupted, InterruptAt, one_line_error, write_moving_square_video, write_sliding_box_video
 from tfxai.training.fit import fit
 from tfxai.training.resume import backup_folder
 
@@ -59,13 +59,7 @@ def labelled_video(root):
     from tfxai.annotate import LabelStore
     from tfxai.annotate.labels import Label
 
-    path = str(root / "clip.avi")
-    writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"FFV1"), 10, (96, 64))
-    for t in range(12):
-        frame = np.full((64, 96, 3), 50, np.uint8)
-        frame[20:36, 10 + 3 * t: 26 + 3 * t] = 220
-        writer.write(frame)
-    writer.release()
+    path = write_sliding_box_video(root / "clip.avi")
     store = LabelStore(root / "labels", classes=["box"])
     for t in (0, 3, 6, 9):
         store.put(t, [Label((10 + 3 * t, 20, 16, 16))])
@@ -172,20 +166,6 @@ def endless(done, steps):
     return data.skip(done * steps)
 
 
-class Interrupted(Exception):
-    pass
-
-
-class CrashAtEpoch(keras.callbacks.Callback):
-    def __init__(self, epoch):
-        super().__init__()
-        self.epoch = epoch
-
-    def on_epoch_begin(self, epoch, logs=None):
-        if epoch == self.epoch:
-            raise Interrupted
-
-
 def test_iterations_that_are_no_multiple_of_the_epoch_train_exactly_that_many_steps(tmp_path):
     model = counting_model()
     history = fit(model, lambda done: endless(done, 100), None, steps_per_epoch=100, iterations=150, verbose=0)
@@ -197,7 +177,7 @@ def test_iterations_stay_exact_across_an_interruption_and_a_resume(tmp_path):
     backup = backup_folder(tmp_path / "run")
     model = counting_model()
     with pytest.raises(Interrupted):  # dies when the second epoch begins, after the first epoch's backup
-        fit(model, lambda done: endless(done, 100), None, callbacks=[CrashAtEpoch(1)], steps_per_epoch=100, iterations=150, verbose=0,
+        fit(model, lambda done: endless(done, 100), None, callbacks=[InterruptAt(1)], steps_per_epoch=100, iterations=150, verbose=0,
             backup=backup, options={"run": 1})
     assert json.loads(open(os.path.join(backup, "state.json")).read())["epoch"] == 1
     model = counting_model()

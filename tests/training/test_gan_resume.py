@@ -3,7 +3,6 @@
 import json
 from pathlib import Path
 
-import keras
 import numpy as np
 import pytest
 
@@ -11,26 +10,11 @@ from tfxai.gan.collaborative.training import CollabGANConfig, train_graph
 from tfxai.gan.collaborative.graph import KnowledgeTransferGraph
 from tfxai.gan.stargan.data import Domain
 from tfxai.gan.stargan.training import TrainStarGANConfig, trained_iterations, train_translator
+from tfxai.testing import Interrupted, InterruptAt
 from tfxai.training.resume import backup_folder
 
 EPOCHS, STOP_AFTER = 3, 1
 STARGAN_ITERATIONS = 5  # epochs of 2 iterations: 2 + 2 + 1
-
-
-class Interrupted(Exception):
-    pass
-
-
-class InterruptAt(keras.callbacks.Callback):
-    """Raises when epoch ``epoch`` (0-based) begins, after the backup of the epoch before: a crash in-process."""
-
-    def __init__(self, epoch):
-        super().__init__()
-        self.epoch = epoch
-
-    def on_epoch_begin(self, epoch, logs=None):
-        if epoch == self.epoch:
-            raise Interrupted
 
 
 def config(out, seed=3):

@@ -93,7 +93,7 @@ def test_train_video_writes_centre_and_clip_average_scores_of_the_held_out_video
     config = VideoConfig.from_preset("small", data=str(root), out=str(tmp_path / "run"), model="r3d", frames=FRAMES, stride=STRIDE,
                                      image_size=16, base_width=2, epochs=1, batch_size=2, validation_split=0.34,
                                      clips_per_video=3, export=False)
-    model, _, _ = train_video(config, verbose=0, log=lambda *_: None)
+    model = train_video(config, verbose=0, log=lambda *_: None).model
     scores = json.loads((tmp_path / "run" / "metrics.json").read_text())["clip_evaluation"]
     assert scores["clips_per_video"] == 3 and scores["videos"] == 2
     sources, labels, _ = scan_video_folder(root)

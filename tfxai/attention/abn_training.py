@@ -14,6 +14,7 @@ from tfxai.attention.abn import ABN
 from tfxai.training.determinism import seed_everything
 from tfxai.errors import TfxaiError
 from tfxai.attention.abn_presets import ABN_PRESETS, PAPER_SIGMAS
+from tfxai.classify.backbones import get_backbone
 from tfxai.training.config import ConfigError, option
 from tfxai.training import RunConfig, make_dataset, run_training, split_run_data
 from tfxai.training.optimizers import accuracy_metrics, make_optimizer
@@ -76,6 +77,8 @@ class ABNConfig(RunConfig, presets=ABN_PRESETS, preset_help=ABN_PRESET_HELP):
     cot_variant: str = "paper"
     pc_reduction: str = "sum"
     pc_normalize: bool = True
+
+    backbone_lookup = staticmethod(get_backbone)  # the image backbones of tfxai.classify.backbones
 
     def validate(self):
         super().validate()

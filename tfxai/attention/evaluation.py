@@ -15,15 +15,16 @@ import os
 import numpy as np
 
 from tfxai.errors import TfxaiError
+from tfxai.training.config import TaskOptions
 
 __all__ = ["EvaluateAttentionConfig", "MAP_SOURCES", "attention_source", "evaluate_attention", "plot_curves", "topk_accuracy"]
 
 MAP_SOURCES = ("auto", "attention", "gradcam", "gradcam++", "cam")
 
 
-@dataclasses.dataclass
-class EvaluateAttentionConfig:
-    """Options of ``tfxai evaluate attention``."""
+@dataclasses.dataclass(kw_only=True)
+class EvaluateAttentionConfig(TaskOptions):
+    """Options of ``tfxai evaluate attention`` (``seed``: of the ``limit`` sample)."""
 
     model: str = ""
     data: str = ""
@@ -36,8 +37,6 @@ class EvaluateAttentionConfig:
     batch_size: int = 64
     normalize: bool = False
     channels: int = None
-    seed: int = 0
-    overwrite: bool = False
 
 
 def attention_source(model, method="auto"):

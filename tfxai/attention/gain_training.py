@@ -66,6 +66,8 @@ class GAINConfig(RunConfig, presets=GAIN_PRESETS, preset_help=GAIN_PRESET_HELP):
     shift_crop: float = 0.1
     early_stopping: int = 5
 
+    backbone_lookup = staticmethod(get_backbone)  # the image backbones of tfxai.classify.backbones
+
     def validate(self):
         super().validate()
         if not self.hidden or any(not isinstance(width, int) or width < 1 for width in self.hidden):

@@ -5,7 +5,7 @@ import os
 
 import keras
 
-from tfxai.classify.backbones import build_classifier
+from tfxai.classify.backbones import build_classifier, get_backbone
 from tfxai.training.determinism import seed_everything
 from tfxai.errors import TfxaiError, plural
 from tfxai.io import atomic_path, load_model, write_json
@@ -37,6 +37,7 @@ class ClassifierConfig(RunConfig, presets=CLASSIFIER_PRESETS, preset_help=CLASSI
     train_backbone: bool = option(False, "Fine-tune the backbone too.")
     shift_crop: float = 0.1
 
+    backbone_lookup = staticmethod(get_backbone)  # the image backbones of tfxai.classify.backbones
 
 
 def save_classifier(model, directory, class_names):

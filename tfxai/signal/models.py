@@ -6,6 +6,8 @@ probabilities. Recordings of any length are classified by sliding the window
 and voting (:func:`~tfxai.signal.classify_recording`).
 """
 
+import inspect
+
 import keras
 from keras import ops
 
@@ -13,10 +15,69 @@ from tfxai.errors import TfxaiError
 from tfxai.signal.layers import SelfAttention1D
 
 HEAD_LAYERS = ("head_norm", "head_relu", "pool", "dropout", "classifier")
+MODEL_ARGUMENTS = {"name", "trainable", "dtype"}  # the standard model arguments a window classifier passes on
+
+
+class WindowClassifier(keras.Model):
+    """The shared part of the window classifiers: the window input, the softmax head and the config.
+
+    A subclass overrides one hook, :meth:`build_body`, which maps the window
+    input to features; its own arguments are the keyword arguments of that
+    hook (with their defaults), kept as attributes and in ``get_config`` after
+    the shared ones.
+
+    Parameters
+    ----------
+    num_classes : int
+        Number of classes.
+    window_length : int or None
+        Time steps per input window.
+    channels : int
+        Signal channels per time step.
+    filters : int
+        Width of the body's layers.
+    dropout : float
+        Dropout rate before the classifier.
+    **kwargs
+        The subclass's own arguments (see its :meth:`build_body`), then
+        standard model arguments (``name``, ...).
+    """
+
+    def __init__(self, num_classes, window_length=64, channels=6, filters=32, dropout=0.0, **kwargs):
+        defaults = self._own_defaults()
+        own = {key: _as_config_value(kwargs.pop(key, default)) for key, default in defaults.items()}
+        unknown = sorted(set(kwargs) - MODEL_ARGUMENTS)
+        if unknown:
+            raise TfxaiError(f"{type(self).__name__} got unknown argument(s) {', '.join(unknown)}: "
+                             f"use num_classes, window_length, channels, filters, dropout, {', '.join(defaults)} or name")
+        _check_positive(num_classes=num_classes, channels=channels, filters=filters)
+        # === Functional model === (build_body only creates layers: nothing may be set on self yet)
+        inputs = keras.Input((window_length, channels), name="windows")
+        features = self.build_body(inputs, filters, **own)
+        super().__init__(inputs=inputs, outputs=classifier_head(features, num_classes, dropout), **kwargs)
+        # === Config ===
+        keep_config(self, num_classes=num_classes, window_length=window_length, channels=channels, filters=filters,
+                    **own, dropout=dropout)
+
+    def build_body(self, inputs, filters, **options):
+        """The model between the window input and the head: ``inputs -> features`` (rank 2)."""
+        raise NotImplementedError(f"{type(self).__name__} must define build_body(inputs, filters, ...)")
+
+    @classmethod
+    def _own_defaults(cls):
+        parameters = inspect.signature(cls.build_body).parameters.values()
+        return {p.name: p.default for p in parameters if p.kind is p.KEYWORD_ONLY}
+
+    def get_config(self):
+        return window_classifier_config(self)
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
 
 
 @keras.saving.register_keras_serializable(package="tfxai")
-class SAN1D(keras.Model):
+class SAN1D(WindowClassifier):
     """1D self-attention network (1D-SAN): a stem, three 1D-SABs and a classifier head.
 
     The pairwise self-attention of Zhao et al. ("Exploring Self-attention for
@@ -30,14 +91,9 @@ class SAN1D(keras.Model):
 
     Parameters
     ----------
-    num_classes : int
-        Number of classes.
-    window_length : int or None
-        Time steps per input window (``None``: any length, the head pools over time).
-    channels : int
-        Signal channels per time step.
-    filters : int
-        Width of the stem and of every block.
+    num_classes, window_length, channels, filters, dropout
+        As in :class:`WindowClassifier` (``window_length=None``: any length,
+        the head pools over time; ``filters``: width of the stem and of every block).
     spacings : sequence of int
         Neighbour spacing of each block, in order (one block per entry).
     footprint : int
@@ -46,53 +102,19 @@ class SAN1D(keras.Model):
         ``phi``/``psi`` channels in each block (default ``filters // 4``).
     padding, normalization : str
         Passed to every :class:`SelfAttention1D`.
-    dropout : float
-        Dropout rate before the classifier.
     **kwargs
         Standard model arguments (``name``, ...).
     """
 
-    def __init__(
-        self,
-        num_classes,
-        window_length=64,
-        channels=6,
-        filters=32,
-        spacings=(3, 5, 5),
-        footprint=5,
-        relation_channels=None,
-        padding="zeros",
-        normalization="none",
-        dropout=0.0,
-        **kwargs,
-    ):
-        _check_positive(num_classes=num_classes, channels=channels, filters=filters)
-        # === Layers ===
-        stem = keras.layers.Conv1D(filters, 1, name="stem")
-        blocks = [
-            SelfAttention1D(
-                footprint=footprint,
-                spacing=spacing,
-                relation_channels=relation_channels,
-                padding=padding,
-                normalization=normalization,
-                name=f"sab{index + 1}",
-            )
-            for index, spacing in enumerate(spacings)
-        ]
-        # === Functional model ===
-        inputs = keras.Input((window_length, channels), name="windows")
-        x = stem(inputs)
-        for block in blocks:
-            x = block(x)
+    def build_body(self, inputs, filters, *, spacings=(3, 5, 5), footprint=5, relation_channels=None,
+                   padding="zeros", normalization="none"):
+        x = keras.layers.Conv1D(filters, 1, name="stem")(inputs)
+        for index, spacing in enumerate(spacings):
+            x = SelfAttention1D(footprint=footprint, spacing=spacing, relation_channels=relation_channels,
+                                padding=padding, normalization=normalization, name=f"sab{index + 1}")(x)
         x = keras.layers.BatchNormalization(name="head_norm")(x)
         x = keras.layers.ReLU(name="head_relu")(x)
-        x = keras.layers.GlobalAveragePooling1D(name="pool")(x)
-        super().__init__(inputs=inputs, outputs=classifier_head(x, num_classes, dropout), **kwargs)
-        # === Config ===
-        keep_config(self, num_classes=num_classes, window_length=window_length, channels=channels, filters=filters,
-                    spacings=tuple(int(s) for s in spacings), footprint=footprint, relation_channels=relation_channels, padding=padding,
-                    normalization=normalization, dropout=dropout)
+        return keras.layers.GlobalAveragePooling1D(name="pool")(x)
 
     @property
     def attention_blocks(self):
@@ -132,16 +154,9 @@ class SAN1D(keras.Model):
         outputs = self.call_with_attention(ops.convert_to_tensor(windows, "float32"))
         return normalize(outputs["attention"][:, block]), outputs["probabilities"]
 
-    def get_config(self):
-        return window_classifier_config(self)
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
-
 
 @keras.saving.register_keras_serializable(package="tfxai")
-class CNN1D(keras.Model):
+class CNN1D(WindowClassifier):
     """The 1D-CNN baseline of the 1D-SAN thesis: two convolution layers and an output layer.
 
     Baseline against the 1D self-attention network (Zhao et al., CVPR 2020,
@@ -151,55 +166,25 @@ class CNN1D(keras.Model):
 
     Parameters
     ----------
-    num_classes : int
-        Number of classes.
-    window_length : int
-        Time steps per input window (fixed: the output layer sees the flattened map).
-    channels : int
-        Signal channels per time step.
-    filters : int
-        Filters of each convolution.
+    num_classes, window_length, channels, filters, dropout
+        As in :class:`WindowClassifier` (``window_length`` is fixed: the output
+        layer sees the flattened map; ``filters``: filters of each convolution).
     kernel_size : int
         Width of each convolution.
     pool_size : int
         Max-pooling size after each convolution (1 = no pooling).
-    dropout : float
-        Dropout rate before the output layer.
     **kwargs
         Standard model arguments.
     """
 
-    def __init__(
-        self,
-        num_classes,
-        window_length=64,
-        channels=6,
-        filters=32,
-        kernel_size=5,
-        pool_size=2,
-        dropout=0.0,
-        **kwargs,
-    ):
-        _check_positive(num_classes=num_classes, channels=channels, filters=filters, window_length=window_length)
-        # === Functional model ===
-        inputs = keras.Input((window_length, channels), name="windows")
+    def build_body(self, inputs, filters, *, kernel_size=5, pool_size=2):
+        _check_positive(window_length=inputs.shape[1])
         x = inputs
         for index in (1, 2):
             x = keras.layers.Conv1D(filters, kernel_size, padding="same", activation="relu", name=f"conv{index}")(x)
             if pool_size > 1:
                 x = keras.layers.MaxPooling1D(pool_size, padding="same", name=f"pool{index}")(x)
-        x = keras.layers.Flatten(name="flatten")(x)
-        super().__init__(inputs=inputs, outputs=classifier_head(x, num_classes, dropout), **kwargs)
-        # === Config ===
-        keep_config(self, num_classes=num_classes, window_length=window_length, channels=channels, filters=filters,
-                    kernel_size=kernel_size, pool_size=pool_size, dropout=dropout)
-
-    def get_config(self):
-        return window_classifier_config(self)
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
+        return keras.layers.Flatten(name="flatten")(x)
 
 
 MODELS = {"san1d": SAN1D, "cnn1d": CNN1D}
@@ -230,6 +215,12 @@ def window_classifier_config(model):
     """``get_config`` of a window classifier: its name, trainability and the arguments :func:`keep_config` kept (tuples as lists)."""
     values = {key: getattr(model, key) for key in model._config_keys}
     return {"name": model.name, "trainable": model.trainable, **{key: list(v) if isinstance(v, tuple) else v for key, v in values.items()}}
+
+
+def _as_config_value(value):
+    """A sequence argument as a tuple of ints (``from_config`` gives lists; numpy ints would not serialise)."""
+    is_sequence = hasattr(value, "__len__") and not isinstance(value, str)
+    return tuple(int(v) for v in value) if is_sequence else value
 
 
 def _check_positive(**values):

@@ -15,6 +15,7 @@ import csv
 import io
 import json
 import os
+import re
 import secrets
 import socket
 import threading
@@ -25,7 +26,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from tfxai.errors import TfxaiError
@@ -38,6 +39,7 @@ __all__ = ["Studio", "StudioServer", "build_app"]
 STATIC = os.path.join(os.path.dirname(__file__), "static")
 PAGES = {"/": "index.html", "/label": "label.html", "/review": "review.html", "/attention": "attention.html",
          "/explain": "explain.html"}
+INCLUDE = re.compile(r"<!--#include (_[\w-]+\.html)-->\n?")  # a shared piece of markup, static/_<name>.html
 COOKIE = "tfxai_studio_token"
 WRITE_METHODS = ("PUT", "POST", "DELETE", "PATCH")
 MAX_JSON = 1 << 20  # 1 MB of boxes is far more than a frame holds
@@ -160,12 +162,23 @@ def _int(request, name, low=0):
 # === Routes ===
 
 
+def render_page(name):
+    """The page ``static/<name>`` with each ``<!--#include _<piece>.html-->`` replaced by that shared piece."""
+
+    def piece(match):
+        with open(os.path.join(STATIC, match.group(1)), encoding="utf-8") as file:
+            return file.read()
+
+    with open(os.path.join(STATIC, name), encoding="utf-8") as file:
+        return INCLUDE.sub(piece, file.read())
+
+
 def build_app(studio):
     """The Starlette application of ``studio`` (routes below, wrapped in the security guard)."""
     workspace = studio.workspace
 
     def page(request):
-        return FileResponse(os.path.join(STATIC, PAGES[request.url.path]), headers={"Cache-Control": "no-store"})
+        return HTMLResponse(render_page(PAGES[request.url.path]), headers={"Cache-Control": "no-store"})
 
     def static(request):
         name = request.path_params["name"]

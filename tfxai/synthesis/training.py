@@ -12,7 +12,7 @@ import tensorflow as tf
 
 from tfxai.training.augmentation import AUGMENTATIONS, augmentation_name, resolve_augmentation
 from tfxai.training.batchnorm import BatchNormStatistics
-from tfxai.training.config import RunOptions, option
+from tfxai.training.config import RunOptions, TaskOptions, option
 from tfxai.training.fit import check_learning_rate, fit
 from tfxai.training.determinism import seed_everything
 from tfxai.errors import TfxaiError
@@ -31,9 +31,12 @@ from tfxai.training.result import RunResult, run_result
 MIXED_AUGMENTATIONS = (*AUGMENTATIONS, "flip_crop")  # tfxai.training.augmentation's choices and the old name of flip+shift
 
 
-@dataclasses.dataclass
-class GenerateConfig:
-    """Options of ``tfxai generate``: drive images in a folder to one target distribution."""
+@dataclasses.dataclass(kw_only=True)
+class GenerateConfig(TaskOptions):
+    """Options of ``tfxai generate``: drive images in a folder to one target distribution.
+
+    ``out`` is required; ``seed`` is not used (the generation draws nothing at random: it starts from the given images).
+    """
 
     model: str
     images: str
@@ -52,7 +55,6 @@ class GenerateConfig:
     std: tuple = None
     from_logits: bool = False
     batch_size: int = 256
-    overwrite: bool = False
 
 
 @dataclasses.dataclass

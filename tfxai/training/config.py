@@ -20,7 +20,7 @@ from typing import ClassVar, Optional
 
 from tfxai.errors import TfxaiError
 
-__all__ = ["ConfigError", "RunOptions", "field_metadata", "option", "renamed_fields"]
+__all__ = ["ConfigError", "RunOptions", "TaskOptions", "field_metadata", "option", "renamed_fields"]
 
 #: The seed a run uses when none is given.
 DEFAULT_SEED = 0
@@ -88,21 +88,48 @@ def renamed_fields(**renames):
 
 
 @dataclasses.dataclass
-class RunOptions:
-    """The options of every training run.
+class TaskOptions:
+    """The options every task of the apps shares, training or not (``tta``, ``generate``, ``evaluate attention``).
 
-    ``seed`` seeds the split, the initial weights, the batch order and the
-    augmentation (0 when none is given; a given seed also asks for runs that
-    repeat bit for bit, :attr:`deterministic`). ``out`` is written only when
-    the run finishes, replacing an existing folder only with ``overwrite``.
+    ``seed`` seeds what the task draws at random (0 when none is given; a
+    given seed also asks for runs that repeat bit for bit,
+    :attr:`deterministic`). ``out`` is written only when the task finishes,
+    replacing an existing folder only with ``overwrite``.
     """
 
     out: str = option("saved_models/run", "Output folder (written only when training finishes).")
     seed: Optional[int] = _Seed()
-    epochs: int = option(1, "Training epochs.", minimum=1)
     batch_size: int = option(32, "Samples per batch.", minimum=1)
-    learning_rate: float = option(1e-3, "Learning rate of the optimizer.")
     overwrite: bool = option(False, "Replace an existing output folder once the new one is complete.")
+
+    @property
+    def deterministic(self):
+        """Whether a seed was given: the run then repeats bit for bit (no XLA, whose CPU kernels repeat only to float rounding)."""
+        return self.__dict__.get("_seed") is not None
+
+    def validate(self):
+        """Raise :class:`ConfigError` naming the first field out of its bounds or choices; returns ``self`` unchanged."""
+        for field in dataclasses.fields(self):
+            check_field(field.name, field_metadata(type(self), field.name), getattr(self, field.name))
+        return self
+
+    def to_dict(self):
+        """The options as JSON-ready values (tuples as lists), with the seed used and whether it was given."""
+        values = {field.name: getattr(self, field.name) for field in dataclasses.fields(self)}
+        values["deterministic"] = self.deterministic
+        return {key: (list(value) if isinstance(value, tuple) else value) for key, value in values.items()}
+
+
+@dataclasses.dataclass
+class RunOptions(TaskOptions):
+    """The options of every training run: :class:`TaskOptions` and the epochs, the learning rate and the presets.
+
+    ``seed`` seeds the split, the initial weights, the batch order and the
+    augmentation.
+    """
+
+    epochs: int = option(1, "Training epochs.", minimum=1)
+    learning_rate: float = option(1e-3, "Learning rate of the optimizer.")
     preset: Optional[str] = dataclasses.field(default=None, compare=False)  # where the values came from (from_preset; metrics.json)
 
     #: Named presets: preset name -> field values (a ``<method>_presets.py`` beside each method).
@@ -118,11 +145,6 @@ class RunOptions:
         for name, value in (("presets", presets), ("paper_preset", paper_preset), ("preset_help", preset_help)):
             if value is not None:
                 setattr(cls, name, value)
-
-    @property
-    def deterministic(self):
-        """Whether a seed was given: the run then repeats bit for bit (no XLA, whose CPU kernels repeat only to float rounding)."""
-        return self.__dict__.get("_seed") is not None
 
     @classmethod
     def from_preset(cls, name, **overrides):
@@ -150,17 +172,10 @@ class RunOptions:
 
     def validate(self):
         """Raise :class:`ConfigError` naming the first field out of its bounds or choices; returns ``self`` unchanged."""
-        for field in dataclasses.fields(self):
-            check_field(field.name, field_metadata(type(self), field.name), getattr(self, field.name))
+        super().validate()
         if not (isinstance(self.learning_rate, (int, float)) and math.isfinite(self.learning_rate) and self.learning_rate > 0):
             raise ConfigError("learning_rate", f"learning_rate must be a positive number, got {self.learning_rate}")
         return self
-
-    def to_dict(self):
-        """The options as JSON-ready values (tuples as lists), with the seed used and whether it was given."""
-        values = {field.name: getattr(self, field.name) for field in dataclasses.fields(self)}
-        values["deterministic"] = self.deterministic
-        return {key: (list(value) if isinstance(value, tuple) else value) for key, value in values.items()}
 
 
 def field_metadata(config_class, name):

@@ -18,7 +18,7 @@ map; see :func:`tfxai.io.export.export_saved_model`).
 
 import dataclasses
 import os
-from typing import Optional
+from typing import ClassVar, Optional
 
 import keras
 import numpy as np
@@ -75,6 +75,10 @@ class RunConfig(RunOptions):
                                  "epoch's weights (0: off).", minimum=0, metavar="PATIENCE")
     export: bool = option(True, "Do not write the SavedModel.", flag="--no-export")
 
+    #: ``name -> backbone``, raising :class:`TfxaiError` for an unknown name. The engine knows no backbones: a method
+    #: config sets its own (``backbone_lookup = staticmethod(get_backbone)``, :mod:`tfxai.classify.backbones`); ``None``: unchecked.
+    backbone_lookup: ClassVar = None
+
     @property
     def augmentation(self):
         """The ``--augment`` choice in force: the given one, else ``shift`` when ``shift_crop`` is above 0."""
@@ -108,10 +112,9 @@ class RunConfig(RunOptions):
         return self
 
     def check_backbone(self):
-        """Raise :class:`TfxaiError` for an unknown ``backbone`` (the image backbones; a video config has its own)."""
-        from tfxai.classify.backbones import get_backbone
-
-        get_backbone(self.backbone)
+        """Raise :class:`TfxaiError` for an unknown ``backbone``, through the config's :attr:`backbone_lookup`."""
+        if self.backbone_lookup is not None:
+            self.backbone_lookup(self.backbone)
 
     def to_dict(self):
         """The options as JSON-ready values, ``augment`` and ``shift_crop`` as the run used them."""

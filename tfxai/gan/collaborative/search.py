@@ -20,15 +20,34 @@ GATE_COLOURS = {"through": "#808080", "positive_linear": "#d62728", "negative_li
 
 
 def _open_study(storage, study_name, seed):
+    """``(study, database)``: the study in the SQLite file ``storage`` and its :class:`optuna.storages.RDBStorage`.
+
+    The database keeps no connection between reads and writes (SQLAlchemy's
+    ``NullPool``), so the file is not held open while trials train or after
+    the search; :func:`_close_database` ends what a failed operation left.
+    """
     try:
         import optuna
     except ImportError:
         raise TfxaiError("the gate search needs Optuna: pip install 'tfxai[gan]' (or pip install optuna)") from None
+    from sqlalchemy.pool import NullPool
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     os.makedirs(os.path.dirname(os.path.abspath(storage)), exist_ok=True)
-    return optuna.create_study(study_name=study_name, storage=f"sqlite:///{os.path.abspath(storage)}", load_if_exists=True,
-                               direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed))
+    database = optuna.storages.RDBStorage(f"sqlite:///{os.path.abspath(storage)}", engine_kwargs={"poolclass": NullPool})
+    try:
+        study = optuna.create_study(study_name=study_name, storage=database, load_if_exists=True, direction="maximize",
+                                    sampler=optuna.samplers.TPESampler(seed=seed))
+    except BaseException:
+        _close_database(database)
+        raise
+    return study, database
+
+
+def _close_database(database):
+    """Close the study database's session and connections (a later read of the study opens one again)."""
+    database.remove_session()
+    database.engine.dispose()
 
 
 def completed_trials(study):
@@ -45,7 +64,15 @@ def search_gates(objective, num_generators, trials, storage, study_name="gates",
     (the trial is stored as failed, and a rerun runs it again).
     A study made for another number of generators is a :class:`TfxaiError`.
     """
-    study = _open_study(storage, study_name, seed)
+    study, database = _open_study(storage, study_name, seed)
+    try:
+        _run_study(study, objective, num_generators, trials, storage, log)
+    finally:  # also when a trial stopped the search (a NaN loss): the file is left closed, to be removed or reopened
+        _close_database(database)
+    return study
+
+
+def _run_study(study, objective, num_generators, trials, storage, log):
     stored = study.user_attrs.get("num_generators")
     if stored is not None and stored != num_generators:
         raise TfxaiError(f"study {storage} searches {stored} generators, not {num_generators}: use another --out or --generators {stored}")
@@ -71,7 +98,6 @@ def search_gates(objective, num_generators, trials, storage, study_name="gates",
             study.optimize(trial_objective, n_trials=remaining)
         finally:
             optuna.logging.set_verbosity(optuna.logging.WARNING)
-    return study
 
 
 def best_graph(study, num_generators):

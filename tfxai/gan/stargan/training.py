@@ -5,6 +5,7 @@ TRAINSTARGAN_PRESET_HELP = "small: 1/8 width, 1000 iterations (2 CPU cores); the
 "What the apps ``tfxai train stargan`` and ``tfxai tta`` run: configs and their training / evaluation."""
 
 import dataclasses
+from typing import Optional
 import os
 
 import numpy as np
@@ -12,7 +13,7 @@ import numpy as np
 from tfxai.training.determinism import seed_everything
 from tfxai.errors import TfxaiError
 from tfxai.gan.stargan.presets import STARGAN_PRESETS
-from tfxai.training.config import ConfigError, RunOptions, option
+from tfxai.training.config import ConfigError, RunOptions, TaskOptions, option
 from tfxai.io import load_model, staged_directory, write_json, write_text
 from tfxai.training.result import RunResult, run_result
 
@@ -144,18 +145,16 @@ def load_translator(path):
     return model
 
 
-@dataclasses.dataclass
-class TTAConfig:
-    """Options of ``tfxai tta``."""
+@dataclasses.dataclass(kw_only=True)
+class TTAConfig(TaskOptions):
+    """Options of ``tfxai tta`` (``out`` None: report the accuracies, write nothing)."""
 
     classifier: str
     translator: str
     data: str
     n: int = 10
+    out: Optional[str] = None
     batch_size: int = 64
-    seed: int = 0
-    out: str = None
-    overwrite: bool = False
 
 
 def run_tta(config, log=print):
