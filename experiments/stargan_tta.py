@@ -194,6 +194,7 @@ def get_translator(name, aware, args, folder, source, target, callback, results)
     path = os.path.join(folder, "models", f"{name}.weights.h5")
     translator = build_translator(aware, args)
     if os.path.isfile(path):
+        translator.build_optimizers()  # the weights file holds the optimizers' state too
         translator.load_weights(path)
         with open(path + ".json") as f:
             return translator, json.load(f)["iterations"]
@@ -214,6 +215,32 @@ def get_translator(name, aware, args, folder, source, target, callback, results)
     return translator, reached
 
 
+def continue_translator(name, args, seed_folder, source, target, classifiers, keep_source, keep_target, target_test):
+    """Train a finished translator on from its saved state (optimizers included) to ``--continue-to`` iterations.
+
+    The diversity weight stays at 0 (its schedule ended at ``--iterations``); the curve goes on in the
+    same file; the rows at the iterations reached go to ``results_<name>_<iterations>.json``.
+    """
+    translator, done = get_translator(name, name == "class_aware", args, seed_folder, source, target, None, {})
+    data = single_threaded(two_domain_dataset(source, target, args.batch_size, args.seed), args.threads).skip(done)
+    steps = min(args.continue_to - done, args.checkpoint)
+    callback = ClassKeeping(classifiers, keep_source, keep_target, os.path.join(seed_folder, f"curve_{name}.jsonl"), args.train_until)
+    options = {k: v for k, v in vars(args).items() if k not in ("train_until", "seeds", "skip_umap", "out")}
+    start = time.time()
+    fit(translator, lambda more: data.skip(more * steps), None, callbacks=[callback], verbose=2,
+        backup=os.path.join(seed_folder, f"{name}.continue.backup"), options=options, steps_per_epoch=steps,
+        iterations=args.continue_to - done, loss_terms=[n for n in translator.trackers if n != "diversity_weight"])
+    reached = int(translator.optimizers["mapping"].iterations.numpy())
+    results = {"translator": name, "iterations_from": done, "iterations_reached": reached, "seconds": round(time.time() - start), "accuracy": {}}
+    for classifier_name, classifier in classifiers.items():
+        for n in (1, 10):
+            results["accuracy"][f"{classifier_name}/{name}/N{n}"] = tta_accuracy(classifier, translator, *target_test, n)
+    write_json(os.path.join(seed_folder, f"results_{name}_{reached}.json"), results)
+    print(json.dumps(results), flush=True)
+    write_translation_grid(os.path.join(seed_folder, f"grid_{name}_{reached}.png"), translator, target_test[0][:8], 0)
+    write_translation_grid(os.path.join(seed_folder, f"grid_source_{name}_{reached}.png"), translator, keep_source[0][:8], 0)
+
+
 def run_seed(args, seed_folder, data):
     (source_x, source_y), (source_test_x, source_test_y), target_train, target_test = data
     os.makedirs(os.path.join(seed_folder, "models"), exist_ok=True)
@@ -228,9 +255,14 @@ def run_seed(args, seed_folder, data):
     source, target = Domain(source_x, source_y, [str(i) for i in range(10)]), Domain(*target_train)
     keep_source = (source_test_x[:args.keep_batch], source_test_y[:args.keep_batch])
     keep_target = (target_test[0][:args.keep_batch], target_test[1][:args.keep_batch])
-    for name, aware in (("class_aware", True), ("stargan_v2", False)):
+    if args.continue_to:
+        for name in args.continue_names.split(","):
+            continue_translator(name, args, seed_folder, source, target, classifiers, keep_source, keep_target, target_test)
+        return
+    for remaining, (name, aware) in ((2, ("class_aware", True)), (1, ("stargan_v2", False))):
         curve = os.path.join(seed_folder, f"curve_{name}.jsonl")
-        callback = ClassKeeping(classifiers, keep_source, keep_target, curve, args.train_until)
+        deadline = time.time() + (args.train_until - time.time()) / remaining  # an equal share of the time left to each translator
+        callback = ClassKeeping(classifiers, keep_source, keep_target, curve, deadline)
         translator, results["iterations_reached"][name] = get_translator(name, aware, args, seed_folder, source, target, callback, results)
         results[f"{name}_parameters"] = translator.count_params()
         for classifier_name, classifier in classifiers.items():
@@ -258,10 +290,12 @@ def main():
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--keep-batch", type=int, default=200, help="held-out images of the class-keeping measurement")
     parser.add_argument("--threads", type=int, default=0, help="TensorFlow threads (0: TensorFlow's default)")
-    parser.add_argument("--train-until", default="", help="wall-clock HH:MM (UTC, today) after which translator training stops")
+    parser.add_argument("--train-until", default="", help="wall-clock HH:MM (UTC, today) by which translator training stops (each translator gets an equal share of the time left)")
     parser.add_argument("--skip-umap", action="store_true")
     parser.add_argument("--min-source-accuracy", type=float, default=0.8, help="refuse classifiers below this held-out source accuracy")
     parser.add_argument("--out", default=OUT)
+    parser.add_argument("--continue-to", type=int, default=0, help="train the saved translators on to this many iterations")
+    parser.add_argument("--continue-names", default="class_aware", help="which saved translators --continue-to trains on")
     parser.add_argument("--classifiers-only", action="store_true", help="stop after the no-translation rows")
     args = parser.parse_args()
     limit_threads(args.threads)
