@@ -9,7 +9,7 @@ ResNet-20 (701.4k parameters) and 5-layer CNN (24.3k) trained on the source only
 (:mod:`tfxai.gan.stargan.classifiers`). Writes experiments/stargan_tta/
 (results.json, translation grids, UMAP maps).
 
-Run:  nice -n 10 python -P experiments/stargan_tta.py [--iterations 600]
+Run:  nice -n 10 python -P experiments/stargan_tta.py --iterations 1000 --threads 1 [--continue-to N] (see experiments/stargan_tta.md)
 """
 
 import argparse
