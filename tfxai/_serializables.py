@@ -31,6 +31,7 @@ REGISTERING_MODULES = (
     "tfxai.annotate.detector",
     "tfxai.gan.collaborative.graph",
     "tfxai.gan.collaborative.model",
+    "tfxai.video.resnet3d",
     "tfxai.video.stabn",
     "tfxai.gan.stargan.layers",
     "tfxai.gan.stargan.networks",
