@@ -69,17 +69,17 @@ def run_search(base, args, images, test, scorer):
 
 
 def run_row(name, row, base, args, images, test, scorer, seed):
-    path = os.path.join(HERE, "runs", f"{name}_s{seed}.json")
+    path = os.path.join(HERE, "runs", f"{name}_e{args.epochs}_s{seed}.json")
     if os.path.exists(path):
         return json.load(open(path, encoding="utf-8"))
     config = dataclasses.replace(base, generators=row["generators"], spectral_norm=row["spectral_norm"], seed=seed)
     begin = time.time()
     model, history = train_graph(config, row["graph"], images)
-    result = {"row": name, "seed": seed, "seconds": time.time() - begin, "parameters_per_generator": int(model.generators[0].count_params()),
+    result = {"row": name, "seed": seed, "epochs": args.epochs, "seconds": time.time() - begin, "parameters_per_generator": int(model.generators[0].count_params()),
               "final": {k: float(v[-1]) for k, v in history.history.items()}, **score(model, scorer, test, args.score_images, seed)}
     if seed == args.seeds[0]:
         for i, samples in enumerate(model.sample(64, seed=seed)):
-            write_image(os.path.join(HERE, "samples", f"{name}_G{i + 1}.png"), sample_grid(samples))
+            write_image(os.path.join(HERE, "samples", f"{name}_e{args.epochs}_G{i + 1}.png"), sample_grid(samples))
     write_json(path, result)
     return result
 
@@ -100,7 +100,13 @@ def main():
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--threads", type=int, default=0, help="TensorFlow intra- and inter-op threads (0: TensorFlow's choice)")
     parser.add_argument("--skip-search", action="store_true", help="rows only, with the best graph of the stored study")
+    parser.add_argument("--report", action="store_true", help="only print the tables of the runs stored so far (trains nothing)")
+    parser.add_argument("--recheck-seeds", type=int, nargs="*", default=[],
+                        help="after the rows: retrain the best, all-through and MAD-GAN graphs at trial length with these seeds "
+                             "(is the best trial's lead larger than a reseed's change?)")
     args = parser.parse_args()
+    if args.report:
+        return report()
     if args.threads:
         tf.config.threading.set_intra_op_parallelism_threads(args.threads)
         tf.config.threading.set_inter_op_parallelism_threads(args.threads)
@@ -122,6 +128,14 @@ def main():
     graph = best_graph(study, 3)
     values = [t.value for t in completed_trials(study)]
     draw_graph(graph, os.path.join(HERE, "best_graph.png"), f"best of {len(values)} trials (mean IS {study.best_value:.2f})")
+    recheck = {"best": graph, "all-through": KnowledgeTransferGraph(3), "mad-gan": KnowledgeTransferGraph.mad_gan(3)}
+    for seed in args.recheck_seeds:
+        for name, g in recheck.items():
+            path = os.path.join(HERE, "recheck", f"{name}_s{seed}.json")
+            if not os.path.exists(path):
+                model, _ = train_graph(dataclasses.replace(base, epochs=args.trial_epochs, seed=seed), g, images)
+                write_json(path, {"graph": name, "seed": seed, **score(model, scorer, test, args.trial_score_images, seed)})
+            print(f"recheck {name} seed {seed}: mean IS {np.mean(json.load(open(path, encoding='utf-8'))['is']):.4f}", flush=True)
     rows = {
         "DCGAN": dict(generators=1, spectral_norm=False, graph=KnowledgeTransferGraph(1)),
         "DCGAN+SN": dict(generators=1, spectral_norm=True, graph=KnowledgeTransferGraph(1)),
@@ -138,7 +152,7 @@ def main():
     summary = {name: {"is_mean": float(np.mean([np.mean(r["is"]) for r in rs])), "is_std": float(np.std([np.mean(r["is"]) for r in rs])),
                       "fid_mean": float(np.mean([np.mean(r["fid"]) for r in rs])), "fid_std": float(np.std([np.mean(r["fid"]) for r in rs])),
                       "seeds": [r["seed"] for r in rs], "seconds": [r["seconds"] for r in rs]} for name, rs in results.items()}
-    write_json(os.path.join(HERE, "results.json"), {
+    write_json(os.path.join(HERE, f"results_e{args.epochs}.json"), {
         "summary": summary, "reference": reference, "graph": graph.get_config(), "trial_values": values, "search_seconds": search_seconds,
         "scored_with": scorer_name, "args": vars(args), "config": base.to_dict(), "wall_seconds_this_invocation": time.time() - started,
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, TF {tf.__version__}, Keras {keras.__version__}",
@@ -147,6 +161,46 @@ def main():
     print(f"{'row':<14}{'IS (mean ± std over seeds)':>30}{'FID':>22}   thesis IS / FID")
     for name, s in summary.items():
         print(f"{name:<14}{s['is_mean']:>22.3f} ± {s['is_std']:.3f}{s['fid_mean']:>14.2f} ± {s['fid_std']:.2f}   {PAPER[name][0]} / {PAPER[name][1]}")
+
+
+def report():
+    """The search's trial values and the rows' mean ± std over the seeds stored in runs/ (a cut-short run included)."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.load_study(study_name="gates", storage=f"sqlite:///{os.path.join(HERE, 'study.db')}")
+    values = np.array([t.value for t in completed_trials(study)])
+    print(f"search: {len(values)} completed trials, mean IS min {values.min():.4f} median {np.median(values):.4f} "
+          f"max {values.max():.4f} std {values.std():.4f}")
+    for cut in range(4):  # how the trials' mean IS depends on how many generators lost their D edge (gate cutoff)
+        group = [t.value for t in completed_trials(study) if sum(t.params[f"D->G{i}"] == "cutoff" for i in (1, 2, 3)) == cut]
+        if group:
+            print(f"  trials with {cut} D edge(s) cut: {len(group)}, mean IS {np.mean(group):.4f} ± {np.std(group):.4f}")
+    with open(os.path.join(HERE, "trials.csv"), "w", encoding="utf-8") as handle:  # the study's record beside the git-ignored study.db
+        names = sorted(completed_trials(study)[0].params)
+        handle.write(",".join(["trial", "mean_is", *names]) + "\n")
+        for t in completed_trials(study):
+            handle.write(",".join([str(t.number + 1), f"{t.value:.6g}", *[t.params[n] for n in names]]) + "\n")
+    best = study.best_trial
+    print(f"  best trial {best.number + 1}: {best.value:.4f}, gates {best.params}")
+    folder = os.path.join(HERE, "runs")
+    runs = [json.load(open(os.path.join(folder, f), encoding="utf-8")) for f in sorted(os.listdir(folder))] if os.path.isdir(folder) else []
+    print("| row | epochs | seeds | IS (mean ± std over seeds) | FID (mean ± std) | diversity (min over generators and seeds) | s per run | thesis IS / FID |")
+    print("|---|---|---|---|---|---|---|---|")
+    for epochs in sorted({r["epochs"] for r in runs}):
+        for name in PAPER:
+            rs = [r for r in runs if r["row"] == name and r["epochs"] == epochs]
+            if not rs:
+                continue
+            is_, fid = [np.mean(r["is"]) for r in rs], [np.mean(r["fid"]) for r in rs]
+            print(f"| {name} | {epochs} | {', '.join(str(r['seed']) for r in rs)} | {np.mean(is_):.3f} ± {np.std(is_):.3f} | {np.mean(fid):.2f} ± {np.std(fid):.2f} "
+                  f"| {min(min(r['diversity']) for r in rs):.2f} | {np.mean([r['seconds'] for r in rs]):.0f} | {PAPER[name][0]} / {PAPER[name][1]} |")
+    folder = os.path.join(HERE, "recheck")
+    for f in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
+        r = json.load(open(os.path.join(folder, f), encoding="utf-8"))
+        print(f"recheck {r['graph']} seed {r['seed']}: mean IS {np.mean(r['is']):.4f} diversity {np.round(r['diversity'], 2).tolist()}")
+    for r in runs:
+        print(r["row"], r["epochs"], r["seed"], "IS", np.round(r["is"], 3).tolist(), "FID", np.round(r["fid"], 2).tolist(), "diversity", np.round(r["diversity"], 2).tolist())
 
 
 if __name__ == "__main__":
