@@ -15,7 +15,7 @@ from tfxai.errors import TfxaiError
 __all__ = ["COLLAPSE_THRESHOLD", "collapse_report", "collapse_warning", "diversity_ratio", "mean_pairwise_distance"]
 
 #: Diversity ratio below which a generator counts as collapsed. Measured on the demo data (docs/collaborative_gan.md):
-#: real images against other real ones 0.9-1.1, garment-like generators (MAD-GAN, all-through at alpha 10) 0.62-0.87,
+#: real images against other real ones 0.9-1.1, garment-like generators (MAD-GAN, all-through at alpha 10) 0.47-0.87,
 #: the collapsed all-through generators of the old default (alpha 1,000) 0.12-0.29, a constant image 0.
 COLLAPSE_THRESHOLD = 0.35
 
