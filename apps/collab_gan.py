@@ -23,11 +23,13 @@ def train_command(config, quiet):
     from tfxai.gan.collaborative.training import train_collab_gan
 
     verbose, log = progress_settings(quiet)
-    result = train_collab_gan(config, verbose=verbose, log=log)
+    result = train_collab_gan(config, verbose=verbose, log=log, warn=lambda message: click.echo(message, err=True))  # even under --quiet
     history, scores = result.history, result.metrics
     summary = f"d_loss {history['d_loss'][-1]:.3f}, g_loss {history['g_loss'][-1]:.3f}"
+    summary += ", diversity " + " ".join(f"{s:.2f}" for s in scores["diversity"])
     if "is" in scores:
         summary += ", IS " + " ".join(f"{s:.2f}" for s in scores["is"]) + ", FID " + " ".join(f"{s:.1f}" for s in scores["fid"])
+        summary += f" ({scores['scored_with']})"
     echo(f"done: {config.generators} generator(s), {summary}; wrote {config.out}")
 
 

@@ -43,6 +43,18 @@ def test_train_collab_gan_writes_generators_samples_and_scores(folder, tmp_path)
     assert json.loads((out / "graph.json").read_text())["gates"]["G1->G2"] == "cutoff"
 
 
+def test_default_run_scores_with_the_demo_scorer_and_measures_collapse(folder, tmp_path):
+    out = tmp_path / "run"
+    result = CliRunner().invoke(main, ["train", "collab-gan", "--data", str(folder / "data"), "--out", str(out), *TINY])
+    assert result.exit_code == 0, result.output + result.stderr
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["scored_with"] == "demo scorer, not comparable with papers" and len(metrics["is"]) == len(metrics["fid"]) == 2
+    assert "(demo scorer, not comparable with papers)" in result.stderr + result.output
+    assert len(metrics["diversity"]) == 2 and metrics["collapsed"] == [d < metrics["collapse_threshold"] for d in metrics["diversity"]]
+    warned = "warning: mode collapse" in result.stderr  # printed even under --quiet, exactly when a generator collapsed
+    assert warned == any(metrics["collapsed"])
+
+
 def test_search_gates_resumes_and_exports_the_best_graph(folder, tmp_path):
     out = tmp_path / "search"
     args = ["search", "gates", "--data", str(folder / "data"), "--out", str(out), "--classifier", str(folder / "classifier.keras"), "--trial-epochs", "1", *TINY]
@@ -69,7 +81,8 @@ def test_bad_input_is_one_line_and_exit_2(folder, tmp_path, extra, message):
 
 
 def test_search_without_a_classifier_is_refused(folder, tmp_path):
-    result = CliRunner().invoke(main, ["search", "gates", "--data", str(folder / "data"), "--out", str(tmp_path / "s"), *TINY, "--trial-epochs", "1"])
+    result = CliRunner().invoke(main, ["search", "gates", "--data", str(folder / "data"), "--out", str(tmp_path / "s"), *TINY, "--trial-epochs", "1",
+                                       "--scorer", "none"])
     assert result.exit_code == 2 and "maximises IS" in result.output
 
 

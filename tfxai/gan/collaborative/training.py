@@ -2,9 +2,14 @@
 
 A run folder holds ``generator_<i>.keras`` (one per generator, plain Keras
 models z -> image in [-1, 1]), ``model.keras`` (the whole CollaborativeGAN),
-``graph.json``, ``history.csv``, ``metrics.json`` (options, final losses and,
-with a scorer, IS/FID per generator and the name of the scoring network) and
-``samples/generator_<i>.png`` (a grid of every generator's images for the same z).
+``graph.json``, ``history.csv``, ``metrics.json`` (options, final losses, the collapse
+measure per generator (:mod:`tfxai.gan.collaborative.collapse`) and, with a scorer,
+IS/FID per generator and the name of the scoring network) and ``samples/generator_<i>.png``
+(a grid of every generator's images for the same z).
+
+The default scorer is the demo scorer shipped with tfxai (``demo_scorer.keras`` beside this
+module, built by scripts/train_demo_scorer.py from the bundled demo data): a 28k-parameter CNN
+whose IS and FID compare runs with each other, never with papers' InceptionV3 numbers.
 """
 
 import dataclasses
@@ -19,7 +24,12 @@ from tfxai.gan.collaborative.presets import COLLAB_GAN_PRESETS
 from tfxai.training.config import RunOptions, option, renamed_fields
 from tfxai.training.result import RunResult, run_result
 
-__all__ = ["CollabGANConfig", "load_gan_images", "load_graph", "load_scorer", "score_generators", "train_collab_gan", "train_graph"]
+#: The shipped demo scorer (scripts/train_demo_scorer.py): 32x32 grey images in [-1, 1] -> 10 Fashion-MNIST classes.
+DEMO_SCORER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "demo_scorer.keras")
+#: How runs scored with it are labelled (output and metrics.json).
+DEMO_SCORER_NAME = "demo scorer, not comparable with papers"
+
+__all__ = ["DEMO_SCORER", "DEMO_SCORER_NAME", "CollabGANConfig", "load_gan_images", "load_graph", "load_scorer", "score_generators", "train_collab_gan", "train_graph"]
 
 
 #: What the presets are (``--preset``'s help).
@@ -36,7 +46,7 @@ class CollabGANConfig(RunOptions, presets=COLLAB_GAN_PRESETS, paper_preset="thes
 
     ``graph`` is ``all-through``, ``mad-gan`` or the path of a graph JSON
     (written by ``tfxai search gates``); ``generators`` = 1 is DCGAN.
-    ``scorer`` scores the generators: ``none``, ``inceptionv3`` (ImageNet
+    ``scorer`` scores the generators: ``demo`` (the shipped demo scorer, the default), ``none``, ``inceptionv3`` (ImageNet
     weights, network needed once), a local InceptionV3 weights file (.h5) or
     a Keras classifier (.keras) that takes images in [-1, 1] (``classifier``
     is its deprecated name).
@@ -56,7 +66,7 @@ class CollabGANConfig(RunOptions, presets=COLLAB_GAN_PRESETS, paper_preset="thes
     batch_size: int = 256
     learning_rate: float = 2e-4
     max_images: int = option(0, "Use at most this many images (0: all).", minimum=0)
-    scorer: str = option("none", "Scores IS/FID with: none | inceptionv3 (ImageNet weights) | PATH to local InceptionV3 .h5 "
+    scorer: str = option("demo", "Scores IS/FID with: demo (shipped scorer trained on the demo data; not comparable with papers) | none | inceptionv3 (ImageNet weights) | PATH to local InceptionV3 .h5 "
                          "weights | PATH to a .keras classifier taking images in [-1, 1] (scores then not comparable with papers').")
     score_images: int = option(50000, "Generated images per generator for IS/FID (the common protocol: 50,000).", minimum=2)
     score_splits: int = option(10, "Splits of the Inception Score (the common protocol: 10).", minimum=1)
@@ -107,11 +117,15 @@ def load_gan_images(config):
 
 
 def load_scorer(classifier):
-    """``(classifier, name)`` for IS/FID, or ``(None, "none")``."""
+    """``(classifier, name)`` for IS/FID, or ``(None, "none")``; a missing or unreadable scorer is a one-line :class:`TfxaiError`."""
     from tfxai.metrics.generative import inception_v3
 
     if classifier == "none":
         return None, "none"
+    if classifier == "demo":
+        if not os.path.isfile(DEMO_SCORER):
+            raise TfxaiError(f"the demo scorer {DEMO_SCORER} is missing from this installation: reinstall tfxai or pass --scorer none")
+        return keras.saving.load_model(DEMO_SCORER, compile=False), DEMO_SCORER_NAME
     if classifier == "inceptionv3":
         return inception_v3("imagenet"), "InceptionV3 (ImageNet)"
     if classifier.lower().endswith((".h5", ".hdf5")) and "inception" in os.path.basename(classifier).lower():
@@ -179,15 +193,19 @@ def sample_grid(images, columns=8):
     return grid if channels == 3 else grid[..., 0]
 
 
-def train_collab_gan(config, verbose=2, log=print) -> RunResult:
+def train_collab_gan(config, verbose=2, log=print, warn=None) -> RunResult:
     """Train one graph (``config.graph``) and write the run folder at ``config.out``; returns a
-    :class:`~tfxai.training.RunResult` (the IS/FID scores in ``metrics``)."""
+    :class:`~tfxai.training.RunResult` (the IS/FID scores and the collapse measure in ``metrics``).
+
+    ``warn`` (default ``log``) receives the one-line warning when a generator collapsed.
+    """
     import cv2
 
     from tfxai.training.fit import history_csv
     from tfxai.training.distribute import current_strategy
     from tfxai.io import atomic_path, check_output_folder, staged_directory, write_image, write_json, write_text
     from tfxai.training.resume import backup_folder, remove_backup
+    from tfxai.gan.collaborative.collapse import collapse_report, collapse_warning
 
     check_output_folder(config.out, config.overwrite)
     graph = load_graph(config.graph, config.generators)
@@ -195,7 +213,14 @@ def train_collab_gan(config, verbose=2, log=print) -> RunResult:
     images = load_gan_images(config)
     log(f"training {config.generators} generator(s) on {len(images)} images of {config.image_size} px, graph {config.graph}")
     model, history = train_graph(config, graph, images, verbose=verbose, backup=backup_folder(config.out))
-    scores = score_generators(model, classifier, images, config.score_images, config.seed, config.score_splits) if classifier is not None else {}
+    scores = {}
+    if classifier is not None:
+        scores = {**score_generators(model, classifier, images, config.score_images, config.seed, config.score_splits), "scored_with": scorer}
+    samples = model.sample(256, seed=config.seed)
+    scores.update(collapse_report(samples, images, seed=config.seed))
+    warning = collapse_warning(scores)
+    if warning:
+        (warn or log)(warning)
     with staged_directory(config.out, overwrite=config.overwrite) as staging:
         for i, generator in enumerate(model.generators):
             with atomic_path(os.path.join(staging, f"generator_{i + 1}.keras")) as tmp:
@@ -209,8 +234,8 @@ def train_collab_gan(config, verbose=2, log=print) -> RunResult:
                                                             "images": len(images),
                                                             "scored_with": scorer, "dtype_policy": keras.config.dtype_policy().name,
                                                             **current_strategy(), **scores})
-        for i, samples in enumerate(model.sample(64, seed=config.seed)):
-            grid = sample_grid(samples)
+        for i, generated in enumerate(samples[:, :64]):
+            grid = sample_grid(generated)
             write_image(os.path.join(staging, "samples", f"generator_{i + 1}.png"), grid if grid.ndim == 2 else cv2.cvtColor(grid, cv2.COLOR_RGB2BGR))
     remove_backup(config.out)
     return run_result(model, history, config, config.out, metrics=scores, legacy=(model, history, scores))
