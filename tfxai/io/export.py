@@ -43,7 +43,7 @@ from tfxai.explain.cam import BaseCAM, combine, normalize, upsample
 from tfxai.explain.layers import output_activation, score_layer
 from tfxai.explain.targets import binary_sign, predicted_classes
 from tfxai.io import atomic_path
-from tfxai.io.export_litert import QUANTIZATIONS, convert_litert, litert_interpreter, run_litert
+from tfxai.io.export_litert import FORMATS, QUANTIZATIONS, check_export_options, litert_from_function, litert_interpreter, run_litert
 from tfxai.io.export_onnx import OPSET, convert_onnx, onnx_session, run_onnx
 from tfxai.io.model_card import agreement, calibration_images, check_images, training_data, write_model_card
 
@@ -51,7 +51,6 @@ __all__ = ["FORMATS", "QUANTIZATIONS", "calibration_images", "export", "export_s
            "portable_function", "serving_function", "training_data"]
 
 #: ``export(format=...)`` choices and the file each writes in its folder.
-FORMATS = ("savedmodel", "tflite", "onnx")
 FILE_NAMES = {"savedmodel": "saved_model.pb", "tflite": "model.tflite", "onnx": "model.onnx"}
 
 
@@ -319,15 +318,9 @@ def export(model, path, format="savedmodel", explain=None, layer=None, input_dty
     dict
         The model card (also written to ``path/model_card.json``).
     """
-    if format not in FORMATS:
-        raise TfxaiError(f"format must be one of {', '.join(FORMATS)}, got {format!r}")
     if input_dtype not in ("float32", "uint8"):
         raise TfxaiError(f"input_dtype must be 'float32' or 'uint8', got {input_dtype!r}")
-    if quantize not in QUANTIZATIONS or (quantize != "none" and format != "tflite"):
-        raise TfxaiError(f"quantize {quantize!r} applies to format tflite only ({', '.join(QUANTIZATIONS)}): drop --quantize or use --format tflite")
-    path = os.fspath(path)
-    if os.path.exists(path) and not overwrite:
-        raise TfxaiError(f"{path} already exists: pass overwrite=True (--overwrite) or choose another folder")
+    path = check_export_options(path, format, quantize, overwrite)
     shape = model_input_shape(model)
     if quantize == "int8" and calibration is None:
         raise TfxaiError("int8 quantization needs calibration images: pass calibration= (--calibration FOLDER or demo)")
@@ -342,7 +335,7 @@ def export(model, path, format="savedmodel", explain=None, layer=None, input_dty
         analytic = tf.function(written_out, input_signature=[spec])
         if np.abs(_run_tf(analytic, images)["heatmap"] - reference["heatmap"]).max() <= 1e-4:
             portable, gradients = analytic, "written out for the GAP -> Dense head"
-    with atomic_path(path) as tmp, tempfile.TemporaryDirectory() as scratch:
+    with atomic_path(path) as tmp:
         extra = {}
         if format == "savedmodel":
             export_saved_model(model, tmp, explain, layer, input_dtype, class_names=class_names)
@@ -350,7 +343,7 @@ def export(model, path, format="savedmodel", explain=None, layer=None, input_dty
             exported = {k: v.numpy() for k, v in served(images=tf.constant(images)).items()}
             runtime = f"tensorflow {tf.__version__}"
         elif format == "tflite":
-            flat, fallback = _litert(model, portable, spec, scratch, quantize, calibration)
+            flat, fallback = litert_from_function(model, portable, spec, quantize, calibration)
             os.makedirs(tmp)
             with open(os.path.join(tmp, FILE_NAMES[format]), "wb") as handle:
                 handle.write(flat)
@@ -370,20 +363,6 @@ def export(model, path, format="savedmodel", explain=None, layer=None, input_dty
         card.update(extra, runtime=runtime, file=FILE_NAMES[format], size_bytes=_size(tmp))
         write_model_card(tmp, card)
     return card
-
-
-def _litert(model, portable, spec, scratch, quantize, calibration):
-    """LiteRT bytes of ``portable`` (through a SavedModel in ``scratch``, which freezes the variables)."""
-    archive = keras.export.ExportArchive()
-    archive.track(model)
-    archive.add_endpoint("serving_default", portable, input_signature=[spec])
-    folder = os.path.join(scratch, "portable")
-    archive.write_out(folder, verbose=False)
-    def representative():
-        for image in calibration:
-            yield [image[None]]
-
-    return convert_litert(folder, quantize, None if calibration is None else representative)
 
 
 def _size(folder):

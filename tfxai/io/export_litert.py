@@ -8,17 +8,34 @@ needs a TensorFlow op that has no built-in kernel, it converts again with
 Select TF ops and says which ops fell back.
 """
 
+import os
 import re
+import tempfile
 
+import keras
 import numpy as np
 import tensorflow as tf
 
 from tfxai.errors import TfxaiError
 
-__all__ = ["QUANTIZATIONS", "convert_litert", "flex_ops", "litert_interpreter", "run_litert"]
+__all__ = ["FORMATS", "QUANTIZATIONS", "check_export_options", "convert_litert", "flex_ops", "litert_from_function", "litert_interpreter", "run_litert"]
 
 #: ``--quantize`` choices: none (float32), dynamic-range int8 weights, float16 weights, full int8 with calibration.
 QUANTIZATIONS = ("none", "dynamic", "float16", "int8")
+#: export formats (``--format``)
+FORMATS = ("savedmodel", "tflite", "onnx")
+
+
+def check_export_options(path, format, quantize, overwrite):
+    """One-line errors for an unknown format, a quantization outside LiteRT, or an existing ``path``; returns ``path`` as a string."""
+    if format not in FORMATS:
+        raise TfxaiError(f"format must be one of {', '.join(FORMATS)}, got {format!r}")
+    if quantize not in QUANTIZATIONS or (quantize != "none" and format != "tflite"):
+        raise TfxaiError(f"quantize {quantize!r} applies to format tflite only ({', '.join(QUANTIZATIONS)}): drop --quantize or use --format tflite")
+    path = os.fspath(path)
+    if os.path.exists(path) and not overwrite:
+        raise TfxaiError(f"{path} already exists: pass overwrite=True (--overwrite) or choose another folder")
+    return path
 
 
 def _converter(saved_model, quantize, representative):
@@ -71,6 +88,27 @@ def convert_litert(saved_model, quantize="none", representative=None):
     converter = _converter(saved_model, quantize, representative)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS, tf.lite.OpsSet.SELECT_TF_OPS]
     return converter.convert(), fallback
+
+
+def litert_from_function(model, function, spec, quantize="none", calibration=None):
+    """LiteRT bytes (and Select TF ops, as :func:`convert_litert`) of ``function`` over ``model``'s variables.
+
+    Goes through a SavedModel written to a scratch folder (which freezes the
+    variables); ``calibration`` (an array of single inputs) is int8's
+    representative dataset, fed one example at a time.
+    """
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint("serving_default", function, input_signature=[spec])
+
+    def representative():
+        for example in calibration:
+            yield [example[None]]
+
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = os.path.join(scratch, "portable")
+        archive.write_out(folder, verbose=False)
+        return convert_litert(folder, quantize, None if calibration is None else representative)
 
 
 def flex_ops(flat):

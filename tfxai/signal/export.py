@@ -17,7 +17,6 @@ the agreement with Keras measured on check windows.
 """
 
 import os
-import tempfile
 
 import keras
 import numpy as np
@@ -25,12 +24,11 @@ import tensorflow as tf
 
 from tfxai.errors import TfxaiError
 from tfxai.io import atomic_path
-from tfxai.io.export_litert import QUANTIZATIONS, convert_litert, litert_interpreter, run_litert
+from tfxai.io.export_litert import check_export_options, litert_from_function, litert_interpreter, run_litert
 from tfxai.io.export_onnx import OPSET, convert_onnx, onnx_session, run_onnx
 from tfxai.io.model_card import agreement, write_model_card
 from tfxai.signal.windows import WINDOW
 
-FORMATS = ("savedmodel", "tflite", "onnx")
 FILE_NAMES = {"tflite": "model.tflite", "onnx": "model.onnx"}
 
 
@@ -73,13 +71,7 @@ def export_signal_model(model, path, preprocessor=None, window=WINDOW, format="s
     str or dict
         The SavedModel's path (``format="savedmodel"``), else the model card.
     """
-    if format not in FORMATS:
-        raise TfxaiError(f"format must be one of {', '.join(FORMATS)}, got {format!r}")
-    if quantize not in QUANTIZATIONS or (quantize != "none" and format != "tflite"):
-        raise TfxaiError(f"quantize {quantize!r} applies to format tflite only ({', '.join(QUANTIZATIONS)}): drop --quantize or use --format tflite")
-    path = os.fspath(path)
-    if os.path.exists(path) and not overwrite:
-        raise TfxaiError(f"{path} already exists: pass overwrite=True (--overwrite) or choose another folder")
+    path = check_export_options(path, format, quantize, overwrite)
     channels = int(model.inputs[0].shape[-1])
     serve = _serve(model, preprocessor)
     if format == "savedmodel":
@@ -97,11 +89,11 @@ def export_signal_model(model, path, preprocessor=None, window=WINDOW, format="s
     reference = {key: value.numpy() for key, value in keras_outputs(tf.constant(windows)).items()}  # what Keras computes (FFT)
     serve = _serve(model, preprocessor, portable=True)  # the exported graph: the Fourier magnitude as DFT matrix products
     portable = tf.function(_portable(serve, window, channels, class_names), input_signature=[spec])
-    with atomic_path(path) as tmp, tempfile.TemporaryDirectory() as scratch:
+    with atomic_path(path) as tmp:
         os.makedirs(tmp)
         file = os.path.join(tmp, FILE_NAMES[format])
         if format == "tflite":
-            flat, fallback = _litert(model, portable, spec, scratch, quantize, calibration)
+            flat, fallback = litert_from_function(model, portable, spec, quantize, calibration)
             with open(file, "wb") as handle:
                 handle.write(flat)
             exported = None if fallback else run_litert(litert_interpreter(file), windows, input_name="windows")
@@ -149,17 +141,3 @@ def _portable(serve, window, channels, class_names):
         return outputs
 
     return portable
-
-
-def _litert(model, portable, spec, scratch, quantize, calibration):
-    archive = keras.export.ExportArchive()
-    archive.track(model)
-    archive.add_endpoint("serving_default", portable, input_signature=[spec])
-    folder = os.path.join(scratch, "portable")
-    archive.write_out(folder, verbose=False)
-
-    def representative():
-        for windows in calibration:
-            yield [windows[None]]
-
-    return convert_litert(folder, quantize, None if calibration is None else representative)
