@@ -246,3 +246,53 @@ def one_line_error(result):
     lines = [line for line in result.output.strip().splitlines() if line.startswith("error:")]
     assert len(lines) == 1, result.output
     return lines[0]
+
+
+# Runs in the fresh process: loads the file with its runtime only, saves every output, and feeds an input of another
+# size (every axis but the batch and the last halved) and of another dtype, reporting the runtime's error (or None).
+_EXPORT_RUNNER = """
+import json, sys, numpy as np
+kind, path, x_path, out_path, name = sys.argv[1:6]
+x = np.load(x_path)
+if kind == "tflite":
+    from ai_edge_litert.interpreter import Interpreter
+    runner = Interpreter(model_path=path).get_signature_runner("serving_default")
+    run = lambda inputs: runner(**{name: inputs})
+else:
+    import onnxruntime
+    session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+    names = [o.name for o in session.get_outputs()]
+    run = lambda inputs: dict(zip(names, session.run(names, {name: inputs})))
+outputs = run(x)
+text = lambda v: np.array([s.decode("utf-8") if isinstance(s, bytes) else str(s) for s in v])
+np.savez(out_path, **{k: (text(v) if v.dtype.kind in "OSU" else v) for k, v in outputs.items()})
+refused = {}
+for what, bad in {"size": np.zeros((1, *(n // 2 for n in x.shape[1:-1]), x.shape[-1]), x.dtype),
+                  "dtype": np.zeros((1,) + x.shape[1:], np.float64)}.items():
+    try:
+        run(bad)
+        refused[what] = None
+    except Exception as error:
+        refused[what] = type(error).__name__ + ": " + str(error)[:200]
+print(json.dumps({"keys": sorted(outputs), "refused": refused,
+                  "dtypes": {k: str(v.dtype) for k, v in outputs.items()}}))
+"""
+
+
+def serve_without_tfxai(tmp_path, kind, path, x, input_name="images"):
+    """Run the LiteRT (``kind="tflite"``) or ONNX file ``path`` on ``x`` in a fresh process without tfxai.
+
+    Returns ``(report, outputs)``: ``report`` has the output ``keys``, their ``dtypes`` and ``refused``
+    (``{"size", "dtype"}``: the runtime's error for a wrong-size and a float64 input, None if it answered);
+    ``outputs`` the served arrays (strings decoded).
+    """
+    np.save(tmp_path / "x.npy", x)
+    (tmp_path / "runner.py").write_text(_EXPORT_RUNNER, encoding="utf-8")
+    args = [kind, str(path), str(tmp_path / "x.npy"), str(tmp_path / "out.npz"), input_name]
+    code = f"""
+        import runpy, sys
+        sys.argv = ["runner", *{args!r}]
+        runpy.run_path({str(tmp_path / 'runner.py')!r}, run_name="__main__")
+        """
+    report = json.loads(run_without_tfxai(code).strip().splitlines()[-1])
+    return report, dict(np.load(tmp_path / "out.npz"))

@@ -12,54 +12,11 @@ from tfxai.classify.backbones import build_classifier
 from tfxai.errors import TfxaiError
 from tfxai.explain import get_method
 from tfxai.io.export import export
-from tfxai.testing import run_without_tfxai, tiny_abn, tiny_gain
+from tfxai.testing import serve_without_tfxai, tiny_abn, tiny_gain
 
 pytest.importorskip("tf2onnx", reason="the export extra is not installed: pip install 'tfxai[export]'")
 
 NAMES = ["cat", "wild dog", "émeu"]
-
-# Runs in the fresh process: loads the file with its runtime only, saves every output, and feeds
-# a wrong-size image and a wrong dtype, reporting the runtime's error (or that none came).
-RUNNER = """
-import json, sys, numpy as np
-kind, path, x_path, out_path = sys.argv[1:5]
-x = np.load(x_path)
-if kind == "tflite":
-    from ai_edge_litert.interpreter import Interpreter
-    runner = Interpreter(model_path=path).get_signature_runner("serving_default")
-    run = lambda images: runner(images=images)
-else:
-    import onnxruntime
-    session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
-    names = [o.name for o in session.get_outputs()]
-    run = lambda images: dict(zip(names, session.run(names, {"images": images})))
-outputs = run(x)
-text = lambda v: np.array([s.decode("utf-8") if isinstance(s, bytes) else str(s) for s in v])
-np.savez(out_path, **{k: (text(v) if v.dtype.kind in "OSU" else v) for k, v in outputs.items()})
-refused = {}
-for what, bad in {"size": np.zeros((1, x.shape[1] // 2, x.shape[2] // 2, x.shape[3]), x.dtype),
-                  "dtype": np.zeros((1,) + x.shape[1:], np.float64)}.items():
-    try:
-        run(bad)
-        refused[what] = None
-    except Exception as error:
-        refused[what] = type(error).__name__ + ": " + str(error)[:200]
-print(json.dumps({"keys": sorted(outputs), "refused": refused,
-                  "dtypes": {k: str(v.dtype) for k, v in outputs.items()}}))
-"""
-
-
-def serve_without_tfxai(tmp_path, kind, path, x):
-    np.save(tmp_path / "x.npy", x)
-    (tmp_path / "runner.py").write_text(RUNNER, encoding="utf-8")
-    code = f"""
-        import runpy, sys
-        sys.argv = ["runner", {kind!r}, {str(path)!r}, {str(tmp_path / 'x.npy')!r}, {str(tmp_path / 'out.npz')!r}]
-        runpy.run_path({str(tmp_path / 'runner.py')!r}, run_name="__main__")
-        """
-    report = json.loads(run_without_tfxai(code).strip().splitlines()[-1])
-    return report, dict(np.load(tmp_path / "out.npz"))
-
 
 def images(shape, count=6, seed=0):
     return (np.random.default_rng(seed).random((count, *shape)) * 255).astype("float32")

@@ -7,51 +7,15 @@ import pytest
 
 from tfxai.errors import TfxaiError
 from tfxai.signal import CNN1D, SAN1D, WindowPreprocessor, export_signal_model
-from tfxai.testing import run_without_tfxai
+from tfxai.testing import serve_without_tfxai
 
 pytest.importorskip("tf2onnx", reason="the export extra is not installed: pip install 'tfxai[export]'")
-
-RUNNER = """
-import json, sys, numpy as np
-kind, path, x_path, out_path = sys.argv[1:5]
-x = np.load(x_path)
-if kind == "tflite":
-    from ai_edge_litert.interpreter import Interpreter
-    runner = Interpreter(model_path=path).get_signature_runner("serving_default")
-    run = lambda windows: runner(windows=windows)
-else:
-    import onnxruntime
-    session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
-    names = [o.name for o in session.get_outputs()]
-    run = lambda windows: dict(zip(names, session.run(names, {"windows": windows})))
-outputs = run(x)
-text = lambda v: np.array([s.decode("utf-8") if isinstance(s, bytes) else str(s) for s in v])
-np.savez(out_path, **{k: (text(v) if v.dtype.kind in "OSU" else v) for k, v in outputs.items()})
-try:
-    run(np.zeros((1, x.shape[1] // 2, x.shape[2]), np.float32))
-    refused = None
-except Exception as error:
-    refused = type(error).__name__
-print(json.dumps({"keys": sorted(outputs), "refused": refused}))
-"""
 
 NAMES = ["rest", "walk", "run"]
 
 
 def _raw(batch=6, length=16, channels=3, seed=0):
     return np.random.default_rng(seed).normal(size=(batch, length, channels)).astype("float32")
-
-
-def _serve_without_tfxai(tmp_path, kind, path, x):
-    np.save(tmp_path / "x.npy", x)
-    (tmp_path / "runner.py").write_text(RUNNER, encoding="utf-8")
-    code = f"""
-        import runpy, sys
-        sys.argv = ["runner", {kind!r}, {str(path)!r}, {str(tmp_path / 'x.npy')!r}, {str(tmp_path / 'out.npz')!r}]
-        runpy.run_path({str(tmp_path / 'runner.py')!r}, run_name="__main__")
-        """
-    report = json.loads(run_without_tfxai(code).strip().splitlines()[-1])
-    return report, dict(np.load(tmp_path / "out.npz"))
 
 
 @pytest.mark.parametrize("kind", ["tflite", "onnx"])
@@ -62,13 +26,13 @@ def test_san1d_serves_its_probabilities_and_footprint_attention(tmp_path, kind, 
     preprocessor = WindowPreprocessor(fourier=fourier).adapt(_raw(batch=20, seed=1))
     card = export_signal_model(model, tmp_path / "export", preprocessor, window=16, format=kind, class_names=NAMES)
     expected = model.call_with_attention(preprocessor(raw))
-    report, served = _serve_without_tfxai(tmp_path, kind, tmp_path / "export" / card["file"], raw)
+    report, served = serve_without_tfxai(tmp_path, kind, tmp_path / "export" / card["file"], raw, input_name="windows")
     assert report["keys"] == ["attention", "class_id", "class_name", "probabilities"]
     np.testing.assert_allclose(served["probabilities"], np.asarray(expected["probabilities"]), atol=1e-4)
     np.testing.assert_allclose(served["attention"], np.asarray(expected["attention"]), atol=1e-3)
     predicted = np.asarray(expected["probabilities"]).argmax(1)
     assert served["class_id"].tolist() == predicted.tolist() and [str(n) for n in served["class_name"]] == [NAMES[i] for i in predicted]
-    assert report["refused"] is not None  # a window of another length fails in the runtime
+    assert report["refused"]["size"] is not None  # a window of another length fails in the runtime
     assert card["inputs"]["windows"]["shape"] == ["batch", 16, 3] and card["explanation"]["method"] == "own attention"
     assert card["outputs"]["attention"]["shape"] == ["batch", *np.shape(expected["attention"])[1:]]
     assert card["agreement_with_keras"]["top1_agreement"] == 1.0 and card["agreement_with_keras"]["max_abs_diff_attention"] < 1e-3
