@@ -130,13 +130,8 @@ class DefaultGroup(LazyGroup):
         return self.default_command() if name == self.DEFAULT else super().get_command(ctx, name)
 
 
-#: Apps whose process runs one kind of workload, for :func:`tfxai._runtime.onednn_for_workload`.
-WORKLOADS = {("train", "video"): "video", ("explain", "video"): "video"}
-
-
 def _load(target):
     module_name, attribute = target.split(":")
-    _runtime.onednn_for_workload(WORKLOADS.get(_command_path(target)))  # before TensorFlow loads
     context = click.get_current_context(silent=True)
     if context is None or not context.find_root().params.get("verbose"):
         _runtime.quiet_tensorflow_logs("3")  # TensorFlow's C++ error lines too: the apps report errors in their own line

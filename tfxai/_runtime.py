@@ -1,107 +1,52 @@
 """Process-level TensorFlow settings that must happen before TensorFlow is imported.
 
-TensorFlow 2.21's oneDNN kernels can corrupt memory on some x86-64 CPUs (AMD and Intel) in the
-backward pass of a strided 1x1 convolution on small, even-sized feature maps
-(the projection shortcut of small residual networks such as mini-Xception).
-The crash kills the whole process, so tfxai turns oneDNN's custom kernels off
-on AMD and Intel CPUs *unless the user chose a setting*: ``TF_ENABLE_ONEDNN_OPTS=1``
-keeps them on (faster forward passes, at the user's risk), ``=0`` turns them
-off everywhere. See README, section "oneDNN on AMD CPUs".
-
-The trigger is 2-D only: the same pattern in 3-D (``Conv3D`` with a 1x1x1
-kernel and stride (1, 2, 2) or (2, 2, 2) on even-sized maps, fitted) runs
-with oneDNN on, where turning it off costs video models 44x per training step.
-So the video apps (:func:`onednn_for_workload` ``"video"``, a process of their
-own) turn it back on before TensorFlow loads; :func:`onednn_state` says what is
-in force and why (``tfxai.ONEDNN_SETTING``, every run's ``metrics.json``).
+oneDNN stays on (TensorFlow's default on x86-64; it makes 3-D training steps ~44x
+and 2-D ones up to ~1.8x faster on this project's CPUs). TensorFlow 2.21's oneDNN
+kernels corrupt memory on AMD and Intel CPUs in one pattern, the backward pass of
+a strided 1x1 ``Conv2D`` on even-sized maps (the projection shortcuts of small
+residual nets such as mini-Xception); tfxai computes that convolution as a
+subsample and a stride-1 convolution, the same function without the crash
+(:mod:`tfxai._safe_conv`, installed as soon as Keras is imported). Before that,
+tfxai turned oneDNN off for the whole process. A value the user set
+(``TF_ENABLE_ONEDNN_OPTS=0`` or ``1``) is never overridden; :func:`onednn_state`
+says what is in force and why (``tfxai.ONEDNN_SETTING``, every run's ``metrics.json``).
 """
 
 import os
-import platform
 import sys
-import warnings
 
 ONEDNN_VARIABLE = "TF_ENABLE_ONEDNN_OPTS"
 
 
-def cpu_vendor():
-    """Return the CPU vendor string (``"AuthenticAMD"``, ``"GenuineIntel"``, ...) or ``""``."""
-    try:
-        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as handle:
-            for line in handle:
-                if line.startswith("vendor_id"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or ""
-
-
-HAZARDOUS_VENDORS = ("AuthenticAMD", "GenuineIntel")
-
-
-def onednn_hazard():
-    """True where the oneDNN strided-1x1 backward crash has been seen.
-
-    Seen on an AMD EPYC CPU and on an Intel Xeon with AMX ("Intel(R) Xeon(R)
-    Processor", TF 2.21: mini-Xception's fit and SmoothGrad abort with "corrupted
-    size vs. prev_size" / "malloc assertion failure" while oneDNN is on).
-    """
-    return cpu_vendor() in HAZARDOUS_VENDORS
-
-
 #: why the oneDNN setting in force was chosen (:func:`onednn_state`)
 _ONEDNN_WHY = {"reason": "TensorFlow's default"}
-USER_ONEDNN = os.environ.get(ONEDNN_VARIABLE)  # as the user set it, before tfxai decides
 
 
 def onednn_state():
     """``{"TF_ENABLE_ONEDNN_OPTS": value or None (TensorFlow's default), "reason": why}``: what is in force in this process."""
-    return {ONEDNN_VARIABLE: os.environ.get(ONEDNN_VARIABLE), "reason": _ONEDNN_WHY["reason"]}
+    from tfxai import _safe_conv
+
+    return {ONEDNN_VARIABLE: os.environ.get(ONEDNN_VARIABLE), "reason": _ONEDNN_WHY["reason"],
+            "strided_pointwise_subsampled": _safe_conv.installed()}
 
 
 def configure_onednn():
-    """Turn oneDNN custom ops off on hazardous CPUs, before TensorFlow is imported.
+    """Decide oneDNN before TensorFlow is imported: on, unless the user set ``TF_ENABLE_ONEDNN_OPTS``.
 
-    Returns the value in force afterwards (``"0"``, ``"1"`` or ``None`` for
-    TensorFlow's default). Never overrides a value the user set.
+    Returns the value in force afterwards (``"0"`` or ``"1"``; ``None`` where
+    TensorFlow was imported first and the user set nothing: TensorFlow's default).
     """
     if ONEDNN_VARIABLE in os.environ:
         _ONEDNN_WHY["reason"] = "set by the user"
         return os.environ[ONEDNN_VARIABLE]
-    if not onednn_hazard():
-        return None
     if "tensorflow" in sys.modules:
-        _ONEDNN_WHY["reason"] = "TensorFlow was imported before tfxai: its default (on)"
-        warnings.warn(
-            "tensorflow was imported before tfxai on an AMD CPU, so oneDNN stays on and "
-            "training small residual nets (strided 1x1 convs) may crash the process; "
-            f"set {ONEDNN_VARIABLE}=0 before importing tensorflow to avoid it.",
-            RuntimeWarning,
-            stacklevel=3,
-        )
+        _ONEDNN_WHY["reason"] = ("TensorFlow was imported before tfxai: its default (on for x86-64 Linux); strided 1x1 "
+                                 "convolutions are still computed safely once Keras is imported (tfxai._safe_conv)")
         return None
-    os.environ[ONEDNN_VARIABLE] = "0"
-    _ONEDNN_WHY["reason"] = (f"off by tfxai on this {cpu_vendor()} CPU: oneDNN's backward pass of a strided 1x1 Conv2D "
-                             "on even-sized maps crashes the process (TensorFlow 2.21)")
-    return "0"
-
-
-def onednn_for_workload(workload):
-    """Before TensorFlow loads, let a process that runs only ``workload`` use oneDNN where that workload is safe.
-
-    ``"video"`` (3-D convolutions, not affected by the 2-D crash): oneDNN back
-    on when tfxai had turned it off. Other workloads keep the setting. Nothing
-    changes once TensorFlow is imported or when the user set the variable.
-    Returns the value in force (also in ``tfxai.ONEDNN_SETTING``).
-    """
-    if workload == "video" and USER_ONEDNN is None and os.environ.get(ONEDNN_VARIABLE) == "0" and "tensorflow" not in sys.modules:
-        os.environ[ONEDNN_VARIABLE] = "1"
-        _ONEDNN_WHY["reason"] = ("on for a video workload: the 2-D strided 1x1 Conv2D crash does not occur with Conv3D, "
-                                 "and oneDNN makes 3-D training steps ~44x faster")
-        package = sys.modules.get("tfxai")
-        if package is not None:
-            package.ONEDNN_SETTING = "1"
-    return os.environ.get(ONEDNN_VARIABLE)
+    os.environ[ONEDNN_VARIABLE] = "1"
+    _ONEDNN_WHY["reason"] = ("on: tfxai computes strided 1x1 Conv1D/Conv2D as a subsample and a stride-1 convolution "
+                             "(tfxai._safe_conv), which avoids oneDNN's crash in their backward pass (TensorFlow 2.21)")
+    return "1"
 
 
 LOG_LEVEL_VARIABLE = "TF_CPP_MIN_LOG_LEVEL"

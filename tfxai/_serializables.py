@@ -42,7 +42,13 @@ REGISTERING_MODULES = (
 
 
 def register_all():
-    """Import every registering module; one that cannot be imported (a missing optional package) is skipped."""
+    """Make strided pointwise convolutions safe (:mod:`tfxai._safe_conv`), then import every registering module.
+
+    A registering module that cannot be imported (a missing optional package) is skipped.
+    """
+    from tfxai import _safe_conv
+
+    _safe_conv.install()
     for name in REGISTERING_MODULES:
         try:
             importlib.import_module(name)
