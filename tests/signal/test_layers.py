@@ -137,3 +137,156 @@ def test_config_and_keras_round_trips(tmp_path):
     inputs = keras.Input((24, 4))
     model = keras.Model(inputs, SelfAttention1D(spacing=3)(inputs))
     assert_keras_round_trip(model, x, str(tmp_path))
+
+
+def _neighbour(i, offset, length, padding):
+    """Index of neighbour ``i + offset`` in the sequence after ``padding`` (None: outside, zero padding)."""
+    j = i + offset
+    if 0 <= j < length:
+        return j
+    if padding == "zeros":
+        return None
+    if padding == "reflect":
+        return -j if j < 0 else 2 * (length - 1) - j
+    return -j - 1 if j < 0 else 2 * length - 1 - j  # symmetric
+
+
+def _conv_same(x, kernel, bias):
+    """Keras ``Conv1D(padding="same")`` of one sequence ``(T, D)``, looped."""
+    width, half = kernel.shape[0], (kernel.shape[0] - 1) // 2
+    padded = np.pad(x, [(half, width - 1 - half), (0, 0)])
+    return np.stack([sum(padded[t + k] @ kernel[k] for k in range(width)) for t in range(len(x))]) + bias
+
+
+def _zhao(layer, x):
+    """Zhao's y_i = sum_j gamma(phi(x_i) - psi(x_j); p_j) * beta(x_j) with every option, looped per (i, j) in float64.
+
+    Returns ``(outputs, attention)``; inference mode (batch norm from its moving statistics).
+    """
+    weights = {w.path.split("/", 1)[1]: np.asarray(w, dtype="float64") for w in layer.weights}
+    x = np.asarray(x, dtype="float64")
+    hidden = x
+    if layer.pre_activation:
+        scale = weights["input_norm/gamma"] / np.sqrt(weights["input_norm/moving_variance"] + layer.input_norm.epsilon)
+        hidden = np.maximum((x - weights["input_norm/moving_mean"]) * scale + weights["input_norm/beta"], 0)
+    batch, length, _ = x.shape
+    outputs, attention = x.copy(), []
+    for b in range(batch):
+        phi = _conv_same(hidden[b], weights["phi/kernel"], weights["phi/bias"])
+        psi = _conv_same(hidden[b], weights["psi/kernel"], weights["psi/bias"])
+        beta = hidden[b] @ weights["beta/kernel"][0] + weights["beta/bias"]
+        alphas = []
+        for i in range(length):
+            logits, values, valid = [], [], []
+            for m, offset in enumerate(layer.offsets):
+                j = _neighbour(i, offset, length, layer.padding)
+                key = np.zeros_like(psi[0]) if j is None else psi[j]  # zero padding: psi and beta are 0 there
+                pre = (phi[i] - key) @ weights["gamma_hidden/kernel"] + weights["gamma_hidden/bias"]
+                if layer.position_encoding:
+                    pre = pre + weights["position"][m]
+                logits.append(np.maximum(pre, 0) @ weights["gamma_output/kernel"] + weights["gamma_output/bias"])
+                values.append(np.zeros_like(beta[0]) if j is None else beta[j])
+                valid.append(j is not None)
+            alpha = np.array(logits)
+            if layer.normalization == "softmax":
+                alpha = np.where(np.array(valid)[:, None], alpha, -np.inf)
+                alpha = np.exp(alpha - alpha.max(0)) / np.exp(alpha - alpha.max(0)).sum(0)
+            alphas.append(alpha)
+            outputs[b, i] += (alpha * np.array(values)).sum(0) @ weights["output_projection/kernel"][0]
+        attention.append(alphas)
+    return outputs, np.array(attention)
+
+
+@pytest.mark.parametrize("padding", ["zeros", "reflect", "symmetric"])
+@pytest.mark.parametrize("normalization", ["none", "softmax"])
+@pytest.mark.parametrize("position_encoding", [True, False])
+def test_outputs_and_attention_equal_zhaos_formula_looped_over_steps_and_neighbours(padding, normalization, position_encoding):
+    x = _signal(length=13, channels=8)
+    kernel_size = 3 if position_encoding else 1  # both the Conv1D and the single-matmul phi/psi
+    layer = SelfAttention1D(footprint=5, spacing=3 if padding == "zeros" else 2, padding=padding, normalization=normalization,
+                            position_encoding=position_encoding, relation_kernel_size=kernel_size, hidden_channels=3,
+                            pre_activation=padding != "symmetric")
+    layer(x)
+    _randomise(layer)
+    expected, expected_attention = _zhao(layer, x)
+    np.testing.assert_allclose(np.asarray(layer(x, training=False)), expected, rtol=1e-5, atol=1e-5)
+    outputs, attention = layer(x, training=False, return_attention=True)
+    np.testing.assert_allclose(np.asarray(outputs), expected, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(attention), expected_attention, rtol=1e-5, atol=1e-5)
+
+
+def _gathered(layer, x, training):
+    """The block written with one tf.gather per neighbour stack and TensorFlow's own gradients (batch-major)."""
+    import tensorflow as tf
+
+    length = x.shape[1]
+    rows = [[_neighbour(i, o, length, layer.padding) for o in layer.offsets] for i in range(length)]
+    valid = tf.constant([[j is not None for j in row] for row in rows])[None, :, :, None]
+    index = tf.constant([[0 if j is None else j for j in row] for row in rows])
+    hidden = tf.nn.relu(layer.input_norm(x, training=training))
+    query = layer.gamma_hidden(layer.phi(hidden))
+    keys = tf.where(valid, tf.gather(layer.psi(hidden), index, axis=1) @ layer.gamma_hidden.kernel, 0.0)
+    values = tf.where(valid, tf.gather(layer.beta(hidden), index, axis=1), 0.0)
+    alpha = layer.gamma_output(tf.nn.relu(query[:, :, None] - keys + layer.position))
+    if layer.normalization == "softmax":
+        alpha = tf.nn.softmax(tf.where(valid, alpha, -1e9) if layer.padding == "zeros" else alpha, axis=2)
+    return x + layer.output_projection(tf.reduce_sum(alpha * values, axis=2))
+
+
+@pytest.mark.parametrize(("padding", "normalization"), [("zeros", "none"), ("zeros", "softmax"), ("reflect", "none"), ("symmetric", "softmax")])
+def test_training_gradients_equal_those_of_the_plain_gathered_formula(padding, normalization):
+    import tensorflow as tf
+
+    x = tf.constant(_signal(length=13, channels=8))
+    layer = SelfAttention1D(footprint=5, spacing=2, padding=padding, normalization=normalization, relation_kernel_size=1)
+    layer(x)
+    _randomise(layer)
+    weight = tf.constant(np.random.default_rng(3).normal(size=x.shape).astype("float32"))
+    gradients = []
+    for function in (lambda v: layer(v, training=True), lambda v: _gathered(layer, v, training=True)):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            loss = tf.reduce_sum(function(x) * weight)
+        gradients.append(tape.gradient(loss, [x] + layer.trainable_variables))
+    scale = max(float(tf.reduce_max(tf.abs(g))) for g in gradients[1])  # softmax: gamma_output's bias gets ~0 (shift invariance)
+    for got, expected, name in zip(*gradients, ["inputs"] + [w.path for w in layer.trainable_variables], strict=True):
+        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-6 * scale, err_msg=name)
+
+
+# The variables of SelfAttention1D(footprint=5) on 4 channels, as laid out in a .weights.h5 file of a
+# Functional model around it by the code before the time-major rewrite: files saved then must still load.
+SAVED_LAYOUT = {
+    "beta/vars/0": (1, 4, 4), "beta/vars/1": (4,), "gamma_hidden/vars/0": (1, 1), "gamma_hidden/vars/1": (1,),
+    "gamma_output/vars/0": (1, 4), "gamma_output/vars/1": (4,), "input_norm/vars/0": (4,), "input_norm/vars/1": (4,),
+    "input_norm/vars/2": (4,), "input_norm/vars/3": (4,), "output_projection/vars/0": (1, 4, 4),
+    "phi/vars/0": (1, 4, 1), "phi/vars/1": (1,), "psi/vars/0": (1, 4, 1), "psi/vars/1": (1,), "vars/0": (5, 1),
+}
+
+
+def test_a_weights_file_in_the_saved_layout_loads_into_the_right_variables(tmp_path):
+    import h5py
+
+    inputs = keras.Input((24, 4))
+    layer = SelfAttention1D(footprint=5, spacing=2)
+    model = keras.Model(inputs, layer(inputs))
+    model.save_weights(tmp_path / "new.weights.h5")
+    with h5py.File(tmp_path / "new.weights.h5") as handle:
+        stored = {}
+        handle["layers/self_attention1d"].visititems(lambda k, v: stored.update({k: v.shape}) if isinstance(v, h5py.Dataset) else None)
+    assert stored == SAVED_LAYOUT
+    # A file written in that layout (not by save_weights) loads into the variables the formula expects.
+    rng = np.random.default_rng(7)
+    arrays = {key: rng.uniform(0.5, 1.5, size=shape) if key == "input_norm/vars/3" else rng.normal(scale=0.5, size=shape)
+              for key, shape in SAVED_LAYOUT.items()}
+    with h5py.File(tmp_path / "new.weights.h5", "r+") as handle:
+        for key, array in arrays.items():
+            handle[f"layers/self_attention1d/{key}"][...] = array.astype("float32")
+    fresh = keras.Model(inputs, SelfAttention1D(footprint=5, spacing=2)(inputs))
+    fresh.load_weights(tmp_path / "new.weights.h5")
+    block = fresh.layers[-1]
+    assert [tuple(w.shape) for w in block.weights] == [(5, 1), (4,), (4,), (4,), (4,), (1, 4, 1), (1,), (1, 4, 1), (1,), (1, 4, 4),
+                                                          (4,), (1, 1), (1,), (1, 4), (4,), (1, 4, 4)]
+    np.testing.assert_array_equal(np.asarray(block.position), arrays["vars/0"].astype("float32"))
+    np.testing.assert_array_equal(np.asarray(block.input_norm.moving_variance), arrays["input_norm/vars/3"].astype("float32"))
+    x = _signal()
+    np.testing.assert_allclose(np.asarray(fresh(x, training=False)), _zhao(block, x)[0], rtol=1e-5, atol=1e-5)

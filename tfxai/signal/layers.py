@@ -11,6 +11,7 @@ sequences, with the footprint made of neighbours at a fixed spacing
 """
 
 import keras
+import tensorflow as tf
 from keras import ops
 
 from tfxai.errors import TfxaiError
@@ -187,51 +188,55 @@ class SelfAttention1D(keras.layers.Layer):
         ``alpha`` are the weights ``gamma(delta)`` (normalised when
         ``normalization="softmax"``), ``values`` the neighbours' ``beta``.
         """
-        terms = list(self._terms(inputs, training))
-        weights = ops.stack([w for w, _ in terms], axis=2)
-        values = ops.stack([v for _, v in terms], axis=2)
-        if self.normalization == "softmax":
-            if self.padding == "zeros":
-                valid = self.valid_neighbours(ops.shape(inputs)[1])[None, :, :, None]
-                weights = ops.where(valid, weights, ops.cast(-1e9, weights.dtype))
-            weights = ops.softmax(weights, axis=2)
-        return weights, values
+        weights, padded_values = self._weights_and_values(_time_major(inputs), training)
+        values = _shifted_stack(padded_values, self.footprint, self.spacing, ops.shape(inputs)[1])
+        return _time_major(weights, footprint_axis=True), _time_major(values, footprint_axis=True)
 
     def call(self, inputs, training=None, return_attention=False):
-        if return_attention or self.normalization != "none":
-            weights, values = self.attention(inputs, training=training)
-            aggregated = ops.sum(weights * values, axis=2)
-        else:
-            # Accumulate footprint position by position: no (batch, T, footprint, channels) tensors.
-            aggregated = None
-            for weights, values in self._terms(inputs, training):
-                term = weights * values
-                aggregated = term if aggregated is None else aggregated + term
-        outputs = inputs + self.output_projection(aggregated)
+        # Time-major inside: a shift along time is then a slice of whole rows (no copy), and the
+        # gathers/scatters over the footprint are one op each (see _shifted_stack, _footprint_sum).
+        weights, padded_values = self._weights_and_values(_time_major(inputs), training)
+        aggregated = _footprint_sum(weights, padded_values, self.spacing)
+        kernel = self.output_projection.kernel
+        outputs = inputs + _time_major(_pointwise(aggregated, ops.cast(kernel[0], aggregated.dtype)))
         if return_attention:
-            return outputs, weights
+            return outputs, _time_major(weights, footprint_axis=True)
         return outputs
 
-    def _terms(self, inputs, training):
-        """Yield ``(gamma(delta), beta(x_j))`` for each footprint position, each ``(batch, T, value_channels)``."""
+    def _weights_and_values(self, inputs, training):
+        """From time-major ``(T, batch, channels)`` inputs: ``gamma(delta)`` as ``(footprint, T, batch, value)``
+        (normalised if asked) and the padded ``beta`` as ``(T + 2 reach, batch, value)``."""
         hidden = inputs
         if self.input_norm is not None:
             hidden = ops.relu(self.input_norm(hidden, training=training))
-        length = ops.shape(inputs)[1]
+        length = ops.shape(inputs)[0]
         # gamma's first layer is affine: W1 (phi_i - psi_j) + b1 = (W1 phi_i + b1) - W1 psi_j, so it is
         # applied before the neighbours are gathered (zero-padded psi stays zero after W1).
-        query = self.gamma_hidden(self.phi(hidden))
-        kernel = ops.cast(self.gamma_hidden.kernel, query.dtype)
-        keys = self._pad(ops.matmul(self.psi(hidden), kernel))
-        values = self._pad(self.beta(hidden))
-        for index, offset in enumerate(self.offsets):
-            relation = query - self._shift(keys, offset, length)
-            if self.position is not None:
-                relation = relation + ops.cast(self.position[index], relation.dtype)
-            yield self.gamma_output(ops.relu(relation)), self._shift(values, offset, length)
+        kernel = ops.cast(self.gamma_hidden.kernel, hidden.dtype)
+        query = _pointwise(self._project(self.phi, hidden), kernel, self.gamma_hidden.bias)
+        keys = self._pad(_pointwise(self._project(self.psi, hidden), kernel), axis=0)
+        values = self._pad(self._project(self.beta, hidden), axis=0)
+        relation = ops.expand_dims(query, 0) - _shifted_stack(keys, self.footprint, self.spacing, length)
+        if self.position is not None:
+            relation = relation + ops.cast(self.position, relation.dtype)[:, None, None, :]
+        output = self.gamma_output
+        weights = _pointwise(ops.relu(relation), ops.cast(output.kernel, relation.dtype), output.bias)
+        if self.normalization == "softmax":
+            if self.padding == "zeros":
+                valid = ops.transpose(self.valid_neighbours(length))[:, :, None, None]
+                weights = ops.where(valid, weights, ops.cast(-1e9, weights.dtype))
+            weights = ops.softmax(weights, axis=0)
+        return weights, values
 
-    def _pad(self, features):
-        widths = [[0, 0], [self.reach, self.reach], [0, 0]]
+    def _project(self, layer, hidden):
+        """A ``Conv1D`` projection of time-major features (pointwise ones as one matrix product)."""
+        if layer.kernel_size[0] == 1:
+            return _pointwise(hidden, ops.cast(layer.kernel[0], hidden.dtype), layer.bias)
+        return _time_major(layer(_time_major(hidden)))
+
+    def _pad(self, features, axis=1):
+        widths = [[0, 0], [0, 0], [0, 0]]
+        widths[axis] = [self.reach, self.reach]
         if self.padding == "zeros":
             return ops.pad(features, widths)
         return ops.pad(features, widths, mode=self.padding)
@@ -270,3 +275,65 @@ class SelfAttention1D(keras.layers.Layer):
             }
         )
         return config
+
+
+def _time_major(tensor, footprint_axis=False):
+    """``(batch, T, D) <-> (T, batch, D)``; with ``footprint_axis``, ``(batch, T, footprint, D) <-> (footprint, T, batch, D)``."""
+    return ops.transpose(tensor, (2, 1, 0, 3) if footprint_axis else (1, 0, 2))
+
+
+def _pointwise(tensor, kernel, bias=None):
+    """``tensor @ kernel (+ bias)`` over the last axis, as one matrix product over all leading positions."""
+    shape = ops.shape(tensor)
+    product = ops.matmul(ops.reshape(tensor, (-1, shape[-1])), kernel)
+    if bias is not None:
+        product = product + ops.cast(bias, product.dtype)
+    return ops.reshape(product, tuple(shape[:-1]) + (kernel.shape[-1],))
+
+
+def _scatter_shifted(stacked, spacing, padded_length):
+    """Transpose of :func:`_shifted_stack`: add ``stacked[k, t]`` into row ``t + k * spacing`` (one segment sum)."""
+    shape = tf.shape(stacked)
+    rows = tf.reshape(tf.range(shape[1])[None, :] + spacing * tf.range(shape[0])[:, None], [-1])
+    flat = tf.reshape(stacked, tf.concat([[-1], shape[2:]], 0))
+    return tf.math.unsorted_segment_sum(flat, rows, padded_length)
+
+
+def _shifted_stack(padded, footprint, spacing, length):
+    """``(T + 2 reach, ...) -> (footprint, T, ...)`` with ``[k, t] = padded[t + k * spacing]``.
+
+    Time-major rows make each shift a slice without a copy; the gradient is one
+    segment sum (TensorFlow's own would pad and add one full copy per position).
+    """
+
+    @tf.custom_gradient
+    def stack(padded):
+        def grad(upstream):
+            return _scatter_shifted(upstream, spacing, tf.shape(padded)[0])
+
+        return tf.stack([padded[k * spacing : k * spacing + length] for k in range(footprint)]), grad
+
+    return stack(padded)
+
+
+def _footprint_sum(weights, padded, spacing):
+    """``sum_k weights[k] * padded[k * spacing : k * spacing + T]`` for ``weights (footprint, T, ...)``.
+
+    Forward: one product per footprint position on row slices (no stacked copy of the values).
+    Backward: one product with the stacked values and one segment sum for the values' gradient.
+    """
+    footprint = int(weights.shape[0])
+
+    @tf.custom_gradient
+    def weighted_sum(weights, padded):
+        length = tf.shape(weights)[1]
+        terms = [w * padded[k * spacing : k * spacing + length] for k, w in enumerate(tf.unstack(weights, footprint))]
+
+        def grad(upstream):
+            values = tf.stack([padded[k * spacing : k * spacing + length] for k in range(footprint)])
+            upstream = upstream[None]
+            return upstream * values, _scatter_shifted(upstream * weights, spacing, tf.shape(padded)[0])
+
+        return tf.add_n(terms), grad
+
+    return weighted_sum(weights, padded)
