@@ -120,6 +120,12 @@ def test_int8_is_small_agrees_on_top1_and_keeps_a_float_heatmap(tmp_path):
     heatmaps, probabilities = get_method("gradcam")(model).explain(test)
     assert np.mean(served["class_id"] == np.argmax(probabilities.numpy(), 1)) >= 0.95
     assert np.median(heatmap_correlations(heatmaps.numpy(), served["heatmap"])) >= 0.9
+    # the heatmap path after the int8 feature map runs in float32: not rounded to int8's 1/255 steps, and close to Keras
+    assert len(np.unique(served["heatmap"])) > 1000
+    same = served["class_id"] == np.argmax(probabilities.numpy(), 1)
+    assert heatmap_correlations(heatmaps.numpy()[same], served["heatmap"][same]).min() >= 0.99
+    tensors = litert_interpreter(tmp_path / "int8" / "model.tflite").get_tensor_details()
+    assert not {t["dtype"].__name__ for t in tensors if "float_heatmap/" in t["name"]} & {"int8", "int16"}
     assert float32["agreement_with_keras"]["max_abs_diff_probabilities"] < 1e-4
 
 
