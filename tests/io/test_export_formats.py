@@ -120,6 +120,12 @@ def test_int8_is_small_agrees_on_top1_and_keeps_a_float_heatmap(tmp_path):
     heatmaps, probabilities = get_method("gradcam")(model).explain(test)
     assert np.mean(served["class_id"] == np.argmax(probabilities.numpy(), 1)) >= 0.95
     assert np.median(heatmap_correlations(heatmaps.numpy(), served["heatmap"])) >= 0.9
+    # the heatmap path after the int8 feature map runs in float32: not rounded to int8's 1/255 steps, and close to Keras
+    assert len(np.unique(served["heatmap"])) > 1000
+    same = served["class_id"] == np.argmax(probabilities.numpy(), 1)
+    assert heatmap_correlations(heatmaps.numpy()[same], served["heatmap"][same]).min() >= 0.99
+    tensors = litert_interpreter(tmp_path / "int8" / "model.tflite").get_tensor_details()
+    assert not {t["dtype"].__name__ for t in tensors if "float_heatmap/" in t["name"]} & {"int8", "int16"}
     assert float32["agreement_with_keras"]["max_abs_diff_probabilities"] < 1e-4
 
 
@@ -172,3 +178,15 @@ def test_export_app_writes_each_format(tmp_path):
                                        "--quantize", "int8"])
     assert result.exit_code == 2 and "error: int8 quantization needs calibration images" in result.output
     assert not (tmp_path / "q").exists()
+
+
+def test_agreement_counts_low_heatmap_correlations_and_which_of_them_are_class_flips():
+    from tfxai.io.model_card import agreement
+
+    ramp = np.linspace(0, 1, 16).reshape(4, 4)
+    reference = {"probabilities": np.full((3, 2), 0.5), "class_id": np.array([0, 1, 1]), "heatmap": np.stack([ramp, ramp, ramp])}
+    exported = {"probabilities": np.full((3, 2), 0.5), "class_id": np.array([0, 0, 1]),  # image 1 flips class
+                "heatmap": np.stack([ramp, ramp.T, 1 - ramp])}  # image 1: another map (r 0.2), image 2: inverted (r -1)
+    result = agreement(reference, exported)
+    assert result["heatmap_pearson_r_below_0.95"] == {"images": 2, "other_class": 1}
+    assert result["top1_agreement"] == pytest.approx(2 / 3) and result["heatmap_pearson_r"]["min"] == pytest.approx(-1.0)

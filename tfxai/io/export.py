@@ -43,7 +43,7 @@ from tfxai.explain.cam import BaseCAM, combine, normalize, upsample
 from tfxai.explain.layers import output_activation, score_layer
 from tfxai.explain.targets import binary_sign, predicted_classes
 from tfxai.io import atomic_path
-from tfxai.io.export_litert import FORMATS, QUANTIZATIONS, check_export_options, litert_from_function, litert_interpreter, run_litert
+from tfxai.io.export_litert import FLOAT_SCOPE, FORMATS, QUANTIZATIONS, check_export_options, litert_from_function, litert_interpreter, run_litert
 from tfxai.io.export_onnx import OPSET, convert_onnx, onnx_session, run_onnx
 from tfxai.io.model_card import agreement, calibration_images, check_images, training_data, write_model_card
 
@@ -270,16 +270,17 @@ def _analytic_cam(model, explain, layer):
         images = tf.cast(images, tf.float32)
         features, scores = cam.view(images, training=False)
         class_ids = predicted_classes(scores)
-        kernel = tf.transpose(tf.convert_to_tensor(dense.kernel))  # (classes, channels)
-        if kernel.shape[0] == 1:
-            column = kernel[0][None] * binary_sign(class_ids, kernel.dtype)[:, None]
-        else:
-            column = tf.gather(kernel, class_ids)
-        positions = float(np.prod(features.shape[1:-1]))
-        rank = len(features.shape)
-        gradients = tf.ones_like(features) * tf.reshape(tf.cast(column / positions, features.dtype), [-1] + [1] * (rank - 2) + [channels])
-        heatmaps = combine(features, cam.channel_weights(features, gradients, class_ids), relu=cam.relu)
-        heatmaps = normalize(upsample(heatmaps, images.shape[1:-1]))
+        with tf.name_scope(FLOAT_SCOPE):  # int8 LiteRT keeps these ops float32 (export_litert.FLOAT_SCOPE)
+            kernel = tf.transpose(tf.convert_to_tensor(dense.kernel))  # (classes, channels)
+            if kernel.shape[0] == 1:
+                column = kernel[0][None] * binary_sign(class_ids, kernel.dtype)[:, None]
+            else:
+                column = tf.gather(kernel, class_ids)
+            positions = float(np.prod(features.shape[1:-1]))
+            rank = len(features.shape)
+            gradients = tf.ones_like(features) * tf.reshape(tf.cast(column / positions, features.dtype), [-1] + [1] * (rank - 2) + [channels])
+            heatmaps = combine(features, cam.channel_weights(features, gradients, class_ids), relu=cam.relu)
+            heatmaps = normalize(upsample(heatmaps, images.shape[1:-1]))
         return _outputs(squash(scores), tf.cast(heatmaps, tf.float32))
 
     return serve
