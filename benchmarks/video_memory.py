@@ -2,7 +2,8 @@
 
 Usage::
 
-    nice -n 10 python -P benchmarks/video_memory.py [--counts 2000 20000] [--size 192 144] [--clips 8] [--keep DIR]
+    nice -n 10 python -P benchmarks/video_memory.py [--counts 2000 20000] [--size 192 144] [--clips 8] [--scale 1]
+        [--commands explain track] [--keep DIR]
 
 opencv-doc's ``vtest.avi`` (795 frames, 768x576, people walking) is decoded
 once, downscaled to ``--size`` and written, looped, as one .mp4 (mp4v) per
@@ -80,6 +81,7 @@ def main():
     parser.add_argument("--counts", type=int, nargs="+", default=[2000, 20000])
     parser.add_argument("--size", type=int, nargs=2, default=[192, 144], metavar=("W", "H"))
     parser.add_argument("--clips", type=int, default=8, help="explain video --clips (default 8).")
+    parser.add_argument("--scale", type=int, default=1, help="explain video --scale (default 1).")
     parser.add_argument("--commands", nargs="+", choices=["explain", "track"], default=["explain", "track"])
     parser.add_argument("--keep", default=None, help="Work in this folder and keep it (default: a temporary folder).")
     args = parser.parse_args()
@@ -94,9 +96,9 @@ def main():
         print(f"vtest.avi ({looped} frames) looped and downscaled to {width}x{height}, mp4v; "
               f"tiny 3-D CNN ({FRAMES}x{INPUT}x{INPUT}x3); python {sys.version.split()[0]}; tfxai from {os.path.dirname(tfxai)}")
         runs = {
-            "explain": (f"tfxai explain video --clips {args.clips} (Grad-CAM, mp4)",
+            "explain": (f"tfxai explain video --clips {args.clips} --scale {args.scale} (Grad-CAM, mp4)",
                         lambda video, out: [tfxai, "explain", "video", video, "--model", model, "--out", out, "--clips",
-                                            str(args.clips), "--quiet"]),
+                                            str(args.clips), "--scale", str(args.scale), "--quiet"]),
             "track": (f"tfxai annotate track --mode framediff --init 0:{box}",
                       lambda video, out: [tfxai, "annotate", "track", video, "--init", f"0:{box}", "--out", out,
                                           "--mode", "framediff", "--quiet"]),
