@@ -10,7 +10,7 @@ import os
 
 import click
 
-from tfxai.apps.common import echo, reports_errors, unsafe_deserialization_option
+from tfxai.apps.common import echo, progress_bar, reports_errors, unsafe_deserialization_option
 from tfxai.apps.studio import host_option, without_tensorflow
 
 VIDEO = click.argument("video", type=click.Path(dir_okay=False))
@@ -212,12 +212,19 @@ def track_command(video, inits, folder, out, detector, mode, classes, search_siz
     tracker = Tracker(TrackerConfig(mode=mode, search_size=search_size, min_iou=min_iou), found)
     with Video(video) as clip:
         store = LabelStore(out, classes=class_names, video=clip)
-        last = min(len(clip), stop or len(clip))
-        with click.progressbar(length=last, label=f"tracking ({mode})", file=click.get_text_stream("stderr")) as bar:
-            def progress(index, total):
-                bar.update(index + 1 - bar.pos)
+        bars = []  # made at the first frame tracked, where a resumed run starts
 
+        def progress(index, total):
+            if not bars:
+                bars.append(progress_bar(total, "frame", f"tracking ({mode})", initial=index))
+            if bars[0] is not None:
+                bars[0].update(1)
+
+        try:
             tracked, seconds = track_video(clip, store, tracker, anchors, start=start, stop=stop, progress=progress)
+        finally:
+            if bars and bars[0] is not None:
+                bars[0].close()
     rate = tracked / seconds if seconds > 0 else float("inf")
     echo(f"tracked {tracked} frames in {seconds:.1f} s ({rate:.0f} frames/s); labels in {out}")
 

@@ -389,3 +389,15 @@ def mixed_precision_option(function):
             return function(*args, **kwargs)
 
     return wrapper
+
+
+def progress_bar(total, unit, description, initial=0, delay=2.0):
+    """A tqdm bar on stderr (rate and time left) for ``total`` ``unit``\\ s, shown once the work has taken ``delay``
+    seconds (short runs print none); None under ``--quiet``."""
+    context = click.get_current_context(silent=True)
+    if context is not None and context.meta.get("tfxai.quiet"):
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=initial, unit=unit, desc=description, file=sys.stderr, dynamic_ncols=True, leave=False,
+                delay=delay)

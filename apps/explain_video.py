@@ -2,7 +2,7 @@
 
 import click
 
-from tfxai.apps.common import echo, reports_errors, unsafe_deserialization_option
+from tfxai.apps.common import echo, progress_bar, reports_errors, unsafe_deserialization_option
 
 
 def _video_argument(function):
@@ -50,6 +50,7 @@ def command(video, video_option, model_path, out, clips, stride, video_format, a
     check_output_folder(out, overwrite)
     model, class_names = load_model(model_path)
     with staged_directory(out, overwrite=overwrite) as staging:
-        summary = explain_video(model, video_path, staging, class_names, clips, stride, video_format, alpha, scale)
+        summary = explain_video(model, video_path, staging, class_names, clips, stride, video_format, alpha, scale,
+                                progress=lambda total: progress_bar(total, "clip", "explaining"))
     echo(f"wrote {out}: {summary['predicted']} ({summary['probability']:.3f}, {clips} clip(s) averaged); "
          f"clip*.png, clip*.{video_format}, summary.json")

@@ -7,7 +7,7 @@ import numpy as np
 
 from tfxai.errors import TfxaiError
 
-__all__ = ["Video", "read_frames"]
+__all__ = ["Video", "iter_frames", "read_frames"]
 
 
 class Video:
@@ -65,24 +65,31 @@ def read_frames(path, indices):
     Returns RGB uint8 ``(len(indices), H, W, 3)``; frames of a folder that differ in
     size from its first one are resized to it.
     """
+    return np.stack(list(iter_frames(path, indices)))
+
+
+def iter_frames(path, indices):
+    """The frames of :func:`read_frames` one by one, each decoded when asked for (the video stays open meanwhile)."""
     path, indices = os.fspath(path), [int(i) for i in indices]
     if not os.path.isdir(path):
         with Video(path) as video:
-            return np.stack([video.read(i) for i in indices])
+            for index in indices:
+                yield video.read(index)
+        return
     from tfxai.data.image_folder import IMAGE_EXTENSIONS, read_image
 
     files = sorted(os.path.join(path, f) for f in os.listdir(path) if f.lower().endswith(IMAGE_EXTENSIONS))
     if not files:
         raise TfxaiError(f"frame folder {path} holds no images ({', '.join(IMAGE_EXTENSIONS)}): add frames or pass a video file")
-    frames = []
+    first = None
     for index in indices:
         if not 0 <= index < len(files):
             raise TfxaiError(f"frame {index} is outside {path} (frames 0 to {len(files) - 1}): choose another frame")
         frame = read_image(files[index], channels=3, convert=True)
-        if frames and frame.shape != frames[0].shape:
-            frame = cv2.resize(frame, (frames[0].shape[1], frames[0].shape[0]), interpolation=cv2.INTER_AREA)
-        frames.append(frame)
-    return np.stack(frames)
+        if first is not None and frame.shape != first:
+            frame = cv2.resize(frame, (first[1], first[0]), interpolation=cv2.INTER_AREA)
+        first = first or frame.shape
+        yield frame
 
 
 def to_gray(frame):

@@ -7,7 +7,7 @@ import numpy as np
 from tfxai.errors import TfxaiError
 from tfxai.io import write_json
 
-__all__ = ["clip_attention", "explain_video"]
+__all__ = ["CLIP_BATCH", "clip_attention", "explain_video"]
 
 
 def clip_attention(model, clips):
@@ -39,39 +39,48 @@ def _clip_shape(model):
     return shape
 
 
-def explain_video(model, path, folder, class_names=None, clips=2, stride=1, video_format="mp4", alpha=0.4, scale=1):
+#: Clips read and explained together (the Grad-CAM batch of :func:`clip_attention`): memory holds this many clips at any ``clips``.
+CLIP_BATCH = 4
+
+
+def explain_video(model, path, folder, class_names=None, clips=2, stride=1, video_format="mp4", alpha=0.4, scale=1, progress=None):
     """Write ``clip<i>.png`` / ``.mp4|.gif`` per clip and ``summary.json`` into ``folder``; returns the summary.
 
     The pictures show the source's own frames (its resolution and aspect ratio, not the model's
     input): each map is resized back to the frame, and every frame carries
     ``class <name> p=<probability> frame <index>`` (the clip's predicted class and its probability).
+
+    Clips are read and explained :data:`CLIP_BATCH` at a time; each clip's frames are then read again one by
+    one, drawn and written as they come, so memory holds a few clips at the model's size and one source
+    frame, whatever the video's length and ``clips``. ``progress(total)`` -> a tqdm-like bar (``update(n)``,
+    ``close()``) or None, counting clips.
     """
-    from tfxai.data.video import read_frames
     from tfxai.video.data import check_long_enough, clip_starts, read_clip, video_source
-    from tfxai.video.render import write_clip_explanation
 
     frames, height, width, channels = _clip_shape(model)
     source = video_source(path)
     check_long_enough([source], frames, stride)
     starts = clip_starts(source.frame_count, frames, stride, clips)
-    batch = np.stack([read_clip(source, start, frames, stride, (height, width), channels) for start in starts]).astype(np.float32)
-    spatial, temporal, probabilities = clip_attention(model, batch)
-    names = list(class_names) if class_names else [str(i) for i in range(probabilities.shape[1])]
-    mean = probabilities.mean(axis=0)
-    records, size = [], None
-    for index, start in enumerate(starts):
-        indices = [min(int(start) + i * int(stride), source.frame_count - 1) for i in range(int(frames))]
-        predicted, probability = names[int(probabilities[index].argmax())], float(probabilities[index].max())
-        captions = [f"class {predicted} p={probability:.2f} frame {i}" for i in indices]
-        originals = read_frames(path, indices)
-        size = [int(originals.shape[2]), int(originals.shape[1])]
-        write_clip_explanation(folder, f"clip{index + 1}", originals, spatial[index], temporal[index], alpha,
-                               video_format=video_format, scale=scale, captions=captions)
-        records.append({"first_frame": int(start), "stride": int(stride), "frames": indices,
-                        "temporal_attention": [float(v) for v in temporal[index]],
-                        "predicted": predicted, "probability": probability,
-                        "probabilities": {name: float(p) for name, p in zip(names, probabilities[index])},
-                        "captions": captions})
+    records, rows, size, names = [], [], None, None
+    bar = progress(len(starts)) if progress is not None else None
+    try:
+        for first in range(0, len(starts), CLIP_BATCH):
+            group = starts[first:first + CLIP_BATCH]
+            batch = np.stack([read_clip(source, start, frames, stride, (height, width), channels) for start in group]).astype(np.float32)
+            spatial, temporal, probabilities = clip_attention(model, batch)
+            names = names or (list(class_names) if class_names else [str(i) for i in range(probabilities.shape[1])])
+            for offset, start in enumerate(group):
+                record, size = _write_clip(folder, f"clip{first + offset + 1}", path, source.frame_count, start, frames, stride,
+                                           spatial[offset], temporal[offset], probabilities[offset], names,
+                                           alpha=alpha, video_format=video_format, scale=scale)
+                records.append(record)
+                rows.append(probabilities[offset])
+                if bar is not None:
+                    bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+    mean = np.stack(rows).mean(axis=0)
     summary = {
         "video": os.fspath(path),
         "size": size,
@@ -83,3 +92,27 @@ def explain_video(model, path, folder, class_names=None, clips=2, stride=1, vide
     }
     write_json(os.path.join(folder, "summary.json"), summary)
     return summary
+
+
+def _write_clip(folder, clip_name, path, frame_count, start, frames, stride, spatial, temporal, probabilities, names, **drawing):
+    """Draw one clip from its source frames, read one by one; ``(its summary record, the source's [width, height])``."""
+    from tfxai.data.video import iter_frames
+    from tfxai.video.render import write_clip_explanation
+
+    indices = [min(int(start) + i * int(stride), frame_count - 1) for i in range(int(frames))]
+    predicted, probability = names[int(probabilities.argmax())], float(probabilities.max())
+    captions = [f"class {predicted} p={probability:.2f} frame {i}" for i in indices]
+    size = []
+
+    def originals():
+        for frame in iter_frames(path, indices):
+            size[:] = size or [int(frame.shape[1]), int(frame.shape[0])]
+            yield frame
+
+    write_clip_explanation(folder, clip_name, originals(), spatial, temporal, captions=captions, **drawing)
+    record = {"first_frame": int(start), "stride": int(stride), "frames": indices,
+              "temporal_attention": [float(v) for v in temporal],
+              "predicted": predicted, "probability": probability,
+              "probabilities": {name: float(p) for name, p in zip(names, probabilities)},
+              "captions": captions}
+    return record, size

@@ -62,24 +62,33 @@ def _overlays(frames, spatial, alpha):
     return [overlay(to_uint8_rgb(frame), heat, alpha) for frame, heat in zip(frames, spatial)]
 
 
+def _panel_tile(image, colour, caption=None, max_height=PANEL_HEIGHT):
+    """One tile of :func:`clip_panel`: ``image`` (shrunk to ``max_height``, captioned) above a strip of ``colour``."""
+    if image.shape[0] > max_height:
+        size = (max(1, int(round(image.shape[1] * max_height / image.shape[0]))), int(max_height))
+        image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    if caption is not None:
+        image = draw_caption(image, caption)
+    return np.concatenate([image, np.broadcast_to(colour, (STRIP, image.shape[1], 3))], axis=0)
+
+
+def _join(tiles, gap=2):
+    """The tiles side by side, ``gap`` white columns apart."""
+    pieces = []
+    for tile in tiles:
+        pieces += [tile, np.full((tile.shape[0], gap, 3), 255, np.uint8)]
+    return np.concatenate(pieces[:-1], axis=1)
+
+
 def clip_panel(frames, spatial, temporal, alpha=0.4, gap=2, captions=None, max_height=PANEL_HEIGHT):
     """One RGB image: every frame with its spatial attention, each above a strip in the colour of its temporal weight.
 
     Tiles keep the frames' aspect ratio; frames taller than ``max_height`` are shrunk to it.
     """
     frames, spatial, temporal = _check(frames, spatial, temporal, captions)
-    colours = jet_colours(temporal)
-    tiles = []
-    for index, (tile, colour) in enumerate(zip(_overlays(frames, spatial, alpha), colours)):
-        if tile.shape[0] > max_height:
-            size = (max(1, int(round(tile.shape[1] * max_height / tile.shape[0]))), int(max_height))
-            tile = cv2.resize(tile, size, interpolation=cv2.INTER_AREA)
-        if captions is not None:
-            tile = draw_caption(tile, captions[index])
-        strip = np.broadcast_to(colour, (STRIP, tile.shape[1], 3))
-        tiles.append(np.concatenate([tile, strip], axis=0))
-        tiles.append(np.full((tile.shape[0] + STRIP, gap, 3), 255, np.uint8))
-    return np.concatenate(tiles[:-1], axis=1)
+    tiles = [_panel_tile(tile, colour, None if captions is None else captions[index], max_height)
+             for index, (tile, colour) in enumerate(zip(_overlays(frames, spatial, alpha), jet_colours(temporal)))]
+    return _join(tiles, gap)
 
 
 def strip_height(frame_height):
@@ -87,26 +96,36 @@ def strip_height(frame_height):
     return max(4, int(frame_height) // 30)
 
 
+def _temporal_strip(temporal, height, width):
+    """``(strip, cell edges)``: the clip's temporal weights as JET cells across a ``width``-wide strip (:func:`strip_height` rows)."""
+    edges = np.linspace(0, width, len(temporal) + 1).astype(int)
+    strip = np.zeros((strip_height(height), width, 3), np.uint8)
+    for (left, right), colour in zip(zip(edges[:-1], edges[1:]), jet_colours(temporal)):
+        strip[:, left:right] = colour
+    return strip, edges
+
+
+def _movie_image(image, strip, edges, index, caption=None):
+    """``image`` (changed in place) with ``strip`` over its bottom rows, cell ``index`` outlined in white, and ``caption``."""
+    rows = strip.shape[0]
+    marked = strip.copy()
+    cv2.rectangle(marked, (int(edges[index]), 0), (int(edges[index + 1]) - 1, rows - 1), (255, 255, 255), 1)
+    image[image.shape[0] - rows:] = marked
+    return draw_caption(image, caption) if caption is not None else image
+
+
 def frame_sequence(frames, spatial, temporal, alpha=0.4, captions=None):
     """One RGB image per frame, as large as the frame: its spatial overlay, ``captions[i]`` top left, and the clip's
     temporal strip over the bottom rows (:func:`strip_height`), the current frame's cell outlined in white."""
     frames, spatial, temporal = _check(frames, spatial, temporal, captions)
-    height, width = frames.shape[1:3]
-    rows = strip_height(height)
-    edges = np.linspace(0, width, len(temporal) + 1).astype(int)
-    strip = np.zeros((rows, width, 3), np.uint8)
-    for (left, right), colour in zip(zip(edges[:-1], edges[1:]), jet_colours(temporal)):
-        strip[:, left:right] = colour
-    images = []
-    for index, image in enumerate(_overlays(frames, spatial, alpha)):
-        marked = strip.copy()
-        cv2.rectangle(marked, (int(edges[index]), 0), (int(edges[index + 1]) - 1, rows - 1), (255, 255, 255), 1)
-        image[height - rows:] = marked
-        images.append(draw_caption(image, captions[index]) if captions is not None else image)
-    return images
+    strip, edges = _temporal_strip(temporal, *frames.shape[1:3])
+    return [_movie_image(image, strip, edges, index, None if captions is None else captions[index])
+            for index, image in enumerate(_overlays(frames, spatial, alpha))]
 
 
 def _write_movie(path, images, fps):
+    """Write the RGB ``images`` (any iterable: each is encoded as it comes) as an .mp4 or a .gif, atomically."""
+    images = iter(images)
     with atomic_path(path) as tmp:
         if path.endswith(".gif"):
             try:
@@ -114,39 +133,74 @@ def _write_movie(path, images, fps):
             except ImportError as error:
                 raise TfxaiError("GIF output needs Pillow: pip install pillow, or use --format mp4") from error
 
-            first, *rest = [Image.fromarray(image) for image in images]
-            first.save(tmp, save_all=True, append_images=rest, duration=int(1000 / fps), loop=0)
+            # Pillow keeps a GIF's frames (palettised, 1 byte a pixel) until the file is written, to store only what changes
+            Image.fromarray(next(images)).save(tmp, save_all=True, append_images=(Image.fromarray(image) for image in images),
+                                               duration=int(1000 / fps), loop=0)
             return
-        height, width = images[0].shape[:2]
-        writer = cv2.VideoWriter(tmp, cv2.VideoWriter_fourcc(*"mp4v"), float(fps), (width, height))
-        if not writer.isOpened():
-            raise TfxaiError(f"OpenCV cannot write {path}: use --format gif")
-        for image in images:
-            writer.write(cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
-        writer.release()
+        writer = None
+        try:
+            for image in images:
+                if writer is None:
+                    height, width = image.shape[:2]
+                    writer = cv2.VideoWriter(tmp, cv2.VideoWriter_fourcc(*"mp4v"), float(fps), (width, height))
+                    if not writer.isOpened():
+                        raise TfxaiError(f"OpenCV cannot write {path}: use --format gif")
+                writer.write(cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+        finally:
+            if writer is not None:
+                writer.release()
 
 
 def write_clip_explanation(folder, name, frames, spatial, temporal, alpha=0.4, fps=8.0, video_format="mp4", scale=1,
                            captions=None):
     """Write ``<name>.png`` (:func:`clip_panel`) and ``<name>.mp4`` or ``.gif`` (:func:`frame_sequence`) into ``folder``.
 
-    ``frames`` are the source's own frames (any size): the maps ``(T, h, w)`` are resized to them.
-    ``scale`` enlarges small frames (nearest neighbour) so the pictures are readable; ``captions``
-    (one per frame, e.g. ``class walk p=0.93 frame 123``) are drawn on every frame.
+    ``frames`` are the source's own frames (any size; an array or any iterable, e.g. a generator reading them
+    one by one): the maps ``(T, h, w)`` are resized to them. Each frame is drawn and written to the movie as it
+    comes, so only the panel's tiles stay in memory. ``scale`` enlarges small frames (nearest neighbour) so the
+    pictures are readable; ``captions`` (one per frame, e.g. ``class walk p=0.93 frame 123``) are drawn on every frame.
     """
     if video_format not in VIDEO_FORMATS:
         raise TfxaiError(f"unknown video format {video_format!r}: choose mp4 or gif")
-    frames = to_uint8_frames(frames, scale)
-    _check(frames, spatial, temporal, captions)
-    spatial = np.stack([cv2.resize(np.asarray(m, np.float32), frames.shape[2:0:-1], interpolation=cv2.INTER_LINEAR) for m in spatial])
-    panel = clip_panel(frames, spatial, temporal, alpha, captions=captions)
-    write_image(os.path.join(folder, f"{name}.png"), cv2.cvtColor(panel, cv2.COLOR_RGB2BGR))
-    _write_movie(os.path.join(folder, f"{name}.{video_format}"), frame_sequence(frames, spatial, temporal, alpha, captions), fps)
+    spatial, temporal = np.asarray(spatial, np.float32), np.asarray(temporal, np.float32)
+    if spatial.ndim != 3 or temporal.shape != spatial.shape[:1]:
+        raise TfxaiError(f"attention shapes {spatial.shape} and {temporal.shape} do not match: pass (T, h, w) and (T,)")
+    if captions is not None and len(captions) != len(spatial):
+        raise TfxaiError(f"{len(captions)} captions for {len(spatial)} frames: pass one caption per frame")
+    colours, tiles = jet_colours(temporal), []
+
+    def images():
+        shape = None
+        for index, frame in enumerate(frames):
+            if index >= len(spatial):
+                raise TfxaiError(f"more frames than the {len(spatial)} attention maps: pass one map per frame")
+            image = _scaled(frame, scale)
+            if shape is None:
+                shape = image.shape
+                strip, edges = _temporal_strip(temporal, *shape[:2])
+            elif image.shape != shape:
+                raise TfxaiError(f"frame {index} is {image.shape[1]}x{image.shape[0]}, not {shape[1]}x{shape[0]} as the first: "
+                                 "pass frames of one size")
+            heat = cv2.resize(spatial[index], (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
+            layered = overlay(image, heat, alpha)
+            caption = None if captions is None else captions[index]
+            tiles.append(_panel_tile(layered, colours[index], caption))
+            yield _movie_image(layered, strip, edges, index, caption)
+        if len(tiles) != len(spatial):
+            raise TfxaiError(f"{len(tiles)} frames for {len(spatial)} attention maps: pass one frame per map")
+
+    _write_movie(os.path.join(folder, f"{name}.{video_format}"), images(), fps)
+    write_image(os.path.join(folder, f"{name}.png"), cv2.cvtColor(_join(tiles), cv2.COLOR_RGB2BGR))
+
+
+def _scaled(frame, scale=1):
+    """One frame as uint8 RGB, enlarged ``scale`` times (nearest neighbour)."""
+    frame = to_uint8_rgb(frame)
+    if scale > 1:
+        frame = cv2.resize(frame, (frame.shape[1] * scale, frame.shape[0] * scale), interpolation=cv2.INTER_NEAREST)
+    return frame
 
 
 def to_uint8_frames(frames, scale=1):
     """Frames (T, H, W[, C]) as uint8 RGB, enlarged ``scale`` times."""
-    out = [to_uint8_rgb(frame) for frame in np.asarray(frames)]
-    if scale > 1:
-        out = [cv2.resize(f, (f.shape[1] * scale, f.shape[0] * scale), interpolation=cv2.INTER_NEAREST) for f in out]
-    return np.stack(out)
+    return np.stack([_scaled(frame, scale) for frame in np.asarray(frames)])
