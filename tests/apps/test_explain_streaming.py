@@ -94,9 +94,10 @@ def test_an_interrupted_run_continues_where_it_stopped_and_ends_as_an_uninterrup
     assert broken.exit_code == 2 and "disk full" in broken.output, broken.output
     assert not out.exists() and saved == [64, 128]
     partial = str(out) + ".partial"
-    assert len(os.listdir(os.path.join(partial, "overlays"))) == 128
+    kept = sorted(os.listdir(os.path.join(partial, "overlays")))[:128]  # the next chunk's overlays may be written too: they are redone
+    assert [name[:4] for name in kept] == [f"{i:04d}" for i in range(128)]
     monkeypatch.setattr(streaming, "_save_state", save_state)
-    written = {name: os.stat(os.path.join(partial, "overlays", name)).st_mtime_ns for name in os.listdir(os.path.join(partial, "overlays"))}
+    written = {name: os.stat(os.path.join(partial, "overlays", name)).st_mtime_ns for name in kept}
 
     resumed = explain(workspace, out)
     assert resumed.exit_code == 0, resumed.output

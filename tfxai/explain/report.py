@@ -108,12 +108,15 @@ def prediction_row(item, class_names):
     return [item.name, true, class_names[item.predicted], f"{item.probabilities[item.predicted]:.4f}", correct]
 
 
-def write_overlay(directory, index, item, class_names, alpha=0.4):
-    """Write the ``index``-th image's overlay into ``directory``/overlays; return its tile at the model's input size (for the sheet)."""
-    tile = item.tile(class_names, alpha)  # the model's input size: the contact sheet stays small
+def write_overlay(directory, index, item, class_names, alpha=0.4, tile=True):
+    """Write the ``index``-th image's overlay into ``directory``/overlays; return its tile at the model's input size (for the sheet).
+
+    ``tile=False`` returns None and skips drawing the small tile where the overlay is drawn on the source file.
+    """
+    small = item.tile(class_names, alpha) if tile or not item.source else None  # the model's input size: the sheet stays small
     stem = os.path.splitext(os.path.basename(item.name))[0]
-    _png(os.path.join(directory, "overlays", f"{index:04d}_{stem}.png"), item.tile(class_names, alpha, own_resolution=True) if item.source else tile)
-    return tile
+    _png(os.path.join(directory, "overlays", f"{index:04d}_{stem}.png"), item.tile(class_names, alpha, own_resolution=True) if item.source else small)
+    return small if tile else None
 
 
 def write_summary_page(directory, tiles, count, summary, title="tfxai explanations", columns=8, extra_html=""):

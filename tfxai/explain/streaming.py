@@ -38,6 +38,7 @@ CHUNK = 64
 PROGRESS = "progress.json"
 _SHEET = "sheet_tiles.npz"
 _CHANNEL_KINDS = {1: "grayscale", 3: "RGB", 4: "RGBA"}
+_WRITERS = 2  # threads drawing and encoding overlays
 
 
 def partial_folder(out):
@@ -143,37 +144,56 @@ def explain_stream(explainer, paths, class_names, out, size, channels, *, true=N
         if not state["csv_bytes"]:
             writer.writerow(PREDICTIONS_HEADER)
         bar = progress(len(paths), resumed_at) if progress is not None else None
-        try:
-            for first, images, converted in _chunks_ahead(paths, resumed_at, size, channels, chunk):
-                names = paths[first:first + len(images)]
-                labels = np.asarray([-1 if true is None else true(p) for p in names])
-                targets = None if target is None else [target] * len(images)
-                for item_index, item in enumerate(explain_batch(explainer, images, names, labels, targets, sources=names)):
-                    tile = write_overlay(partial, first + item_index, item, class_names, alpha)
-                    if len(tiles) < max_sheet:
-                        tiles.append(tile)
-                    writer.writerow(prediction_row(item, class_names))
-                    state["labelled"] += int(item.true >= 0)
-                    state["correct"] += int(item.true >= 0 and item.true == item.predicted)
-                file.flush()
-                if first < max_sheet:
-                    np.savez(os.path.join(partial, _SHEET), *tiles)
-                for channel_count, count in converted.items():
-                    state["converted"][str(channel_count)] = state["converted"].get(str(channel_count), 0) + count
-                state.update(done=first + len(images), csv_bytes=file.tell())
-                _save_state(partial, state)
-                if bar is not None:
-                    bar.update(len(images))
-                if on_chunk is not None:
-                    on_chunk(state["done"])
-        except BaseException:
-            if not state["done"]:  # nothing worth keeping: leave no trace
-                file.close()
-                shutil.rmtree(partial, ignore_errors=True)
-            raise
-        finally:
+
+        def finish(chunk_done):
+            """Wait for a chunk's overlays, then count it and save the progress: only complete chunks are ever claimed."""
+            first, count, writes, counts, converted, csv_bytes = chunk_done
+            for index, write in enumerate(writes):
+                tile = write.result()
+                if first + index < max_sheet:
+                    tiles.append(tile)
+            if first < max_sheet:
+                np.savez(os.path.join(partial, _SHEET), *tiles)
+            state["labelled"] += counts[0]
+            state["correct"] += counts[1]
+            for channel_count, n in converted.items():
+                state["converted"][str(channel_count)] = state["converted"].get(str(channel_count), 0) + n
+            state.update(done=first + count, csv_bytes=csv_bytes)
+            _save_state(partial, state)
             if bar is not None:
-                bar.close()
+                bar.update(count)
+            if on_chunk is not None:
+                on_chunk(state["done"])
+
+        # Overlays are drawn and encoded in threads (OpenCV releases the GIL) while the next chunk is explained.
+        with concurrent.futures.ThreadPoolExecutor(_WRITERS) as writers:
+            try:
+                previous = None
+                for first, images, converted in _chunks_ahead(paths, resumed_at, size, channels, chunk):
+                    names = paths[first:first + len(images)]
+                    labels = np.asarray([-1 if true is None else true(p) for p in names])
+                    targets = None if target is None else [target] * len(images)
+                    items = explain_batch(explainer, images, names, labels, targets, sources=names)
+                    writes = [writers.submit(write_overlay, partial, first + i, item, class_names, alpha, first + i < max_sheet)
+                              for i, item in enumerate(items)]
+                    writer.writerows(prediction_row(item, class_names) for item in items)
+                    file.flush()
+                    counts = (sum(int(item.true >= 0) for item in items),
+                              sum(int(item.true >= 0 and item.true == item.predicted) for item in items))
+                    if previous is not None:
+                        finish(previous)
+                    previous = (first, len(images), writes, counts, converted, file.tell())
+                if previous is not None:
+                    finish(previous)
+            except BaseException:
+                writers.shutdown(wait=True, cancel_futures=True)  # no overlay is written after this point
+                if not state["done"]:  # nothing worth keeping: leave no trace
+                    file.close()
+                    shutil.rmtree(partial, ignore_errors=True)
+                raise
+            finally:
+                if bar is not None:
+                    bar.close()
     _note_conversions(state["converted"], channels)
     summary, accuracy = summary_text(len(paths), state["labelled"], state["correct"])
     write_summary_page(partial, tiles, len(paths), summary, title, columns)
