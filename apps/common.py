@@ -83,6 +83,16 @@ def final_line_only(quiet):
         click.echo(last, err=True)
 
 
+def progress_bar(total, initial=0, desc=None, unit="image", minimum=64):
+    """A tqdm bar on stderr (rate and time left), or None under ``--quiet`` or when at most ``minimum`` items are left to do."""
+    from tqdm import tqdm
+
+    context = click.get_current_context(silent=True)
+    if (context is not None and context.meta.get("tfxai.quiet")) or total - initial <= minimum:
+        return None
+    return tqdm(total=total, initial=initial, unit=unit, desc=desc, file=sys.stderr, dynamic_ncols=True, leave=False)
+
+
 @contextlib.contextmanager
 def _python_logs_off(quiet, loggers=("tensorflow", "absl", "keras")):
     """TensorFlow's and Keras' Python log warnings (tf.function retracing notes, ...) hidden while active with ``quiet``."""
