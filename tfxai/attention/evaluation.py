@@ -2,9 +2,11 @@
 
 ``evaluate_attention(config)`` loads a model (ABN, GAIN, or a plain Keras
 classifier explained with Grad-CAM / Grad-CAM++ / CAM), computes the maps of
-labelled images, runs :func:`tfxai.metrics.insertion_deletion` in the chosen
-modes and writes ``curves.png``, ``curves.csv``, ``results.csv``,
-``results.md`` and ``results.json`` (atomically, into a new folder).
+labelled images, runs insertion/deletion (:mod:`tfxai.metrics.insertion_deletion`)
+in the chosen modes and writes ``curves.png``, ``curves.csv``, ``results.csv``,
+``results.md`` and ``results.json``. The images are streamed a chunk at a time
+with running sums only; the report is built in ``<out>.partial/`` (resumable,
+as :mod:`tfxai.explain.streaming`) and moved onto ``out`` when complete.
 """
 
 import csv
