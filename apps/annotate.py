@@ -216,7 +216,7 @@ def track_command(video, inits, folder, out, detector, mode, classes, search_siz
 
         def progress(index, total):
             if not bars:
-                bars.append(progress_bar(total, "frame", f"tracking ({mode})", initial=index))
+                bars.append(progress_bar(total, index, f"tracking ({mode})", unit="frame", delay=None))
             if bars[0] is not None:
                 bars[0].update(1)
 

@@ -83,6 +83,24 @@ def final_line_only(quiet):
         click.echo(last, err=True)
 
 
+#: Seconds a bar with ``delay=None`` waits before it appears (runs shorter than that print none).
+SHORT_RUN_SECONDS = 2.0
+
+
+def progress_bar(total, initial=0, desc=None, unit="image", minimum=0, delay=0.0):
+    """A tqdm bar on stderr (rate and time left), or None under ``--quiet`` or when at most ``minimum`` items are left to do.
+
+    ``delay``: seconds before the bar appears (None: :data:`SHORT_RUN_SECONDS`).
+    """
+    from tqdm import tqdm
+
+    context = click.get_current_context(silent=True)
+    if (context is not None and context.meta.get("tfxai.quiet")) or total - initial <= minimum:
+        return None
+    return tqdm(total=total, initial=initial, unit=unit, desc=desc, file=sys.stderr, dynamic_ncols=True, leave=False,
+                delay=SHORT_RUN_SECONDS if delay is None else delay)
+
+
 @contextlib.contextmanager
 def _python_logs_off(quiet, loggers=("tensorflow", "absl", "keras")):
     """TensorFlow's and Keras' Python log warnings (tf.function retracing notes, ...) hidden while active with ``quiet``."""
@@ -391,13 +409,3 @@ def mixed_precision_option(function):
     return wrapper
 
 
-def progress_bar(total, unit, description, initial=0, delay=2.0):
-    """A tqdm bar on stderr (rate and time left) for ``total`` ``unit``\\ s, shown once the work has taken ``delay``
-    seconds (short runs print none); None under ``--quiet``."""
-    context = click.get_current_context(silent=True)
-    if context is not None and context.meta.get("tfxai.quiet"):
-        return None
-    from tqdm import tqdm
-
-    return tqdm(total=total, initial=initial, unit=unit, desc=description, file=sys.stderr, dynamic_ncols=True, leave=False,
-                delay=delay)

@@ -2,7 +2,8 @@
 
 import click
 
-from tfxai.apps.common import echo, reports_errors, unsafe_deserialization_option
+from tfxai.apps.common import echo, progress_bar, record_output, reports_errors, unsafe_deserialization_option
+from tfxai.errors import plural
 
 
 @click.command("attention")
@@ -19,18 +20,26 @@ from tfxai.apps.common import echo, reports_errors, unsafe_deserialization_optio
 @click.option("--batch-size", type=click.IntRange(1, 4096), default=64, show_default=True)
 @click.option("--normalize", is_flag=True, help="Min-max scale each map to [0, 1] first.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the --limit sample.")
-@click.option("--overwrite", is_flag=True, help="Replace an existing output folder once the new one is complete.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing output folder once the new one is complete. "
+              "An interrupted run continues (same command) from <out>.partial.")
 @unsafe_deserialization_option
 @reports_errors
 def command(model, data, out, method, modes, thresholds, step, limit, batch_size, normalize, seed, overwrite):
     """Evaluate attention maps with insertion/deletion; writes a plot and CSV/markdown tables."""
     from tfxai.attention.evaluation import EvaluateAttentionConfig, evaluate_attention
+    from tfxai.explain.streaming import partial_folder
 
     config = EvaluateAttentionConfig(
         model=model, data=data, out=out, method=method, modes=tuple(modes) or ("threshold", "rise"),
         thresholds=thresholds, step=step, limit=limit, batch_size=batch_size, normalize=normalize,
         seed=seed, overwrite=overwrite,
     )
-    summary = evaluate_attention(config, log=echo)
+    record_output(out)  # until a first chunk is saved: an interrupted run leaves nothing
+
+    def saved(done):  # from now on an interrupted run keeps its running scores, and the same command continues it
+        record_output(partial_folder(out), keeps=f"the scores of the first {plural(done, 'image')}")
+
+    summary = evaluate_attention(config, log=echo, progress=lambda total, initial: progress_bar(total, initial, "evaluating"),
+                                 on_chunk=saved)
     scores = ", ".join(f"{mode} score {r['score']:.3f}" for mode, r in summary["results"].items())
     echo(f"done: top-1 {summary['top1']:.3f}, {scores}; wrote {out}")

@@ -1,12 +1,11 @@
 """``tfxai explain``: overlays, a contact sheet and a CSV of predictions for images or a folder."""
 
 import os
-import sys
 
 import click
 
 from tfxai import _runtime
-from tfxai.apps.common import echo, record_output, reports_errors, unsafe_deserialization_option
+from tfxai.apps.common import echo, progress_bar, record_output, reports_errors, unsafe_deserialization_option
 from tfxai.errors import plural
 
 #: The model kinds this app explains (:func:`tfxai.io.model_kind`); videos and signals have their own apps.
@@ -101,15 +100,9 @@ def _file_signature(path):
 
 def _progress_bar(total, initial):
     """A tqdm bar on stderr (rate and time left) when there is more than a chunk to do; none under ``--quiet``."""
-    from tqdm import tqdm
-
     from tfxai.explain.streaming import CHUNK
 
-    context = click.get_current_context(silent=True)
-    quiet = context is not None and context.meta.get("tfxai.quiet")
-    if quiet or total - initial <= CHUNK:
-        return None
-    return tqdm(total=total, initial=initial, unit="image", desc="explaining", file=sys.stderr, dynamic_ncols=True, leave=False)
+    return progress_bar(total, initial, "explaining", minimum=CHUNK)
 
 
 def _explainer(method, model, layer):

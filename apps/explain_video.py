@@ -51,6 +51,6 @@ def command(video, video_option, model_path, out, clips, stride, video_format, a
     model, class_names = load_model(model_path)
     with staged_directory(out, overwrite=overwrite) as staging:
         summary = explain_video(model, video_path, staging, class_names, clips, stride, video_format, alpha, scale,
-                                progress=lambda total: progress_bar(total, "clip", "explaining"))
+                                progress=lambda total: progress_bar(total, desc="explaining", unit="clip", delay=None))
     echo(f"wrote {out}: {summary['predicted']} ({summary['probability']:.3f}, {clips} clip(s) averaged); "
          f"clip*.png, clip*.{video_format}, summary.json")

@@ -2,7 +2,7 @@
 
 import click
 
-from tfxai.apps.common import echo, reports_errors, unsafe_deserialization_option
+from tfxai.apps.common import echo, progress_bar, reports_errors, unsafe_deserialization_option
 
 
 @click.command(name="tta")
@@ -21,5 +21,5 @@ def command(**options):
     from tfxai.gan.stargan.training import TTAConfig, run_tta
 
     config = TTAConfig(**options)
-    results = run_tta(config, log=echo)
+    results = run_tta(config, log=echo, progress=lambda total, initial: progress_bar(total, initial, "translating"))
     click.echo(" ".join(f"{key}={value:.4f}" for key, value in results.items()))

@@ -23,7 +23,7 @@ def video(tmp_path):
 @pytest.fixture
 def bar_at_once(monkeypatch):
     """Show the bar from the start (it waits 2 s otherwise, longer than these tiny runs)."""
-    monkeypatch.setattr(common.progress_bar, "__defaults__", (0, 0.0))
+    monkeypatch.setattr(common, "SHORT_RUN_SECONDS", 0.0)
 
 
 def _rate_and_time_left(text, unit):

@@ -166,3 +166,30 @@ def test_labels_outside_the_model_classes_are_rejected(mode):
     images = np.ones((2, 4, 4, 1), np.float32)
     with pytest.raises(TfxaiError, match="model has 2 classes"):
         insertion_deletion(evidence_pixel_model(1, 1), images, [0, 2], np.full((2, 4, 4), 0.5), mode=mode)
+
+
+@pytest.mark.parametrize("mode", ["threshold", "rise"])
+def test_running_sums_over_batches_equal_one_evaluation_of_all_images_and_survive_json(mode):
+    import json
+
+    from tfxai.metrics.insertion_deletion import InsertionDeletionSums
+
+    rng = np.random.default_rng(0)
+    images = rng.uniform(0, 1, (11, 6, 6, 1)).astype(np.float32)
+    maps = rng.uniform(0, 1, (11, 6, 6)).astype(np.float32)
+    labels = rng.integers(0, 2, 11)
+    model = weighted_sum_model(rng.dirichlet(np.ones(36)).reshape(6, 6))
+    whole = insertion_deletion(model, images, labels, maps, mode=mode, step=5)
+    sums = InsertionDeletionSums(mode, step=5)
+    for start, stop in ((0, 4), (4, 5), (5, 11)):
+        sums.update(model, images[start:stop], labels[start:stop], maps[start:stop])
+        sums = InsertionDeletionSums(mode, step=5).load_state(json.loads(json.dumps(sums.state())))  # as a resumed run
+    result = sums.result()
+    np.testing.assert_array_equal(result.x, whole.x)
+    np.testing.assert_array_equal(result.insertion, whole.insertion)
+    np.testing.assert_array_equal(result.deletion, whole.deletion)
+    assert result.insertion_auc == pytest.approx(whole.insertion_auc, rel=1e-12)
+    assert result.deletion_auc == pytest.approx(whole.deletion_auc, rel=1e-12)
+    assert 0 < whole.insertion_auc < 1 and whole.insertion[1] not in (0.0, 1.0)
+    with pytest.raises(TfxaiError, match="no images"):
+        InsertionDeletionSums(mode).result()

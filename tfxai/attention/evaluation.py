@@ -2,22 +2,29 @@
 
 ``evaluate_attention(config)`` loads a model (ABN, GAIN, or a plain Keras
 classifier explained with Grad-CAM / Grad-CAM++ / CAM), computes the maps of
-labelled images, runs :func:`tfxai.metrics.insertion_deletion` in the chosen
-modes and writes ``curves.png``, ``curves.csv``, ``results.csv``,
-``results.md`` and ``results.json`` (atomically, into a new folder).
+labelled images, runs insertion/deletion (:mod:`tfxai.metrics.insertion_deletion`)
+in the chosen modes and writes ``curves.png``, ``curves.csv``, ``results.csv``,
+``results.md`` and ``results.json``. The images are streamed a chunk at a time
+with running sums only; the report is built in ``<out>.partial/`` (resumable,
+as :mod:`tfxai.explain.streaming`) and moved onto ``out`` when complete.
 """
 
 import csv
 import dataclasses
 import io
 import os
+import shutil
 
 import numpy as np
 
-from tfxai.errors import TfxaiError
+from tfxai.errors import TfxaiError, plural
+from tfxai.explain.streaming import PROGRESS
+from tfxai.io import check_output_folder, load_model, write_json, write_text
+from tfxai.io.files import replace_directory
+from tfxai.metrics.insertion_deletion import as_class_probabilities
 from tfxai.training.config import TaskOptions
 
-__all__ = ["EvaluateAttentionConfig", "MAP_SOURCES", "attention_source", "evaluate_attention", "plot_curves", "topk_accuracy"]
+__all__ = ["EvaluateAttentionConfig", "MAP_SOURCES", "attention_source", "evaluate_attention", "plot_curves", "topk_accuracy", "topk_hits"]
 
 MAP_SOURCES = ("auto", "attention", "gradcam", "gradcam++", "cam")
 
@@ -74,12 +81,15 @@ def topk_accuracy(probabilities, labels, k):
 
     A binary model's single sigmoid column p is read as ``[1 - p, p]``.
     """
-    from tfxai.metrics import as_class_probabilities
+    return topk_hits(probabilities, labels, k) / len(probabilities)
 
+
+def topk_hits(probabilities, labels, k):
+    """How many rows have their true label among the ``k`` highest probabilities (see :func:`topk_accuracy`)."""
     probabilities = as_class_probabilities(probabilities)
     k = min(k, probabilities.shape[-1])
     top = np.argsort(-probabilities, axis=-1, kind="stable")[:, :k]
-    return float(np.mean(np.any(top == np.asarray(labels)[:, None], axis=-1)))
+    return int(np.sum(np.any(top == np.asarray(labels)[:, None], axis=-1)))
 
 
 def plot_curves(results, path, title="insertion / deletion"):
@@ -108,12 +118,23 @@ def plot_curves(results, path, title="insertion / deletion"):
     plt.close(figure)
 
 
-def evaluate_attention(config, log=print):
-    """Evaluate a model's maps with insertion/deletion and write the report; returns the results dict."""
-    from tfxai.data import load_labelled_images
-    from tfxai.explain.protocol import explain_in_batches
-    from tfxai.io import check_output_folder, load_model, staged_directory, write_json, write_text
-    from tfxai.metrics import insertion_deletion
+def evaluate_attention(config, log=print, progress=None, on_chunk=None):
+    """Evaluate a model's maps with insertion/deletion and write the report; returns the results dict.
+
+    The images are read, explained and scored a chunk at a time (decoded ahead
+    in threads), keeping only running sums (:class:`InsertionDeletionSums`),
+    so memory does not grow with ``--limit``. The sums are saved after each
+    chunk in ``<out>.partial/progress.json``: rerunning with the same options
+    continues after the last complete chunk, other options start afresh.
+
+    Parameters
+    ----------
+    progress : callable or None
+        ``progress(total, initial)`` -> a tqdm-like bar (``update(n)``, ``close()``), or None.
+    on_chunk : callable or None
+        Called with the number of images done after each chunk is saved (and at the start of a resumed run).
+    """
+    from tfxai.explain.streaming import fingerprint, partial_folder, resume_state
 
     modes = tuple(config.modes)
     if not modes or any(mode not in ("threshold", "rise") for mode in modes):
@@ -122,55 +143,155 @@ def evaluate_attention(config, log=print):
         raise TfxaiError(f"--thresholds needs at least 2 points, got {config.thresholds}")
     if config.limit is not None and config.limit < 1:
         raise TfxaiError(f"--limit must be at least 1 image, got {config.limit}")
-    check_output_folder(config.out, config.overwrite)
+    out = check_output_folder(config.out, config.overwrite)
     model, class_names = load_model(config.model)
     height, width, channels = _input_shape(model)
-    data = load_labelled_images(config.data, height, config.channels or channels, split="test")
-    if data.images.shape[1:3] != (height, width):
+    if height != width:
         raise TfxaiError(f"the model takes {height}x{width} images; only square inputs are supported here")
-    if config.limit and len(data.labels) > config.limit:
-        picks = np.sort(np.random.default_rng(config.seed).choice(len(data.labels), config.limit, replace=False))
-        data = data.subset(picks)
+    data = _labelled_stream(config.data, height, config.channels or channels, config.limit, config.seed)
     labels = _model_labels(data, class_names)
     class_names = class_names or data.class_names
     source = attention_source(model, config.method)
-    images = data.images.astype(np.float32)
-    log(f"computing maps of {len(images)} images ({config.method})")
-    maps, probabilities = explain_in_batches(source, images, config.batch_size)
+    sums = {mode: _sums(config, mode) for mode in modes}
+    partial = partial_folder(out)
+    key = fingerprint(model=_file_signature(config.model), data=data.sources, method=config.method, modes=modes,
+                      thresholds=config.thresholds, step=config.step, batch_size=config.batch_size, normalize=config.normalize,
+                      channels=config.channels, class_names=class_names)
+    state = resume_state(partial, key, log, fresh={"top1": 0, "top5": 0, "classes": 0, "converted": {}, "sums": {}})
+    for mode, saved in state["sums"].items():
+        sums[mode].load_state(saved)
+    if state["done"]:
+        log(f"continuing the unfinished evaluation in {partial} after {plural(state['done'], 'image')} of {len(labels)}")
+        if on_chunk is not None:
+            on_chunk(state["done"])
+    log(f"evaluating {plural(len(labels), 'image')} ({config.method}; {' and '.join(modes)} insertion/deletion)")
+    _evaluate_chunks(model, source, data, labels, sums, state, partial, config, progress, on_chunk)
+    from tfxai.explain.streaming import note_conversions
+
+    note_conversions(state["converted"], config.channels or channels)
+    results = {mode: accumulated.result() for mode, accumulated in sums.items()}
+    summary = {
+        "model": os.fspath(config.model),
+        "method": config.method,
+        "images": int(state["done"]),
+        "top1": state["top1"] / state["done"],
+        # top-5 of 5 classes or fewer is always 1: not reported
+        "top5": state["top5"] / state["done"] if state["classes"] > 5 else None,
+        "results": {mode: result.to_dict() for mode, result in results.items()},
+    }
+    plot_curves(results, os.path.join(partial, "curves.png"), f"{os.path.basename(os.fspath(config.model))} ({config.method})")
+    write_text(os.path.join(partial, "curves.csv"), _curves_csv(results))
+    write_text(os.path.join(partial, "results.csv"), _results_csv(summary, results))
+    write_text(os.path.join(partial, "results.md"), _results_markdown(summary, results))
+    write_json(os.path.join(partial, "results.json"), summary)
+    os.remove(os.path.join(partial, PROGRESS))
+    replace_directory(partial, out)
+    return summary
+
+
+def _sums(config, mode):
+    from tfxai.metrics.insertion_deletion import InsertionDeletionSums
+
+    thresholds = np.linspace(0.0, 1.0, config.thresholds)
+    return InsertionDeletionSums(mode, thresholds=thresholds, step=config.step, batch_size=config.batch_size, normalize=config.normalize)
+
+
+def _evaluate_chunks(model, source, data, labels, sums, state, partial, config, progress, on_chunk):
+    """Explain and score the images after ``state["done"]`` chunk by chunk, saving the sums in ``partial`` after each."""
+    from tfxai.explain.protocol import explain_in_batches
+    from tfxai.explain.streaming import save_state
 
     def predict(batch):
         return np.asarray(model(batch, training=False))
 
-    results = {}
-    for mode in modes:
-        log(f"{mode} insertion/deletion on {len(images)} images")
-        results[mode] = insertion_deletion(
-            predict,
-            images,
-            labels,
-            maps,
-            mode=mode,
-            thresholds=np.linspace(0.0, 1.0, config.thresholds),
-            step=config.step,
-            batch_size=config.batch_size,
-            normalize=config.normalize,
-        )
-    summary = {
-        "model": os.fspath(config.model),
-        "method": config.method,
-        "images": int(len(images)),
-        "top1": topk_accuracy(probabilities, labels, 1),
-        # top-5 of 5 classes or fewer is always 1: not reported
-        "top5": topk_accuracy(probabilities, labels, 5) if probabilities.shape[-1] > 5 else None,
-        "results": {mode: result.to_dict() for mode, result in results.items()},
-    }
-    with staged_directory(config.out, overwrite=config.overwrite) as staging:
-        plot_curves(results, os.path.join(staging, "curves.png"), f"{os.path.basename(os.fspath(config.model))} ({config.method})")
-        write_text(os.path.join(staging, "curves.csv"), _curves_csv(results))
-        write_text(os.path.join(staging, "results.csv"), _results_csv(summary, results))
-        write_text(os.path.join(staging, "results.md"), _results_markdown(summary, results))
-        write_json(os.path.join(staging, "results.json"), summary)
-    return summary
+    os.makedirs(partial, exist_ok=True)
+    bar = progress(len(labels), state["done"]) if progress is not None else None
+    try:
+        for first, images, converted in data.chunks(state["done"], _chunk(config.batch_size)):
+            images = images.astype(np.float32)
+            chunk_labels = labels[first:first + len(images)]
+            maps, probabilities = explain_in_batches(source, images, config.batch_size)
+            for mode, accumulated in sums.items():
+                accumulated.update(predict, images, chunk_labels, maps)
+            state["classes"] = int(as_class_probabilities(probabilities).shape[-1])
+            state["top1"] += topk_hits(probabilities, chunk_labels, 1)
+            state["top5"] += topk_hits(probabilities, chunk_labels, 5)
+            for channel_count, count in converted.items():
+                state["converted"][str(channel_count)] = state["converted"].get(str(channel_count), 0) + count
+            state.update(done=first + len(images), sums={mode: accumulated.state() for mode, accumulated in sums.items()})
+            save_state(partial, state)
+            if bar is not None:
+                bar.update(len(images))
+            if on_chunk is not None:
+                on_chunk(state["done"])
+    except BaseException:
+        if not state["done"]:  # nothing worth keeping: leave no trace
+            shutil.rmtree(partial, ignore_errors=True)
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def _chunk(batch_size):
+    """Images per chunk: streaming's chunk rounded up to whole batches (so the model sees the batches of one big array)."""
+    from tfxai.explain.streaming import CHUNK
+
+    return batch_size * -(-CHUNK // batch_size)
+
+
+@dataclasses.dataclass
+class _LabelledStream:
+    """The labelled images to evaluate, not yet read: ``chunks(start, size)`` yields ``(first, uint8 images, converted)``."""
+
+    labels: np.ndarray
+    class_names: list
+    sources: list
+    chunks: object
+
+
+def _labelled_stream(data, size, channels, limit, seed):
+    """A folder's (or the demo's test split's) labelled images, the ``limit`` sample of ``seed`` in file order."""
+    from tfxai.data.labelled import DEMO, load_labelled_images
+
+    if data == DEMO:  # bundled and small: held in memory
+        demo = load_labelled_images(data, size, channels, split="test")
+        picks = _sample(len(demo.labels), limit, seed)
+        images = demo.images if picks is None else demo.images[picks]
+
+        def slices(start, chunk):
+            return ((first, images[first:first + chunk], {}) for first in range(start, len(images), chunk))
+
+        demo = demo if picks is None else demo.subset(picks)
+        return _LabelledStream(demo.labels, demo.class_names, list(demo.sources), slices)
+    from tfxai.data.image_folder import scan_image_folder
+    from tfxai.explain.streaming import chunks_ahead
+
+    if not data:
+        raise TfxaiError("no data given: pass --data FOLDER (one sub-folder per class) or --data demo")
+    folder = scan_image_folder(data)
+    picks = _sample(len(folder.labels), limit, seed)
+    paths = folder.paths if picks is None else [folder.paths[i] for i in picks]
+    labels = folder.labels if picks is None else folder.labels[picks]
+
+    def chunks(start, chunk):
+        return chunks_ahead(paths, start, (size, size), channels, chunk)
+
+    return _LabelledStream(labels, folder.class_names, paths, chunks)
+
+
+def _sample(count, limit, seed):
+    """Sorted indices of ``limit`` of ``count`` items drawn with ``seed`` (None: all of them)."""
+    if not limit or count <= limit:
+        return None
+    return np.sort(np.random.default_rng(seed).choice(count, limit, replace=False))
+
+
+def _file_signature(path):
+    """The model's path, size and modification time: another model starts an unfinished evaluation afresh."""
+    path = os.path.abspath(os.fspath(path))
+    status = os.stat(path)
+    return [path, status.st_size, status.st_mtime_ns]
 
 
 def _model_labels(data, model_class_names):

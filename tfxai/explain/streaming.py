@@ -15,6 +15,7 @@ onto ``out`` atomically (:func:`tfxai.io.files.replace_directory`).
 import collections
 import concurrent.futures
 import contextlib
+import copy
 import csv
 import hashlib
 import json
@@ -31,7 +32,8 @@ from tfxai.explain.report import PREDICTIONS_HEADER, explain_batch, prediction_r
 from tfxai.io import write_text
 from tfxai.io.files import replace_directory
 
-__all__ = ["CHUNK", "partial_folder", "explain_stream", "read_chunk"]
+__all__ = ["CHUNK", "partial_folder", "explain_stream", "read_chunk", "chunks_ahead", "fingerprint", "resume_state", "save_state",
+           "note_conversions"]
 
 #: Images per chunk: a multiple of the explainers' batch of 32, so the batches (and their numbers) are those of one big array.
 CHUNK = 64
@@ -39,6 +41,8 @@ PROGRESS = "progress.json"
 _SHEET = "sheet_tiles.npz"
 _CHANNEL_KINDS = {1: "grayscale", 3: "RGB", 4: "RGBA"}
 _WRITERS = 2  # threads drawing and encoding overlays
+#: The running values of a new :func:`explain_stream` run (beside ``key`` and ``done``).
+_EXPLAIN_COUNTS = {"labelled": 0, "correct": 0, "csv_bytes": 0, "converted": {}}
 
 
 def partial_folder(out):
@@ -60,14 +64,19 @@ def read_chunk(paths, size, channels):
     return out, converted
 
 
-def _chunks_ahead(paths, start, size, channels, chunk, ahead=2, workers=2):
-    """Yield ``(first index, images, converted)`` for each chunk from ``start``, decoded up to ``ahead`` chunks in advance."""
-    starts = iter(range(start, len(paths), chunk))
+def chunks_ahead(paths, start, size, channels, chunk, ahead=2, workers=2, spans=None):
+    """Yield ``(first index, images, converted)`` for each chunk from ``start``, decoded up to ``ahead`` chunks in advance.
+
+    ``spans``: explicit ``(first, stop)`` index ranges to read instead of chunks of ``chunk`` images (those before ``start`` skipped).
+    """
+    if spans is None:
+        spans = [(first, first + chunk) for first in range(start, len(paths), chunk)]
+    spans = iter([(first, stop) for first, stop in spans if first >= start])
     with concurrent.futures.ThreadPoolExecutor(workers) as pool:
         pending = collections.deque()
         try:
-            for first in starts:
-                pending.append((first, pool.submit(read_chunk, paths[first:first + chunk], size, channels)))
+            for first, stop in spans:
+                pending.append((first, pool.submit(read_chunk, paths[first:stop], size, channels)))
                 if len(pending) > ahead:
                     first, future = pending.popleft()
                     yield (first, *future.result())
@@ -79,14 +88,20 @@ def _chunks_ahead(paths, start, size, channels, chunk, ahead=2, workers=2):
                 future.cancel()
 
 
+_chunks_ahead = chunks_ahead  # the name explain_stream has always used
+
+
 def fingerprint(**options):
     """A short hash of the options a report depends on (a rerun with other options starts afresh)."""
     return hashlib.sha256(json.dumps(options, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def _resume_state(partial, key, say):
-    """The progress saved in ``partial`` for options ``key``; a fresh state (``partial`` emptied) when there is none."""
-    fresh = {"key": key, "done": 0, "labelled": 0, "correct": 0, "csv_bytes": 0, "converted": {}}
+def resume_state(partial, key, say, fresh=None):
+    """The progress saved in ``partial`` for options ``key``; a fresh state (``partial`` emptied) when there is none.
+
+    ``fresh``: the running values of a new run besides ``key`` and ``done`` (default: :func:`explain_stream`'s counts).
+    """
+    fresh = {"key": key, "done": 0, **copy.deepcopy(_EXPLAIN_COUNTS if fresh is None else fresh)}
     path = os.path.join(partial, PROGRESS)
     state = None
     if os.path.isfile(path):
@@ -102,8 +117,12 @@ def _resume_state(partial, key, say):
     return fresh
 
 
-def _save_state(partial, state):
-    write_text(os.path.join(partial, PROGRESS), json.dumps(state))  # atomic: a kill leaves the old or the new state
+def save_state(partial, state):
+    """Write ``state`` as ``partial``'s progress.json (atomic: a kill leaves the old or the new state)."""
+    write_text(os.path.join(partial, PROGRESS), json.dumps(state))
+
+
+_resume_state, _save_state = resume_state, save_state  # the names explain_stream uses (and its tests replace)
 
 
 def explain_stream(explainer, paths, class_names, out, size, channels, *, true=None, target=None, title="tfxai explanations",
@@ -194,7 +213,7 @@ def explain_stream(explainer, paths, class_names, out, size, channels, *, true=N
             finally:
                 if bar is not None:
                     bar.close()
-    _note_conversions(state["converted"], channels)
+    note_conversions(state["converted"], channels)
     summary, accuracy = summary_text(len(paths), state["labelled"], state["correct"])
     write_summary_page(partial, tiles, len(paths), summary, title, columns)
     for name in (PROGRESS, _SHEET):
@@ -212,10 +231,13 @@ def _load_tiles(partial):
         return [saved[f"arr_{i}"] for i in range(len(saved.files))]
 
 
-def _note_conversions(converted, channels):
-    """The one line of :func:`tfxai.data.image_folder.to_model_channels` for the whole run."""
+def note_conversions(converted, channels):
+    """The one line of :func:`tfxai.data.image_folder.to_model_channels` for the whole run (``converted``: channel count -> images)."""
     if not converted:
         return
     kinds = " and ".join(plural(count, f"{_CHANNEL_KINDS.get(int(c), f'{c}-channel')} image") for c, count in sorted(converted.items()))
     target = f"{plural(channels, 'channel')} ({_CHANNEL_KINDS.get(channels, 'other')})"
     logging.getLogger("tfxai").info(f"converted {kinds} to the model's {target}")
+
+
+_note_conversions = note_conversions

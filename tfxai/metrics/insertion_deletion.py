@@ -27,7 +27,7 @@ import numpy as np
 
 from tfxai.errors import TfxaiError
 
-__all__ = ["InsertionDeletionResult", "insertion_deletion", "area_under_curve", "MODES"]
+__all__ = ["InsertionDeletionResult", "InsertionDeletionSums", "insertion_deletion", "area_under_curve", "MODES"]
 
 MODES = ("threshold", "rise")
 
@@ -132,51 +132,128 @@ def insertion_deletion(
     -------
     InsertionDeletionResult
     """
-    if mode not in MODES:
-        raise TfxaiError(f"unknown insertion/deletion mode {mode!r}: choose one of {list(MODES)}")
-    images, labels, maps = _check(images, labels, maps, normalize)
-    if batch_size < 1:
-        raise TfxaiError(f"batch_size must be at least 1, got {batch_size}")
-    predict = _batched(model_fn, batch_size)
-    if mode == "threshold":
-        return _threshold(predict, images, labels, maps, thresholds, baseline)
-    return _rise(predict, images, labels, maps, step, baseline)
+    sums = InsertionDeletionSums(mode, thresholds, step, baseline, batch_size, normalize)
+    per_image = sums.update(model_fn, images, labels, maps)
+    result = sums.result()
+    if per_image is not None:
+        result.per_image_insertion, result.per_image_deletion = per_image
+    return result
+
+
+class InsertionDeletionSums:
+    """Insertion/deletion over images given a batch at a time, keeping running sums only (flat memory for any count).
+
+    Threshold mode keeps the correct predictions per threshold; rise mode the
+    sums of the per-image curves and areas. ``result()`` after any number of
+    :meth:`update` calls equals :func:`insertion_deletion` on all those images
+    at once (same curves; rise areas up to float rounding). :meth:`state` and
+    :meth:`from_state` round-trip the sums through JSON (to resume a run).
+    Parameters are those of :func:`insertion_deletion`; an array ``baseline``
+    must match the images of every update.
+    """
+
+    def __init__(self, mode="threshold", thresholds=None, step=None, baseline=None, batch_size=64, normalize=False):
+        if mode not in MODES:
+            raise TfxaiError(f"unknown insertion/deletion mode {mode!r}: choose one of {list(MODES)}")
+        if batch_size < 1:
+            raise TfxaiError(f"batch_size must be at least 1, got {batch_size}")
+        if mode == "threshold":
+            thresholds = np.asarray(np.linspace(0.0, 1.0, 11) if thresholds is None else thresholds, np.float64)
+            if thresholds.ndim != 1 or thresholds.size < 2 or np.any(np.diff(thresholds) <= 0):
+                raise TfxaiError("thresholds must be at least two increasing values, e.g. 0, 0.1, ..., 1")
+        elif step and int(step) < 1:
+            raise TfxaiError(f"step must be at least 1 pixel, got {step}")
+        self.mode, self.step, self.baseline, self.batch_size, self.normalize = mode, step, baseline, batch_size, normalize
+        self.x = thresholds if mode == "threshold" else None  # rise: set by the first images (their pixel count)
+        self.count = 0
+        self.insertion = self.deletion = None  # threshold: correct predictions per threshold; rise: sums of the curves
+        self.insertion_auc = self.deletion_auc = 0.0  # rise: sums of the per-image areas
+
+    def update(self, model_fn, images, labels, maps):
+        """Add ``images`` (with their ``labels`` and ``maps``); rise mode returns their per-image areas ``(insertion, deletion)``."""
+        images, labels, maps = _check(images, labels, maps, self.normalize)
+        predict = _batched(model_fn, self.batch_size)
+        if self.mode == "threshold":
+            insertion, deletion = _threshold_hits(predict, images, labels, maps, self.x, self.baseline)
+            self.insertion = insertion if self.insertion is None else self.insertion + insertion
+            self.deletion = deletion if self.deletion is None else self.deletion + deletion
+            self.count += len(images)
+            return None
+        x, insertion, deletion = _rise_curves(predict, images, labels, maps, self.step, self.baseline)
+        if self.x is not None and not np.array_equal(x, self.x):
+            raise TfxaiError(f"these images have {maps.shape[1]}x{maps.shape[2]} maps, unlike the earlier ones: evaluate images of one size")
+        self.x = x
+        if self.insertion is None:
+            self.insertion, self.deletion = np.zeros(len(x)), np.zeros(len(x))
+        per_insertion = np.array([area_under_curve(x, curve) for curve in insertion])
+        per_deletion = np.array([area_under_curve(x, curve) for curve in deletion])
+        for index in range(len(images)):  # image by image, as numpy's mean over the first axis adds them
+            self.insertion += insertion[index]
+            self.deletion += deletion[index]
+            self.insertion_auc += per_insertion[index]
+            self.deletion_auc += per_deletion[index]
+        self.count += len(images)
+        return per_insertion, per_deletion
+
+    def result(self):
+        """The :class:`InsertionDeletionResult` of every image added so far (per-image areas not kept)."""
+        if not self.count:
+            raise TfxaiError("no images to evaluate: pass at least one image")
+        insertion, deletion = np.asarray(self.insertion) / self.count, np.asarray(self.deletion) / self.count
+        if self.mode == "threshold":
+            return InsertionDeletionResult("threshold", self.x, insertion, deletion, area_under_curve(self.x, insertion),
+                                           area_under_curve(self.x, deletion))
+        return InsertionDeletionResult("rise", self.x, insertion, deletion, self.insertion_auc / self.count, self.deletion_auc / self.count)
+
+    def state(self):
+        """The running sums, JSON-friendly (floats round-trip exactly through :mod:`json`)."""
+        def values(array):
+            return None if array is None else [v.item() for v in np.asarray(array)]
+
+        return {"mode": self.mode, "count": self.count, "x": values(self.x), "insertion": values(self.insertion),
+                "deletion": values(self.deletion), "insertion_auc": self.insertion_auc, "deletion_auc": self.deletion_auc}
+
+    def load_state(self, state):
+        """Continue from :meth:`state`'s sums (of the same mode and thresholds)."""
+        if state["mode"] != self.mode:
+            raise TfxaiError(f"saved sums are of {state['mode']} mode, not {self.mode}: start afresh")
+        self.count, self.insertion_auc, self.deletion_auc = int(state["count"]), float(state["insertion_auc"]), float(state["deletion_auc"])
+        kind = np.int64 if self.mode == "threshold" else np.float64
+        for name in ("insertion", "deletion"):
+            setattr(self, name, None if state[name] is None else np.asarray(state[name], kind))
+        if state["x"] is not None:
+            self.x = np.asarray(state["x"], np.float64)
+        return self
 
 
 # === Threshold mode ===
 
 
-def _threshold(predict, images, labels, maps, thresholds, baseline):
-    thresholds = np.asarray(np.linspace(0.0, 1.0, 11) if thresholds is None else thresholds, np.float64)
-    if thresholds.ndim != 1 or thresholds.size < 2 or np.any(np.diff(thresholds) <= 0):
-        raise TfxaiError("thresholds must be at least two increasing values, e.g. 0, 0.1, ..., 1")
+def _threshold_hits(predict, images, labels, maps, thresholds, baseline):
+    """Correct predictions per threshold, ``(insertion (T,), deletion (T,))`` int."""
     insert_base, delete_base = _baselines(baseline, images, default=(0.0, 0.0))
     insertion, deletion = [], []
     for t in thresholds:
         keep = (maps >= t)[..., None]
         inserted = predict(np.where(keep, images, insert_base))
         _check_labels(labels, inserted.shape[-1])
-        insertion.append(_accuracy(inserted, labels))
-        deletion.append(_accuracy(predict(np.where(keep, delete_base, images)), labels))
-    insertion, deletion = np.asarray(insertion), np.asarray(deletion)
-    return InsertionDeletionResult(
-        "threshold", thresholds, insertion, deletion, area_under_curve(thresholds, insertion), area_under_curve(thresholds, deletion)
-    )
+        insertion.append(_hits(inserted, labels))
+        deletion.append(_hits(predict(np.where(keep, delete_base, images)), labels))
+    return np.asarray(insertion, np.int64), np.asarray(deletion, np.int64)
 
 
-def _accuracy(probabilities, labels):
-    return float(np.mean(np.argmax(probabilities, axis=-1) == labels))
+def _hits(probabilities, labels):
+    return int(np.sum(np.argmax(probabilities, axis=-1) == labels))
 
 
 # === RISE mode ===
 
 
-def _rise(predict, images, labels, maps, step, baseline):
+def _rise_curves(predict, images, labels, maps, step, baseline):
+    """``(x, insertion (N, steps + 1), deletion (N, steps + 1))``: each image's true-class probability curves."""
     count, height, width = maps.shape
     pixels = height * width
     step = int(step or width)
-    if step < 1:
-        raise TfxaiError(f"step must be at least 1 pixel, got {step}")
     steps = int(np.ceil(pixels / step))
     x = np.minimum(np.arange(steps + 1) * step, pixels) / pixels
     insert_base, delete_base = _baselines(baseline, images, default=("blur", 0.0))
@@ -199,18 +276,7 @@ def _rise(predict, images, labels, maps, step, baseline):
         true = probabilities[:, labels[index]]
         insertion[index] = true[: steps + 1]
         deletion[index] = true[steps + 1 :]
-    per_insertion = np.array([area_under_curve(x, curve) for curve in insertion])
-    per_deletion = np.array([area_under_curve(x, curve) for curve in deletion])
-    return InsertionDeletionResult(
-        "rise",
-        x,
-        insertion.mean(axis=0),
-        deletion.mean(axis=0),
-        float(per_insertion.mean()),
-        float(per_deletion.mean()),
-        per_insertion,
-        per_deletion,
-    )
+    return x, insertion, deletion
 
 
 # === Helpers ===

@@ -14,7 +14,7 @@ import tensorflow as tf
 from tfxai.data.image_folder import list_images, load_images, scan_image_folder
 from tfxai.errors import TfxaiError
 
-__all__ = ["Domain", "load_domain", "two_domain_dataset"]
+__all__ = ["Domain", "load_domain", "scan_domain", "two_domain_dataset"]
 
 
 @dataclasses.dataclass
@@ -30,18 +30,24 @@ def _has_class_folders(path):
     return any(os.path.isdir(os.path.join(path, d)) and not d.startswith(".") for d in os.listdir(path))
 
 
-def load_domain(path, image_size, require_labels=False):
-    """Read a domain folder, resized to ``image_size`` and converted to RGB."""
+def scan_domain(path, require_labels=False):
+    """The files of a domain folder, not read: ``(paths, labels (-1 when unlabelled), class names or None)``."""
     path = os.fspath(path)
     if not os.path.isdir(path):
         raise TfxaiError(f"domain folder {path} does not exist: pass a folder of images (or of class sub-folders)")
     if _has_class_folders(path):
         folder = scan_image_folder(path)
-        return Domain(load_images(folder.paths, (image_size, image_size), 3, convert=True), folder.labels, folder.class_names)
+        return folder.paths, folder.labels, folder.class_names
     if require_labels:
         raise TfxaiError(f"{path} has no class sub-folders: the class-aware model needs labelled source images (one sub-folder per class)")
     paths = list_images(path)
-    return Domain(load_images(paths, (image_size, image_size), 3, convert=True), np.full(len(paths), -1, np.int32))
+    return paths, np.full(len(paths), -1, np.int32), None
+
+
+def load_domain(path, image_size, require_labels=False):
+    """Read a domain folder, resized to ``image_size`` and converted to RGB."""
+    paths, labels, class_names = scan_domain(path, require_labels)
+    return Domain(load_images(paths, (image_size, image_size), 3, convert=True), labels, class_names)
 
 
 def two_domain_dataset(source, target, batch_size=8, seed=0):

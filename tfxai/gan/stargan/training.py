@@ -157,12 +157,20 @@ class TTAConfig(TaskOptions):
     batch_size: int = 64
 
 
-def run_tta(config, log=print):
-    """Accuracy of the classifier on the labelled target folder with N = 0, 1 and ``config.n`` styles."""
+def run_tta(config, log=print, progress=None):
+    """Accuracy of the classifier on the labelled target folder with N = 0, 1 and ``config.n`` styles.
+
+    The images are read a batch at a time (decoded ahead in threads) and only
+    the correct predictions are counted, so memory does not grow with the
+    folder. N = 0 and 1 share a pass; N > 1 makes a second pass, so the random
+    styles are drawn in the same order (and give the same accuracies) as when
+    every image was held in memory. ``progress(total, initial)``: a tqdm-like bar, or None.
+    """
     import tensorflow as tf
 
     from tfxai.classify.classifier import load_classifier
-    from tfxai.gan.stargan.data import load_domain
+    from tfxai.explain.streaming import chunks_ahead, note_conversions
+    from tfxai.gan.stargan.data import scan_domain
     from tfxai.gan.stargan.export import export_tta
     from tfxai.gan.stargan.tta import StyleTTA
 
@@ -174,22 +182,42 @@ def run_tta(config, log=print):
         check_output_folder(config.out, config.overwrite)
     classifier, class_names = load_classifier(config.classifier)
     translator = load_translator(config.translator)
-    domain = load_domain(config.data, translator.image_size)
-    if domain.class_names is None:
+    paths, labels, data_class_names = scan_domain(config.data)
+    if data_class_names is None:
         raise TfxaiError(f"{config.data} has no class sub-folders: accuracy needs labelled images (one sub-folder per class)")
-    if len(domain.class_names) != len(class_names):
-        raise TfxaiError(f"{config.data} has {len(domain.class_names)} classes but the classifier has {len(class_names)}: use the classifier's classes")
+    if len(data_class_names) != len(class_names):
+        raise TfxaiError(f"{config.data} has {len(data_class_names)} classes but the classifier has {len(class_names)}: use the classifier's classes")
     size = tuple(classifier.inputs[0].shape[1:3])
     channels = int(classifier.inputs[0].shape[-1])
     adapted = _input_adapter(classifier, size, channels)
     seed_everything(config.seed)  # the same translations for the same --seed
+    ns = sorted({0, 1, config.n})
+    passes = [ns[:2]] + ([ns[2:]] if len(ns) > 2 else [])
+    # the batches of np.array_split(images, max(count // batch_size, 1)): each batch draws its styles in this order
+    spans = [(int(part[0]), int(part[-1]) + 1) for part in np.array_split(np.arange(len(paths)), max(len(paths) // config.batch_size, 1))]
+    correct, converted = dict.fromkeys(ns, 0), {}
+    bar = progress(len(paths) * len(passes), 0) if progress is not None else None
+    try:
+        for index, group in enumerate(passes):
+            models = {n: StyleTTA(adapted, translator.generator_ema, translator.mapping_ema, n=n) for n in group}
+            image_size = (translator.image_size, translator.image_size)
+            for first, images, changed in chunks_ahead(paths, 0, image_size, 3, None, spans=spans):
+                batch = tf.constant(images, tf.float32)
+                for n, tta in models.items():
+                    correct[n] += int(np.sum(np.argmax(tta(batch), -1) == labels[first:first + len(images)]))
+                if index == 0:
+                    for channel_count, count in changed.items():
+                        converted[channel_count] = converted.get(channel_count, 0) + count
+                if bar is not None:
+                    bar.update(len(images))
+    finally:
+        if bar is not None:
+            bar.close()
+    note_conversions(converted, 3)
     results = {}
-    for n in sorted({0, 1, config.n}):
-        tta = StyleTTA(adapted, translator.generator_ema, translator.mapping_ema, n=n)
-        predictions = np.concatenate([np.argmax(tta(tf.constant(batch, tf.float32)), -1)
-                                      for batch in np.array_split(domain.images, max(len(domain.images) // config.batch_size, 1))])
-        results[f"accuracy_n{n}"] = float(np.mean(predictions == domain.labels))
-        log(f"N = {n:>3}: accuracy {results[f'accuracy_n{n}']:.4f} on {len(domain.labels)} images")
+    for n in ns:
+        results[f"accuracy_n{n}"] = correct[n] / len(paths)
+        log(f"N = {n:>3}: accuracy {results[f'accuracy_n{n}']:.4f} on {len(paths)} images")
     if config.out:
         with staged_directory(config.out, config.overwrite) as folder:
             write_json(os.path.join(folder, "results.json"), results)
