@@ -56,7 +56,7 @@ class RegistryChoice(click.Choice):
 def command(model_path, image_paths, out, method, layer, target, alpha, convert, overwrite):
     """Explain an image classifier's (or an attention model's) predictions on images."""
     from tfxai.data import list_images
-    from tfxai.explain.streaming import explain_stream, partial_folder
+    from tfxai.explain.streaming import explain_stream, file_signature, partial_folder
     from tfxai.io import check_output_folder, class_index, load_model
     from tfxai.io.models import model_input_shape
 
@@ -80,7 +80,7 @@ def command(model_path, image_paths, out, method, layer, target, alpha, convert,
     count, labelled, accuracy, _ = explain_stream(
         explainer, paths, class_names, out, (height, width), channels,
         true=lambda p: _true_label(p, class_names), target=target, title=f"tfxai explain: {method}", alpha=alpha,
-        options={"model": _file_signature(model_path), "method": method, "layer": layer}, say=echo, progress=_progress_bar, on_chunk=saved)
+        options={"model": file_signature(model_path), "method": method, "layer": layer}, say=echo, progress=_progress_bar, on_chunk=saved)
     summary = f", accuracy {accuracy:.3f} on labelled images" if accuracy is not None else ""
     echo(f"wrote {out}: contact_sheet.png, predictions.csv, overlays/{summary}")
 
@@ -89,13 +89,6 @@ def _true_label(path, class_names):
     """The class of an image in a class-named sub-folder (-1: none)."""
     folder = os.path.basename(os.path.dirname(path))
     return class_names.index(folder) if folder in class_names else -1
-
-
-def _file_signature(path):
-    """The model file or folder's path, size and modification time: another model starts an unfinished run afresh."""
-    path = os.path.abspath(path)
-    stat = os.stat(path)
-    return [path, stat.st_size, stat.st_mtime_ns]
 
 
 def _progress_bar(total, initial):

@@ -25,12 +25,13 @@ import argparse
 import os
 import platform
 import shutil
-import statistics
 import sys
 import tempfile
-import time
 
 import tfxai  # noqa: F401  (oneDNN setting before TensorFlow)
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # run with -P: the shared timing helper beside this file
+from timing import interleaved_medians  # noqa: E402
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
@@ -96,15 +97,7 @@ def measure(name, paths, rounds, work):
         "decode + forward": lambda: bare(read_chunk(paths, (size, size), channels)[0]),
         "tfxai explain (decode, Grad-CAM, overlays, CSV)": explain,
     }
-    for run in runs.values():  # trace and warm up
-        run()
-    times = {key: [] for key in runs}
-    for _ in range(rounds):
-        for key, run in runs.items():
-            start = time.perf_counter()
-            run()
-            times[key].append(time.perf_counter() - start)
-    medians = {key: statistics.median(value) for key, value in times.items()}
+    medians = interleaved_medians(runs, rounds, warmup=1)
     base = medians["forward (decoded images)"]
     print(f"\n{name}: {backbone} {size}x{size}x{channels}, {model.count_params():,} parameters, {len(paths)} JPEGs 320x240, "
           f"batch 32, median of {rounds} interleaved rounds\n")

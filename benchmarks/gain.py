@@ -15,7 +15,10 @@ GAIN step <= 3x a plain step.
 
 import argparse
 import os
-import time
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # run with -P: the shared timing helper beside this file
+from timing import interleaved_medians  # noqa: E402
 
 MODELS = {
     # name: (backbone, image size, batch, hidden, frozen convs)
@@ -53,17 +56,9 @@ def measure(name, rounds):
         "GAIN step (L_cl + L_am)": lambda: gain.train_on_batch(images, labels),
         "GAIN_ext step (+ L_e, masks)": lambda: ext.train_on_batch(masks, labels),
     }
-    for run in runs.values():  # trace and warm up
-        for _ in range(3):
-            run()
-    times = {key: [] for key in runs}
-    for _ in range(rounds):
-        for key, run in runs.items():
-            start = time.perf_counter()
-            run()
-            times[key].append(time.perf_counter() - start)
+    medians = interleaved_medians(runs, rounds, warmup=3)
     params = plain.count_params()
-    return {key: float(np.median(t)) for key, t in times.items()}, (backbone, size, batch, params)
+    return medians, (backbone, size, batch, params)
 
 
 def table(results, info):

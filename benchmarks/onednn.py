@@ -27,7 +27,9 @@ import platform
 import statistics
 import subprocess
 import sys
-import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # run with -P: the shared timing helper beside this file
+from timing import interleaved_medians  # noqa: E402
 
 WORKLOADS = {
     # name: builder function
@@ -229,16 +231,8 @@ def child(builder, rounds):
 
     keras.utils.set_random_seed(0)
     runs = globals()[builder]()
-    for run in runs.values():  # trace and warm up
-        for _ in range(2):
-            run()
-    times = {key: [] for key in runs}
-    for _ in range(rounds):
-        for key, run in runs.items():
-            start = time.perf_counter()
-            run()
-            times[key].append(time.perf_counter() - start)
-    print("RESULT " + json.dumps({key: statistics.median(value) for key, value in times.items()}))
+    medians = interleaved_medians(runs, rounds, warmup=2)
+    print("RESULT " + json.dumps(medians))
 
 
 def run_child(builder, setting, rounds):

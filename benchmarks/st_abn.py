@@ -16,7 +16,10 @@ step <= 1.5x, inference <= 1.2x the baseline.
 
 import argparse
 import os
-import time
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # run with -P: the shared timing helper beside this file
+from timing import interleaved_medians  # noqa: E402
 
 CONFIGS = {
     # name: (depth, base width, frames, size, batch, attention filters)
@@ -51,17 +54,9 @@ def measure(name, rounds, classes=10):
         "R3D forward (probabilities)": lambda: forward(clips)[0, 0].numpy(),
         "ST-ABN inference (probabilities + spatial + temporal)": lambda: attention(clips)["temporal"][0, 0].numpy(),
     }
-    for run in runs.values():  # trace and warm up
-        for _ in range(2):
-            run()
-    times = {key: [] for key in runs}
-    for _ in range(rounds):
-        for key, run in runs.items():
-            start = time.perf_counter()
-            run()
-            times[key].append(time.perf_counter() - start)
+    medians = interleaved_medians(runs, rounds, warmup=2)
     info = (name, depth, width, shape, batch, baseline.count_params(), stabn.count_params())
-    return {key: float(np.median(t)) for key, t in times.items()}, info
+    return medians, info
 
 
 def table(results, info):

@@ -134,7 +134,7 @@ def evaluate_attention(config, log=print, progress=None, on_chunk=None):
     on_chunk : callable or None
         Called with the number of images done after each chunk is saved (and at the start of a resumed run).
     """
-    from tfxai.explain.streaming import fingerprint, partial_folder, resume_state
+    from tfxai.explain.streaming import file_signature, fingerprint, partial_folder, resume_state
 
     modes = tuple(config.modes)
     if not modes or any(mode not in ("threshold", "rise") for mode in modes):
@@ -154,7 +154,7 @@ def evaluate_attention(config, log=print, progress=None, on_chunk=None):
     source = attention_source(model, config.method)
     sums = {mode: _sums(config, mode) for mode in modes}
     partial = partial_folder(out)
-    key = fingerprint(model=_file_signature(config.model), data=data.sources, method=config.method, modes=modes,
+    key = fingerprint(model=file_signature(config.model), data=data.sources, method=config.method, modes=modes,
                       thresholds=config.thresholds, step=config.step, batch_size=config.batch_size, normalize=config.normalize,
                       channels=config.channels, class_names=class_names)
     state = resume_state(partial, key, log, fresh={"top1": 0, "top5": 0, "classes": 0, "converted": {}, "sums": {}})
@@ -285,13 +285,6 @@ def _sample(count, limit, seed):
     if not limit or count <= limit:
         return None
     return np.sort(np.random.default_rng(seed).choice(count, limit, replace=False))
-
-
-def _file_signature(path):
-    """The model's path, size and modification time: another model starts an unfinished evaluation afresh."""
-    path = os.path.abspath(os.fspath(path))
-    status = os.stat(path)
-    return [path, status.st_size, status.st_mtime_ns]
 
 
 def _model_labels(data, model_class_names):

@@ -32,7 +32,7 @@ from tfxai.explain.report import PREDICTIONS_HEADER, explain_batch, prediction_r
 from tfxai.io import write_text
 from tfxai.io.files import replace_directory
 
-__all__ = ["CHUNK", "partial_folder", "explain_stream", "read_chunk", "chunks_ahead", "fingerprint", "resume_state", "save_state",
+__all__ = ["CHUNK", "partial_folder", "explain_stream", "read_chunk", "chunks_ahead", "file_signature", "fingerprint", "resume_state", "save_state",
            "note_conversions"]
 
 #: Images per chunk: a multiple of the explainers' batch of 32, so the batches (and their numbers) are those of one big array.
@@ -89,6 +89,13 @@ def chunks_ahead(paths, start, size, channels, chunk, ahead=2, workers=2, spans=
 
 
 _chunks_ahead = chunks_ahead  # the name explain_stream has always used
+
+
+def file_signature(path):
+    """A file or folder's path, size and modification time (part of a fingerprint: another model starts an unfinished run afresh)."""
+    path = os.path.abspath(os.fspath(path))
+    status = os.stat(path)
+    return [path, status.st_size, status.st_mtime_ns]
 
 
 def fingerprint(**options):
