@@ -80,10 +80,14 @@ def convert_litert(saved_model, quantize="none", representative=None):
     """
     if quantize not in QUANTIZATIONS:
         raise TfxaiError(f"quantize must be one of {', '.join(QUANTIZATIONS)}, got {quantize!r}")
-    converter = _converter(saved_model, quantize, representative)
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    def builtins_only():
+        converter = _converter(saved_model, quantize, representative)
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+        return converter
+
     try:
-        flat = (quantize == "int8" and _int8_with_float_scope(converter, representative)) or converter.convert()
+        # The debugger leaves its converter calibrating only: a graph without a float scope converts with a new one.
+        flat = (quantize == "int8" and _int8_with_float_scope(builtins_only(), representative)) or builtins_only().convert()
         return flat, flex_ops(flat)
     except Exception as error:  # noqa: BLE001 - the converter raises its own ConverterError types
         fallback = _select_ops_named(str(error))
