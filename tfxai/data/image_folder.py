@@ -1,13 +1,18 @@
 """Image folders: one sub-folder per class (the TensorFlow flowers layout).
 
-Files are checked before training starts, so a corrupt image is reported by
-name up front instead of crashing an epoch half-way.
+Files are checked before training starts (:func:`check_images`: each decoded
+once, pixels dropped), so a corrupt image is reported by name up front
+instead of crashing an epoch half-way. Training reads them as a stream
+(:class:`ImageFiles`): only paths stay in memory, and ``tf.data`` decodes
+them in parallel, batch by batch.
 """
 
 import collections
+import concurrent.futures
 import dataclasses
 import logging
 import os
+from typing import ClassVar
 
 import cv2
 import numpy as np
@@ -18,7 +23,8 @@ from tfxai.errors import TfxaiError, plural
 #: The image files every app reads (decoded by OpenCV).
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 
-__all__ = ["ImageFolder", "scan_image_folder", "list_images", "read_image", "image_dataset", "to_model_channels"]
+__all__ = ["ImageFiles", "ImageFolder", "check_images", "scan_image_folder", "list_images", "load_image", "read_image", "image_dataset",
+           "to_model_channels"]
 
 
 @dataclasses.dataclass
@@ -122,12 +128,87 @@ def to_model_channels(images, channels):
     it on stderr). Returns a list of (H, W, channels) arrays.
     """
     images = list(images)
-    found = collections.Counter(image.shape[-1] for image in images if image.shape[-1] != channels)
+    _note_conversions(collections.Counter(image.shape[-1] for image in images), channels)
+    return [image if image.shape[-1] == channels else convert_channels(image, channels) for image in images]
+
+
+def _note_conversions(found, channels):
+    """Log :func:`to_model_channels`' one line for a Counter of channel counts (those equal to ``channels`` ignored)."""
+    found = {c: count for c, count in found.items() if c != channels}
     if found:
         kinds = " and ".join(plural(count, f"{_CHANNEL_KINDS.get(c, f'{c}-channel')} image") for c, count in sorted(found.items()))
         target = f"{plural(channels, 'channel')} ({_CHANNEL_KINDS.get(channels, 'other')})"
         logging.getLogger("tfxai").info(f"converted {kinds} to the model's {target}")
-    return [image if image.shape[-1] == channels else convert_channels(image, channels) for image in images]
+
+
+def _resized(image, size):
+    return cv2.resize(image, (size[1], size[0]), interpolation=cv2.INTER_AREA).reshape(size[0], size[1], -1)
+
+
+def load_image(path, size, channels):
+    """One file as :func:`load_images` reads it: uint8 (H, W, ``channels``), resized (INTER_AREA), channels converted, nothing logged."""
+    image = _resized(read_image(path), size)
+    return image if image.shape[-1] == channels else convert_channels(image, channels)
+
+
+def check_images(paths, channels, workers=2):
+    """Decode every file once (pixels dropped at once) and log the channel conversions :func:`load_images` would.
+
+    Raises :class:`TfxaiError` naming the first file (in ``paths`` order)
+    that cannot be read; memory does not grow with the number of files.
+    """
+    with concurrent.futures.ThreadPoolExecutor(workers) as pool:  # OpenCV releases the GIL while decoding
+        found = collections.Counter(pool.map(lambda path: read_image(path).shape[-1], paths, chunksize=64))
+    _note_conversions(found, channels)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class ImageFiles:
+    """Image files read on demand: a stand-in for the uint8 array (N, H, W, C) :func:`load_images` would return.
+
+    Only the paths stay in memory. Indexing with an int reads one image;
+    with a slice or index array it gives the :class:`ImageFiles` of those
+    files; ``np.asarray`` (or :meth:`astype`) reads them all, exactly as
+    :func:`load_images`. :meth:`decode` is the ``tf.data`` map that reads
+    one file (``tfxai.training.make_dataset`` streams through it).
+    """
+
+    paths: tuple
+    size: tuple
+    channels: int
+    dtype: ClassVar = np.dtype(np.uint8)
+    ndim: ClassVar = 4
+
+    @property
+    def shape(self):
+        return (len(self.paths), *self.size, self.channels)
+
+    def __len__(self):
+        return len(self.paths)
+
+    def __getitem__(self, index):
+        if isinstance(index, (int, np.integer)):
+            return load_image(self.paths[index], self.size, self.channels)
+        picked = self.paths[index] if isinstance(index, slice) else [self.paths[i] for i in np.arange(len(self.paths))[index]]
+        return ImageFiles(tuple(picked), self.size, self.channels)
+
+    def __array__(self, dtype=None, copy=None):
+        out = np.empty(self.shape, np.uint8)
+        for i, path in enumerate(self.paths):
+            out[i] = load_image(path, self.size, self.channels)
+        return out if dtype is None else out.astype(dtype)
+
+    def astype(self, dtype):
+        return np.asarray(self, dtype)
+
+    def encoded_paths(self):
+        """The paths as bytes (``os.fsencode``), for ``tf.data.Dataset.from_tensor_slices``."""
+        return np.array([os.fsencode(path) for path in self.paths], dtype=object).reshape(len(self.paths))
+
+    def decode(self, path):
+        """``tf.data`` map: a path tensor (from :meth:`encoded_paths`) to the uint8 image (H, W, C) :func:`load_image` reads."""
+        image = tf.numpy_function(lambda p: load_image(os.fsdecode(p), self.size, self.channels), [path], tf.uint8, stateful=False)
+        return tf.ensure_shape(image, self.shape[1:])
 
 
 def load_images(paths, size, channels, convert=True):
@@ -135,10 +216,7 @@ def load_images(paths, size, channels, convert=True):
 
     ``convert=False`` refuses images of other channel counts instead.
     """
-    images = []
-    for path in paths:
-        image = read_image(path, None if convert else channels)
-        images.append(cv2.resize(image, (size[1], size[0]), interpolation=cv2.INTER_AREA).reshape(size[0], size[1], -1))
+    images = [_resized(read_image(path, None if convert else channels), size) for path in paths]
     out = np.empty((len(paths), size[0], size[1], channels), np.uint8)
     for i, image in enumerate(to_model_channels(images, channels)):
         out[i] = image.reshape(size[0], size[1], channels)
@@ -163,9 +241,10 @@ def split_stratified(labels, fraction, seed=0):
 def image_dataset(folder, image_size, channels=3, batch_size=32, validation_split=0.2, seed=0, augment=False):
     """Train/validation ``tf.data`` pipelines for an :class:`ImageFolder`.
 
-    Every file is decoded once up front (corrupt files are reported by name);
-    the split is stratified per class. Images stay uint8 in [0, 255]; models
-    carry their own preprocessing.
+    Every file is checked once up front (corrupt files are reported by name),
+    then read as a stream: only paths are shuffled, and ``tf.data`` decodes
+    them in parallel. The split is stratified per class. Images stay uint8
+    values in [0, 255]; models carry their own preprocessing.
 
     Returns
     -------
@@ -174,14 +253,15 @@ def image_dataset(folder, image_size, channels=3, batch_size=32, validation_spli
         is None when ``validation_split`` is 0.
     """
     size = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
-    images = load_images(folder.paths, size, channels, convert=True)
+    check_images(folder.paths, channels)
+    files = ImageFiles(tuple(folder.paths), size, channels)
     validation = split_stratified(folder.labels, validation_split, seed)
 
     def pipeline(mask, training):
-        data = tf.data.Dataset.from_tensor_slices((images[mask], folder.labels[mask]))
+        data = tf.data.Dataset.from_tensor_slices((files.encoded_paths()[mask], folder.labels[mask]))
         if training:
             data = data.shuffle(int(mask.sum()), seed=seed, reshuffle_each_iteration=True)
-        data = data.map(lambda x, y: (tf.cast(x, tf.float32), y), num_parallel_calls=tf.data.AUTOTUNE)
+        data = data.map(lambda x, y: (tf.cast(files.decode(x), tf.float32), y), num_parallel_calls=tf.data.AUTOTUNE)
         if training and augment:
             data = data.map(lambda x, y: (tf.image.random_flip_left_right(x), y), num_parallel_calls=tf.data.AUTOTUNE)
         return data.batch(batch_size).prefetch(tf.data.AUTOTUNE)

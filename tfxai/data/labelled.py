@@ -1,4 +1,4 @@
-"""Labelled images in memory: an image folder or the bundled demo set, with a source string per image."""
+"""Labelled images: an image folder (read on demand, :class:`~tfxai.data.image_folder.ImageFiles`) or the bundled demo set (in memory), with a source string per image."""
 
 import dataclasses
 import os
@@ -15,7 +15,7 @@ DEMO = "demo"
 
 @dataclasses.dataclass
 class LabelledImages:
-    """uint8 images (N, H, W, C), int labels, a source string per image and the class names."""
+    """uint8 images (N, H, W, C) (an array, or :class:`~tfxai.data.image_folder.ImageFiles` for a folder), int labels, a source string per image and the class names."""
 
     images: np.ndarray
     labels: np.ndarray
@@ -36,11 +36,14 @@ def load_labelled_images(data, image_size, channels, split="train"):
 
     Sources are the paths relative to the folder (``class/file.png``) or
     ``demo:<split>:<index>``; they link edited attention maps and masks to images.
+    A folder's files are checked (decoded once, :func:`~tfxai.data.image_folder.check_images`)
+    but not kept: ``images`` is an :class:`~tfxai.data.image_folder.ImageFiles`
+    that training streams and ``np.asarray`` reads whole.
     """
     import cv2
 
     from tfxai.data.demo import load_demo
-    from tfxai.data.image_folder import load_images, scan_image_folder, to_model_channels
+    from tfxai.data.image_folder import ImageFiles, check_images, scan_image_folder, to_model_channels
 
     size = (int(image_size), int(image_size))
     if data == DEMO:
@@ -55,6 +58,7 @@ def load_labelled_images(data, image_size, channels, split="train"):
     if not data:
         raise TfxaiError("no training data given: pass --data FOLDER (one sub-folder per class) or --data demo")
     folder = scan_image_folder(data)
-    images = load_images(folder.paths, size, channels, convert=True)
+    check_images(folder.paths, channels)
+    images = ImageFiles(tuple(folder.paths), size, channels)
     sources = [os.path.relpath(path, data).replace(os.sep, "/") for path in folder.paths]
     return LabelledImages(images, folder.labels, sources, folder.class_names)

@@ -198,22 +198,38 @@ def _augmenter(flip, shift_crop, seed):
     return augment
 
 
+def _decoder(files, keyed):
+    """A ``tf.data`` map function of ``(inputs, labels)`` that reads the image files of ``inputs`` (paths) as float32."""
+
+    def decode(inputs, labels):
+        if keyed:
+            return {**inputs, "images": tf.cast(files.decode(inputs["images"]), tf.float32)}, labels
+        return tf.cast(files.decode(inputs), tf.float32), labels
+
+    return decode
+
+
 def make_dataset(inputs, labels, batch_size, shuffle=False, seed=0, augment=False, shift_crop=0.0):
     """A ``tf.data`` pipeline of ``(inputs, labels)`` batches for any image model.
 
     ``inputs`` is an image array (N, H, W, C) or the map-supervision dict
     ``{"images", "attention_maps", "has_attention_map"}``; ``augment`` flips
     and ``shift_crop`` shifts/crops (:func:`shift_and_crop`) images and maps together.
+    Images given as :class:`~tfxai.data.image_folder.ImageFiles` (an image
+    folder) are streamed: only their paths are shuffled, each is decoded in
+    parallel in the pipeline, and the batches equal those of the loaded array.
     """
-    if isinstance(inputs, dict):
-        inputs = {key: np.asarray(value, np.float32) for key, value in inputs.items()}
-    else:
-        inputs = np.asarray(inputs, np.float32)
+    from tfxai.data.image_folder import ImageFiles
     from tfxai.training.resume import epoch_shuffle
 
-    data = tf.data.Dataset.from_tensor_slices((inputs, np.asarray(labels, np.int32)))
+    entries = dict(inputs) if isinstance(inputs, dict) else {"images": inputs}
+    files = entries["images"] if isinstance(entries["images"], ImageFiles) else None
+    entries = {key: files.encoded_paths() if value is files else np.asarray(value, np.float32) for key, value in entries.items()}
+    data = tf.data.Dataset.from_tensor_slices((entries if isinstance(inputs, dict) else entries["images"], np.asarray(labels, np.int32)))
     if shuffle:
         data = epoch_shuffle(data, len(labels), seed)  # an order per epoch, the same after a resume
+    if files is not None:
+        data = data.map(_decoder(files, isinstance(inputs, dict)), num_parallel_calls=tf.data.AUTOTUNE)  # deterministic order
     if augment or shift_crop:
         data = data.enumerate().map(_augmenter(augment, float(shift_crop), seed), num_parallel_calls=tf.data.AUTOTUNE)
     return data.batch(batch_size).prefetch(tf.data.AUTOTUNE)
