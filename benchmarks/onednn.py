@@ -255,7 +255,7 @@ def default_setting():
 
 
 def summarise(name, default, results):
-    """One table row: default and fastest safe setting, their times and ratios, from ``{setting: [child results]}``."""
+    """One table row from ``{setting: [child results]}``: each setting's medians, and default / fastest setting that ran."""
     medians, crashed = {}, {}
     for setting, runs in results.items():
         good = [r for r in runs if "crash" not in r]
@@ -263,15 +263,26 @@ def summarise(name, default, results):
             crashed[setting] = next(r["crash"] for r in runs if "crash" in r)
             continue
         medians[setting] = {key: statistics.median(r[key] for r in good) for key in good[0]}
-    cells = [name, default]
-    if default not in medians:
-        return "| " + " | ".join(cells + [f"default crashed: {crashed.get(default)}"] + [""] * 5) + " |"
+    cells = [name]
     for key in ("training step", "inference"):
-        fastest = min(medians, key=lambda s: medians[s][key])
-        base = medians[default][key]
-        cells += [f"{base * 1000:.1f}", f"{fastest} ({medians[fastest][key] * 1000:.1f})", f"{base / medians[fastest][key]:.2f}"]
+        for setting in ("0", "1"):
+            cells.append(f"{medians[setting][key] * 1000:.1f}" if setting in medians else "crash")
+        if default in medians:
+            fastest = min(medians, key=lambda s: medians[s][key])
+            cells.append(f"{medians[default][key] / medians[fastest][key]:.2f}")
+        else:
+            cells.append("default crashed")
     note = "; ".join(f"oneDNN={s} crashed ({why})" for s, why in crashed.items())
     return "| " + " | ".join(cells + [note]) + " |"
+
+
+def cpu_model():
+    """The CPU's model name from /proc/cpuinfo (the platform's machine name elsewhere)."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as handle:
+            return next(line.split(":", 1)[1].strip() for line in handle if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.machine()
 
 
 def main():
@@ -285,12 +296,12 @@ def main():
         return child(args.child, args.rounds)
     import tensorflow as tf  # noqa: F401  (only for the version line; the children set oneDNN themselves)
 
-    print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, TF {tf.__version__}; "
-          f"median of {args.rounds} rounds per child, {args.repeats} child(ren) per setting, alternating\n")
-    print("| workload | default oneDNN | training ms (default) | fastest safe (ms) | × | inference ms (default) "
-          "| fastest safe (ms) | × | note |")
-    print("|---|---|---:|---|---:|---:|---|---:|---|")
+    print(f"{cpu_model()}, {os.cpu_count()} CPUs, TF {tf.__version__}; "
+          f"median of {args.rounds} rounds per child, {args.repeats} child(ren) per setting, alternating")
     default = default_setting()
+    print(f"tfxai's default: TF_ENABLE_ONEDNN_OPTS={default}; × = default / fastest setting that did not crash (goal <= 1.15)\n")
+    print("| workload | training ms, oneDNN off | on | × | inference ms, off | on | × | note |")
+    print("|---|---:|---:|---:|---:|---:|---:|---|")
     for name, builder in WORKLOADS.items():
         if args.workloads and builder not in args.workloads:
             continue
