@@ -42,7 +42,7 @@ from tfxai.explain import get_explainer  # noqa: E402
 from tfxai.explain.streaming import explain_stream, read_chunk  # noqa: E402
 
 MODELS = {  # name: (backbone, input size, channels)
-    "mobilenetv2": ("mobilenetv2", 224, 3),
+    "mobilenetv2": ("mobilenet_v2", 224, 3),
     "small_cnn": ("small_cnn", 64, 3),
 }
 VIDEO = "/usr/share/doc/opencv-doc/examples/data/vtest.avi"
