@@ -118,6 +118,18 @@ def measure(command):
     return max(peak, 0) / 1024, seconds
 
 
+def count_table(title, counts, root, name, command_for, unit="images"):
+    """Print the markdown table of :func:`measure` for ``command_for(count, out)`` at each count (ratio: to the first count)."""
+    print(f"\n{title}\n| {unit} | peak RSS MB | ratio | s | {unit}/s |\n|---:|---:|---:|---:|---:|")
+    first = None
+    for count in counts:
+        out = os.path.join(root, f"out_{name}_{count}")
+        peak, seconds = measure(command_for(count, out))
+        first = first or peak
+        print(f"| {count} | {peak:.0f} | {peak / first:.2f} | {seconds:.1f} | {count / seconds:.0f} |", flush=True)
+        shutil.rmtree(out, ignore_errors=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--counts", type=int, nargs="+", default=[2000, 20000])
@@ -135,19 +147,13 @@ def main():
               f"Grad-CAM; python {sys.version.split()[0]}")
         paths_to_run = [("streamed", None)] + ([("old (all in memory)", OLD_PATH)] if args.old else [])
         for label, old in paths_to_run:
-            print(f"\n{label}\n| images | peak RSS MB | ratio | s | images/s |\n|---:|---:|---:|---:|---:|")
-            first = None
-            for count in args.counts:
-                out = os.path.join(root, f"out_{label.split()[0]}_{count}")
+            def command(count, out, old=old):
                 if old is None:
-                    command = [os.path.join(os.path.dirname(sys.executable), "tfxai"), "explain", "--model", model,
-                               "--images", folders[count], "--out", out, "--quiet"]
-                else:
-                    command = [sys.executable, "-c", old, model, folders[count], out, str(args.size)]
-                peak, seconds = measure(command)
-                first = first or peak
-                print(f"| {count} | {peak:.0f} | {peak / first:.2f} | {seconds:.1f} | {count / seconds:.0f} |", flush=True)
-                shutil.rmtree(out, ignore_errors=True)
+                    return [os.path.join(os.path.dirname(sys.executable), "tfxai"), "explain", "--model", model,
+                            "--images", folders[count], "--out", out, "--quiet"]
+                return [sys.executable, "-c", old, model, folders[count], out, str(args.size)]
+
+            count_table(label, args.counts, root, label.split()[0], command)
         children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         print(f"\n(getrusage RUSAGE_CHILDREN: largest child peak {children:.0f} MB)")
     finally:

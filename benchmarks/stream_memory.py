@@ -29,7 +29,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # explain_memory beside this file (run with -P)
-from explain_memory import measure, save_model, subset, write_images  # noqa: E402
+from explain_memory import count_table, save_model, subset, write_images  # noqa: E402
 
 OLD_EVALUATE = """
 import sys, numpy as np
@@ -129,14 +129,8 @@ def main():
         print(f"{source}; python {sys.version.split()[0]}")
         for kind in args.commands:
             for label, old in [("streamed", False)] + ([("old (all in memory)", True)] if args.old else []):
-                print(f"\n{kind}, {label}\n| images | peak RSS MB | ratio | s | images/s |\n|---:|---:|---:|---:|---:|")
-                first = None
-                for count in args.counts:
-                    out = os.path.join(root, f"out_{kind}_{count}")
-                    peak, seconds = measure(commands(kind, models, folders[count], count, out, old))
-                    first = first or peak
-                    print(f"| {count} | {peak:.0f} | {peak / first:.2f} | {seconds:.1f} | {count / seconds:.0f} |", flush=True)
-                    shutil.rmtree(out, ignore_errors=True)
+                count_table(f"{kind}, {label}", args.counts, root, f"{kind}_{label.split()[0]}",
+                            lambda count, out: commands(kind, models, folders[count], count, out, old))
     finally:
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)

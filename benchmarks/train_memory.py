@@ -24,7 +24,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the other benchmarks, with -P
-from explain_memory import measure, subset, write_images  # noqa: E402
+from explain_memory import count_table, subset, write_images  # noqa: E402
 
 OLD_PATH = """
 import sys
@@ -58,17 +58,12 @@ def main():
         print(f"{source} at {args.size}x{args.size}, tfxai train classifier --backbone small_cnn --channels 1 --epochs 1 "
               f"--batch-size 256 --validation-split 0.9; python {sys.version.split()[0]}")
         for label, old in [("streamed", None)] + ([("old (all in memory)", OLD_PATH)] if args.old else []):
-            print(f"\n{label}\n| images | peak RSS MB | ratio | s | images/s |\n|---:|---:|---:|---:|---:|")
-            first = None
-            for count in args.counts:
-                out = os.path.join(root, f"run_{label.split()[0]}_{count}")
+            def command(count, out, old=old):
                 options = ["train", "classifier", "--data", folders[count], "--out", out, "--preset", "small", "--backbone", "small_cnn",
                            "--image-size", str(args.size), "--channels", "1", "--epochs", "1", "--batch-size", "256", "--validation-split", "0.9", "--no-export", "--quiet"]
-                command = ([os.path.join(os.path.dirname(sys.executable), "tfxai")] if old is None else [sys.executable, "-c", old]) + options
-                peak, seconds = measure(command)
-                first = first or peak
-                print(f"| {count} | {peak:.0f} | {peak / first:.2f} | {seconds:.1f} | {count / seconds:.0f} |", flush=True)
-                shutil.rmtree(out, ignore_errors=True)
+                return ([os.path.join(os.path.dirname(sys.executable), "tfxai")] if old is None else [sys.executable, "-c", old]) + options
+
+            count_table(label, args.counts, root, label.split()[0], command)
     finally:
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)

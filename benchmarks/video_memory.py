@@ -27,7 +27,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # run with -P: the sibling benchmark's helpers
-from explain_memory import measure  # noqa: E402
+from explain_memory import count_table  # noqa: E402
 
 VTEST = "/usr/share/doc/opencv-doc/examples/data/vtest.avi"
 FRAMES = 8  # the tiny model's clip length
@@ -105,14 +105,7 @@ def main():
         }
         for name in args.commands:
             title, command = runs[name]
-            print(f"\n{title}\n| frames | peak RSS MB | ratio | s | frames/s |\n|---:|---:|---:|---:|---:|")
-            first = None
-            for count in args.counts:
-                out = os.path.join(root, f"out_{name}_{count}")
-                peak, seconds = measure(command(videos[count], out))
-                first = first or peak
-                print(f"| {count} | {peak:.0f} | {peak / first:.2f} | {seconds:.1f} | {count / seconds:.0f} |", flush=True)
-                shutil.rmtree(out, ignore_errors=True)
+            count_table(title, args.counts, root, name, lambda count, out: command(videos[count], out), unit="frames")
     finally:
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)
