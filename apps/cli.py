@@ -14,6 +14,7 @@ import re
 import click
 
 from tfxai import _runtime
+from tfxai.errors import raised_inside
 from tfxai.apps.common import INTERRUPTED, QUIET_HELP, ctrl_c_ends_the_process, final_line_only, interrupt_message, interrupt_received, record_output
 
 # (group path, command name) -> "module:attribute"
@@ -210,6 +211,10 @@ class RootGroup(LazyGroup):
             if interrupt_received():  # Ctrl-C surfaced through C code as another error: still an interruption
                 click.echo("\n" + interrupt_message(ctx.meta), err=True)
                 ctx.exit(INTERRUPTED)
+            inner = raised_inside(error)  # a TfxaiError raised inside a tf.data map, wrapped by TensorFlow
+            if inner is not None:
+                click.echo(f"error: {inner}", err=True)
+                ctx.exit(2)
             if ctx.params.get("verbose"):
                 raise
             click.echo(f"error: {describe_unexpected(error)} (run 'tfxai --verbose ...' for the traceback)", err=True)

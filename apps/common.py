@@ -12,7 +12,7 @@ import warnings
 
 import click
 
-from tfxai.errors import TfxaiError
+from tfxai.errors import TfxaiError, raised_inside
 
 
 def reports_errors(function):
@@ -27,6 +27,12 @@ def reports_errors(function):
             sys.exit(2)
         except FileNotFoundError as error:
             click.echo(f"error: file not found: {error.filename or error}: check the path", err=True)
+            sys.exit(2)
+        except Exception as error:  # a TfxaiError raised inside a tf.data map arrives wrapped in TensorFlow's error
+            inner = raised_inside(error)
+            if inner is None:
+                raise
+            click.echo(f"error: {inner}", err=True)
             sys.exit(2)
 
     return wrapper

@@ -181,3 +181,24 @@ def test_demo_runs_offline_on_bundled_data(tmp_path):
     assert results["test_accuracy"] == pytest.approx(float(np.mean(predicted == y_test)), abs=1e-6)
     for name in ("report/index.html", "report/contact_sheet.png", "report/predictions.csv", "model/model.keras", "saved_model/saved_model.pb"):
         assert os.path.exists(tmp_path / "demo" / name), name
+
+
+def test_a_file_broken_after_the_check_stops_training_with_one_line(tmp_path, monkeypatch):
+    """A file deleted or overwritten while training streams the folder: the one line naming it, exit 2, no model written."""
+    import tfxai.data.image_folder as image_folder
+
+    data = make_folder(tmp_path / "data")
+    broken = data / "dogs" / "3.png"
+    real_check = image_folder.check_images
+
+    def check_then_break(paths, channels, workers=2):  # the file passes the up-front check, then is overwritten
+        real_check(paths, channels, workers)
+        broken.write_bytes(b"overwritten mid-run")
+
+    monkeypatch.setattr(image_folder, "check_images", check_then_break)
+    result = run(["train", "classifier", "--data", str(data), "--out", str(tmp_path / "m"), "--preset", "small",
+                  "--image-size", "16", "--epochs", "1", "--batch-size", "4"])
+    message = one_line_error(result)
+    assert message == f"error: cannot decode image {broken} (corrupt or not an image): remove or replace the file"
+    assert "Traceback" not in result.output and "PyFunc" not in result.output
+    assert not os.path.exists(tmp_path / "m" / "model.keras")

@@ -118,3 +118,20 @@ def test_image_dataset_streams_the_same_batches(folder):
             np.testing.assert_array_equal(y, y_ref)
             if streamed is val:
                 np.testing.assert_array_equal(x, x_ref)
+
+
+def test_a_file_deleted_mid_epoch_is_one_line_naming_it(folder, tmp_path):
+    import keras
+
+    from tfxai.errors import TfxaiError
+    from tfxai.training.fit import fit
+
+    data = load_labelled_images(str(folder), SIZE, 1)
+    missing = data.images.paths[5]
+    os.remove(missing)  # after the up-front check: only the stream meets it
+    model = keras.Sequential([keras.Input((SIZE, SIZE, 1)), keras.layers.Flatten(), keras.layers.Dense(3)])
+    model.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    with pytest.raises(TfxaiError) as raised:
+        fit(model, make_dataset(data.images, data.labels, 4), epochs=1, verbose=0, backup=str(tmp_path / "backup"))
+    assert str(raised.value) == f"image {missing} does not exist: check the path"
+    assert raised.value.__cause__ is None and raised.value.__suppress_context__  # not TensorFlow's traceback

@@ -16,7 +16,7 @@ import sys
 import keras
 import numpy as np
 
-from tfxai.errors import TfxaiError
+from tfxai.errors import TfxaiError, raised_inside
 from tfxai.training.resume import fit_resumable
 
 __all__ = ["ADVICE", "NaNGuard", "check_finite_training", "check_learning_rate", "fit", "history_csv", "progress_verbosity"]
@@ -70,6 +70,9 @@ def fit(model, train, validation=None, epochs=None, callbacks=(), verbose="auto"
     loss becomes NaN or infinite (training stops at that batch), or when a weight
     does; the backup is then deleted (the run cannot go on, and a rerun with a
     lower learning rate, another option, starts afresh rather than being refused).
+    A :class:`TfxaiError` raised while the data is read (an image file deleted
+    or corrupted after the up-front check) ends the run with that one line,
+    not TensorFlow's traceback; the backup of the finished epochs is kept.
     Returns the Keras ``History`` of the whole run.
     """
     from tfxai.training.resume import IterationLimit
@@ -88,8 +91,14 @@ def fit(model, train, validation=None, epochs=None, callbacks=(), verbose="auto"
     if isinstance(train, tuple):  # (x, y) arrays
         train, fit_options["y"] = train
         fit_options["batch_size"] = batch_size
-    history = fit_resumable(model, train, epochs=epochs, callbacks=callbacks, verbose=verbose, backup=backup, options=options,
-                            **fit_options)
+    try:
+        history = fit_resumable(model, train, epochs=epochs, callbacks=callbacks, verbose=verbose, backup=backup, options=options,
+                                **fit_options)
+    except Exception as error:  # e.g. a file deleted mid-epoch: the data map's one-line TfxaiError, not TensorFlow's traceback
+        inner = raised_inside(error)
+        if inner is None or inner is error:
+            raise
+        raise inner from None
     problem = nan_guard.problem or _non_finite(model, history, nan_guard.watches)
     if problem:
         if backup is not None:
