@@ -126,6 +126,10 @@ def test_int8_is_small_agrees_on_top1_and_keeps_a_float_heatmap(tmp_path):
     assert heatmap_correlations(heatmaps.numpy()[same], served["heatmap"][same]).min() >= 0.99
     tensors = litert_interpreter(tmp_path / "int8" / "model.tflite").get_tensor_details()
     assert not {t["dtype"].__name__ for t in tensors if "float_heatmap/" in t["name"]} & {"int8", "int16"}
+    # so does the head after the feature map (pooling, logits, softmax, argmax): probabilities are not int8's 1/256
+    # steps, and the class id is the argmax of float logits (int8 logits, steps of ~0.06, tied or flipped near ties)
+    assert len(np.unique(served["probabilities"])) > 256
+    assert served["class_id"].tolist() == np.argmax(served["probabilities"], 1).tolist()
     assert float32["agreement_with_keras"]["max_abs_diff_probabilities"] < 1e-4
 
 

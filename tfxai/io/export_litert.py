@@ -18,15 +18,16 @@ import tensorflow as tf
 
 from tfxai.errors import TfxaiError
 
-__all__ = ["FLOAT_SCOPE", "FORMATS", "QUANTIZATIONS", "check_export_options", "convert_litert", "flex_ops", "litert_from_function", "litert_interpreter", "run_litert"]
+__all__ = ["FLOAT_SCOPE", "FORMATS", "QUANTIZATIONS", "after_feature_map", "check_export_options", "convert_litert", "flex_ops", "litert_from_function", "litert_interpreter", "run_litert"]
 
 #: ``--quantize`` choices: none (float32), dynamic-range int8 weights, float16 weights, full int8 with calibration.
 QUANTIZATIONS = ("none", "dynamic", "float16", "int8")
 #: export formats (``--format``)
 FORMATS = ("savedmodel", "tflite", "onnx")
-#: Ops under this name scope stay float32 in an int8 file: the heatmap path after the feature map. Quantized
-#: to int8, its full-resolution resize and min-max normalisation ran outside XNNPACK's fast kernels (MobileNetV2
-#: 224: +9 ms on 8 ms) and rounded the map to 1/255 steps; in float32 they cost ~1 ms and the map follows Keras.
+#: Ops under this name scope, and every op downstream of what enters it (the head: pooling, logits, softmax,
+#: argmax; :func:`after_feature_map`), stay float32 in an int8 file. The heatmap path quantized to int8 ran its
+#: full-resolution resize and min-max normalisation outside XNNPACK's fast kernels (MobileNetV2 224: +9 ms on
+#: 8 ms) and rounded the map to 1/255 steps; in float32 they cost ~1 ms and the map follows Keras.
 FLOAT_SCOPE = "float_heatmap"
 
 
@@ -99,18 +100,48 @@ def convert_litert(saved_model, quantize="none", representative=None):
 
 
 def _int8_with_float_scope(converter, representative):
-    """int8 bytes with the ops under :data:`FLOAT_SCOPE` left in float32, or None when the graph has no such ops.
+    """int8 bytes with every op after the feature map left in float32, or None when the graph has no :data:`FLOAT_SCOPE`.
 
     Calibrates once (TensorFlow's quantization debugger), then quantizes with
-    those ops' outputs denylisted: their int8 inputs are dequantized where they enter.
+    the ops downstream of the feature map denylisted (:func:`after_feature_map`):
+    the int8 feature map is dequantized where it enters them.
     """
     debugger = tf.lite.experimental.QuantizationDebugger(converter=converter, debug_dataset=representative)
-    tensors = tf.lite.Interpreter(model_content=debugger.calibrated_model).get_tensor_details()
-    names = [tensor["name"] for tensor in tensors if f"{FLOAT_SCOPE}/" in tensor["name"]]
+    names = after_feature_map(debugger.calibrated_model)
     if not names:
         return None
     debugger.options = tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=names)
     return debugger.get_nondebug_quantized_model()
+
+
+def after_feature_map(flat):
+    """Names of the output tensors of every op downstream of the activations entering :data:`FLOAT_SCOPE` in a LiteRT model.
+
+    Those activations are the feature map (and what is computed from it, e.g.
+    the class id); downstream of them lie the heatmap path and the head
+    (global pooling, the logits' Dense, softmax and argmax). Quantized, the
+    head's int8 logits (steps of ~0.06 on the demo CNN) decided the class of
+    near ties; in float32 it reads the dequantized feature map (see docs/export.md).
+    Empty when no op is under the scope.
+    """
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    graph = flatbuffer_utils.convert_bytearray_to_object(flat).subgraphs[0]
+    names = [tensor.name.decode() if isinstance(tensor.name, bytes) else str(tensor.name) for tensor in graph.tensors]
+    ops = [(list(op.inputs), list(op.outputs)) for op in graph.operators]
+    producer = {index: position for position, (_, outputs) in enumerate(ops) for index in outputs}
+    in_scope = [any(f"{FLOAT_SCOPE}/" in names[index] for index in outputs) for _, outputs in ops]
+    frontier = {index for position, (inputs, _) in enumerate(ops) if in_scope[position] for index in inputs
+                if index in producer and not in_scope[producer[index]]}
+    downstream = set()
+    while frontier:
+        tensor = frontier.pop()
+        for inputs, outputs in ops:
+            if tensor in inputs:
+                new = set(outputs) - downstream
+                downstream |= new
+                frontier |= new
+    return sorted(names[index] for index in downstream)
 
 
 def litert_from_function(model, function, spec, quantize="none", calibration=None):
