@@ -10,10 +10,15 @@ IS/FID per generator and the name of the scoring network) and ``samples/generato
 The default scorer is the demo scorer shipped with tfxai (``demo_scorer.keras`` beside this
 module, built by scripts/train_demo_scorer.py from the bundled demo data): a 28k-parameter CNN
 whose IS and FID compare runs with each other, never with papers' InceptionV3 numbers.
+
+The training images are read as a stream (:class:`GanImages`): an image folder
+keeps only its paths and ``tf.data`` decodes and scales them in parallel, batch
+by batch; the scores read only the real images they compare with.
 """
 
 import dataclasses
 import os
+from typing import ClassVar
 
 import keras
 import numpy as np
@@ -29,7 +34,7 @@ DEMO_SCORER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "demo_sco
 #: How runs scored with it are labelled (output and metrics.json).
 DEMO_SCORER_NAME = "demo scorer, not comparable with papers"
 
-__all__ = ["DEMO_SCORER", "DEMO_SCORER_NAME", "CollabGANConfig", "load_gan_images", "load_graph", "load_scorer", "score_generators", "train_collab_gan", "train_graph"]
+__all__ = ["DEMO_SCORER", "DEMO_SCORER_NAME", "CollabGANConfig", "GanImages", "gan_dataset", "load_gan_images", "load_graph", "load_scorer", "score_generators", "train_collab_gan", "train_graph"]
 
 
 #: What the presets are (``--preset``'s help).
@@ -104,8 +109,52 @@ def load_graph(graph, num_generators):
     return loaded
 
 
+def to_unit_range(images):
+    """uint8 pixels (an array or a tensor) as float32 in [-1, 1]: ``x / 127.5 - 1``."""
+    if isinstance(images, np.ndarray):
+        return images.astype(np.float32) / np.float32(127.5) - np.float32(1.0)
+    import tensorflow as tf
+
+    return tf.cast(images, tf.float32) / 127.5 - 1.0
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class GanImages:
+    """Training images in [-1, 1] read on demand: a stand-in for the float32 array (N, H, W, C) they were.
+
+    ``source`` holds the uint8 pixels: an array (the demo data) or an
+    :class:`~tfxai.data.image_folder.ImageFiles` (a folder: only paths).
+    ``np.asarray`` reads them all as float32 in [-1, 1]; indexing with an int,
+    a slice or an index array reads only those images; :func:`gan_dataset`
+    streams them through ``tf.data`` (uint8 decoded, scaled in the map).
+    """
+
+    source: object
+    dtype: ClassVar = np.dtype(np.float32)
+    ndim: ClassVar = 4
+
+    @property
+    def shape(self):
+        return tuple(self.source.shape)
+
+    def __len__(self):
+        return len(self.source)
+
+    def __getitem__(self, index):
+        return to_unit_range(np.asarray(self.source[index]))
+
+    def __array__(self, dtype=None, copy=None):
+        images = to_unit_range(np.asarray(self.source))
+        return images if dtype is None else images.astype(dtype)
+
+
 def load_gan_images(config):
-    """The training images as float32 in [-1, 1] (labels are not used), at most ``max_images`` of them."""
+    """The training images (labels are not used), at most ``max_images`` of them, as :class:`GanImages` (float32 in [-1, 1] on demand).
+
+    ``max_images`` keeps a random subset (``default_rng(seed).permutation``);
+    a folder's files are checked once here (an unreadable file is a one-line
+    :class:`TfxaiError`) and read again only when used.
+    """
     from tfxai.data import load_labelled_images
 
     images = load_labelled_images(config.data, config.image_size, config.channels).images
@@ -113,7 +162,42 @@ def load_gan_images(config):
         images = images[np.random.default_rng(config.seed).permutation(len(images))[: config.max_images]]
     if len(images) < config.batch_size:
         raise TfxaiError(f"{len(images)} images is less than one batch of {config.batch_size}: lower --batch-size or add images")
-    return images.astype(np.float32) / 127.5 - 1.0
+    return GanImages(images)
+
+
+def gan_dataset(images, batch_size, seed):
+    """Batches of ``images`` (float32 in [-1, 1], or :class:`GanImages`) in an order per epoch (the same after a resume).
+
+    :class:`GanImages` are streamed: only their paths (or uint8 pixels) are
+    shuffled, then decoded and scaled in parallel in order, so the batches
+    equal those of the float32 array ``np.asarray(images)``.
+    """
+    import tensorflow as tf
+
+    from tfxai.data.image_folder import ImageFiles
+    from tfxai.training.resume import epoch_shuffle
+
+    source = images.source if isinstance(images, GanImages) else None
+    files = source if isinstance(source, ImageFiles) else None
+    elements = images if source is None else source if files is None else files.encoded_paths()
+    data = epoch_shuffle(tf.data.Dataset.from_tensor_slices(elements), len(images), seed)
+    if source is not None:
+        read = tf.identity if files is None else files.decode
+        data = data.map(lambda element: to_unit_range(read(element)), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return data.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+
+
+def collapse_sample(real, count, seed=0, max_images=256):
+    """The real images :func:`~tfxai.gan.collaborative.collapse.collapse_report` compares ``count`` generated ones with, read alone.
+
+    :func:`~tfxai.gan.collaborative.collapse.mean_pairwise_distance` draws
+    ``min(count, len(real), max_images)`` of them with ``default_rng(seed).permutation``;
+    the same draw here gives the same report while only those images are read.
+    """
+    count = min(int(count), len(real), int(max_images))
+    if len(real) <= count:
+        return np.asarray(real)
+    return real[np.random.default_rng(seed).permutation(len(real))[:count]]
 
 
 def load_scorer(classifier):
@@ -159,25 +243,22 @@ def score_generators(model, classifier, real, count, seed=0, splits=10):
 def train_graph(config, graph, images, verbose=0, callbacks=(), backup=None):
     """A :class:`CollaborativeGAN` with ``graph`` trained on ``images`` for ``config.epochs``; returns ``(model, history)``.
 
+    ``images`` are float32 in [-1, 1] or :class:`GanImages` (streamed, :func:`gan_dataset`).
+
     Fits through :func:`tfxai.training.fit.fit`: a NaN or infinite ``d_loss`` or
     ``g_loss`` stops training with a :class:`TfxaiError` naming it. With ``backup``
     (a folder) the training state is backed up every epoch and a rerun after an
     interruption resumes from it.
     """
-    import keras
-    import tensorflow as tf
-
     from tfxai.gan.collaborative.model import CollaborativeGAN
     from tfxai.training.fit import fit
-    from tfxai.training.resume import epoch_shuffle
 
     seed_everything(config.seed)  # the same weights bit for bit for the same --seed
     steps = len(images) // config.batch_size
     model = CollaborativeGAN(config.generators, graph, config.latent_dim, config.image_size, config.channels, config.filters,
                              config.spectral_norm, config.transfer_weight, total_steps=steps * config.epochs, seed=config.seed)
     model.compile(keras.optimizers.Adam(config.learning_rate, beta_1=0.5), keras.optimizers.Adam(config.learning_rate, beta_1=0.5))
-    data = epoch_shuffle(tf.data.Dataset.from_tensor_slices(images), len(images), config.seed)  # the same order after a resume
-    data = data.batch(config.batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+    data = gan_dataset(images, config.batch_size, config.seed)  # the same order after a resume
     history = fit(model, data, None, config.epochs, callbacks=callbacks, verbose=verbose, backup=backup, options=config.to_dict())
     return model, history
 
@@ -217,7 +298,7 @@ def train_collab_gan(config, verbose=2, log=print, warn=None) -> RunResult:
     if classifier is not None:
         scores = {**score_generators(model, classifier, images, config.score_images, config.seed, config.score_splits), "scored_with": scorer}
     samples = model.sample(256, seed=config.seed)
-    scores.update(collapse_report(samples, images, seed=config.seed))
+    scores.update(collapse_report(samples, collapse_sample(images, samples.shape[1], config.seed), seed=config.seed))
     warning = collapse_warning(scores)
     if warning:
         (warn or log)(warning)
