@@ -63,6 +63,7 @@ classifier_path, translator_path, folder = sys.argv[1:4]
 classifier, _ = load_classifier(classifier_path)
 translator = load_translator(translator_path)
 domain = load_domain(folder, translator.image_size)
+domain.images = np.asarray(domain.images)  # the old path: every image read into one array (load_domain now keeps paths)
 adapted = _input_adapter(classifier, (16, 16), 1)
 seed_everything(0)
 for n in (0, 1, 2):
