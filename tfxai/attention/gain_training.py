@@ -111,10 +111,10 @@ class MaskFiles:
         return len(self.paths)
 
     def __getitem__(self, index):
+        """One mask (an int), or the :class:`MaskFiles` of the rows a slice or index array picks."""
         if isinstance(index, (int, np.integer)):
             return self.read(self.paths[index])
-        picked = self.paths[index] if isinstance(index, slice) else [self.paths[i] for i in np.arange(len(self.paths))[index]]
-        return MaskFiles(tuple(picked), self.size)
+        return dataclasses.replace(self, paths=tuple(np.asarray(self.paths, object)[index]))
 
     def __array__(self, dtype=None, copy=None):
         out = np.zeros(self.shape, np.float32)
