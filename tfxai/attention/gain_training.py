@@ -3,14 +3,18 @@
 The steps shared by every training app (validation, data, split, datasets,
 early stopping, run folder, export) are :mod:`tfxai.training`'s; this module
 holds what is GAIN's own: its classifier and loss options and the mask folder
-of GAIN_ext.
+of GAIN_ext. Masks are checked once up front and then streamed like the
+images (:class:`MaskFiles`: only paths in memory, each mask decoded in the
+``tf.data`` pipeline), so memory does not grow with the number of masks.
 """
 
 import dataclasses
 import os
+from typing import ClassVar
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from tfxai.attention.gain import BINARY_NEGATIVES, GAIN, build_gain_classifier
 from tfxai.classify.backbones import get_backbone
@@ -21,7 +25,7 @@ from tfxai.training.config import ConfigError, option
 from tfxai.training import RunConfig, make_dataset, run_training, split_run_data
 from tfxai.training.result import RunResult, run_result
 
-__all__ = ["GAINConfig", "GAIN_PRESETS", "build_gain", "compile_gain", "load_mask_folder", "train_gain"]
+__all__ = ["GAINConfig", "GAIN_PRESETS", "build_gain", "compile_gain", "MaskFiles", "load_mask_folder", "mask_files", "mask_inputs", "train_gain"]
 
 
 #: What the presets are (``--preset``'s help).
@@ -82,24 +86,80 @@ class GAINConfig(RunConfig, presets=GAIN_PRESETS, preset_help=GAIN_PRESET_HELP):
 # === Data: pixel-level masks ===
 
 
-def load_mask_folder(masks, sources, size):
-    """Pixel-level masks for the images named by ``sources`` (``class/file.ext`` paths relative to the data folder).
+@dataclasses.dataclass(frozen=True, eq=False)
+class MaskFiles:
+    """Pixel-level masks read on demand: a stand-in for the float32 array (N, H, W) :func:`load_mask_folder` returns.
 
-    The mask of ``DATA/<class>/<name>.<ext>`` is ``MASKS/<class>/<name>.<any image ext>``
-    (grayscale or colour, any size: read as gray, resized to ``size``, scaled
-    to [0, 1]). Images without a mask file get ``has_attention_map = 0`` and
-    add nothing to L_e.
-
-    Returns
-    -------
-    maps : np.ndarray
-        (N, H, W) float32 in [0, 1] (zeros where there is no mask).
-    has_attention_map : np.ndarray
-        (N,) float32 0/1.
+    Only the paths stay in memory (``""`` for an image without a mask: zeros).
+    Indexing with an int reads one mask; with a slice or index array it gives
+    the :class:`MaskFiles` of those rows; ``np.asarray`` reads them all.
+    :meth:`encoded_paths` and :meth:`decode` are the streaming protocol of
+    :func:`tfxai.training.make_dataset`, which decodes each mask in the
+    ``tf.data`` pipeline.
     """
-    import cv2
 
-    from tfxai.data import list_images, read_image
+    paths: tuple
+    size: tuple
+    dtype: ClassVar = np.dtype(np.float32)
+    ndim: ClassVar = 3
+
+    @property
+    def shape(self):
+        return (len(self.paths), *self.size)
+
+    def __len__(self):
+        return len(self.paths)
+
+    def __getitem__(self, index):
+        """One mask (an int), or the :class:`MaskFiles` of the rows a slice or index array picks."""
+        if isinstance(index, (int, np.integer)):
+            return self.read(self.paths[index])
+        return dataclasses.replace(self, paths=tuple(np.asarray(self.paths, object)[index]))
+
+    def __array__(self, dtype=None, copy=None):
+        out = np.zeros(self.shape, np.float32)
+        for i, path in enumerate(self.paths):
+            if path:
+                out[i] = self.read(path)
+        return out if dtype is None else out.astype(dtype)
+
+    def read(self, path):
+        """One mask: gray, resized to ``size`` (INTER_AREA), scaled to [0, 1]; zeros for ``""`` (no mask)."""
+        import cv2
+
+        from tfxai.data import read_image
+
+        if not path:
+            return np.zeros(self.size, np.float32)
+        mask = read_image(path, 1, convert=True)[..., 0]
+        return cv2.resize(mask, (self.size[1], self.size[0]), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
+
+    def check(self, workers=2):
+        """Decode every mask once (pixels dropped); raise :class:`TfxaiError` naming the first unreadable one."""
+        import concurrent.futures
+
+        with concurrent.futures.ThreadPoolExecutor(workers) as pool:  # OpenCV releases the GIL while decoding
+            for _ in pool.map(self.read, [path for path in self.paths if path], chunksize=64):
+                pass
+        return self
+
+    def encoded_paths(self):
+        """The paths as bytes (``b""``: no mask), for ``tf.data.Dataset.from_tensor_slices``."""
+        return np.array([os.fsencode(path) for path in self.paths], dtype=object).reshape(len(self.paths))
+
+    def decode(self, path):
+        """``tf.data`` map: a path tensor (from :meth:`encoded_paths`) to the float32 mask (H, W) :meth:`read` gives."""
+        mask = tf.numpy_function(lambda p: self.read(os.fsdecode(p)), [path], tf.float32, stateful=False)
+        return tf.ensure_shape(mask, self.size)
+
+
+def mask_files(masks, sources, size):
+    """The streaming form of :func:`load_mask_folder`: ``(MaskFiles, has_attention_map)``, every mask file checked once.
+
+    Same matching and errors as :func:`load_mask_folder`; only paths stay in
+    memory and ``np.asarray(maps)`` equals its array.
+    """
+    from tfxai.data import list_images
 
     masks = os.fspath(masks)
     if not os.path.isdir(masks):
@@ -108,21 +168,46 @@ def load_mask_folder(masks, sources, size):
     for path in list_images(masks):
         stem = os.path.splitext(os.path.relpath(path, masks).replace(os.sep, "/"))[0]
         by_stem[stem] = path
-    out = np.zeros((len(sources),) + tuple(size), np.float32)
-    has_map = np.zeros(len(sources), np.float32)
-    for i, source in enumerate(sources):
-        path = by_stem.get(os.path.splitext(source)[0])
-        if path is None:
-            continue
-        mask = read_image(path, 1, convert=True)[..., 0]
-        out[i] = cv2.resize(mask, (size[1], size[0]), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
-        has_map[i] = 1.0
+    paths = tuple(by_stem.get(os.path.splitext(source)[0], "") for source in sources)
+    has_map = np.asarray([1.0 if path else 0.0 for path in paths], np.float32)
     if not has_map.any():
         raise TfxaiError(
             f"none of the {len(by_stem)} mask files in {masks} matches an image of the data folder: "
             "name each mask <class>/<image name>.png like its image"
         )
-    return out, has_map
+    return MaskFiles(paths, tuple(int(side) for side in size)).check(), has_map
+
+
+def load_mask_folder(masks, sources, size):
+    """Pixel-level masks for the images named by ``sources`` (``class/file.ext`` paths relative to the data folder).
+
+    The mask of ``DATA/<class>/<name>.<ext>`` is ``MASKS/<class>/<name>.<any image ext>``
+    (grayscale or colour, any size: read as gray, resized to ``size``, scaled
+    to [0, 1]). Images without a mask file get ``has_attention_map = 0`` and
+    add nothing to L_e. Everything is read into memory (N x H x W float32);
+    training streams them instead (:func:`mask_files`).
+
+    Returns
+    -------
+    maps : np.ndarray
+        (N, H, W) float32 in [0, 1] (zeros where there is no mask).
+    has_attention_map : np.ndarray
+        (N,) float32 0/1.
+    """
+    maps, has_map = mask_files(masks, sources, size)
+    return np.asarray(maps), has_map
+
+
+def mask_inputs(images, sources, maps):
+    """The map-supervision dict ``{"images", "attention_maps", "has_attention_map"}`` of ``images`` (:class:`~tfxai.data.LabelledImages`).
+
+    ``maps`` is ``(attention_maps, has_attention_map)`` for every source in
+    ``sources`` (:func:`mask_files` or :func:`load_mask_folder`); the rows of
+    ``images.sources`` are picked from it.
+    """
+    row = {source: index for index, source in enumerate(sources)}
+    rows = [row[source] for source in images.sources]
+    return {"images": images.images, "attention_maps": maps[0][rows], "has_attention_map": maps[1][rows]}
 
 
 # === The method-specific steps ===
@@ -173,17 +258,16 @@ def train_gain(config, verbose="auto", log=print) -> RunResult:
 
     config.validate()
     data = load_labelled_images(config.data, config.image_size, config.channels)
-    all_maps = load_mask_folder(config.masks, data.sources, (config.image_size,) * 2) if config.masks else None
+    all_maps = mask_files(config.masks, data.sources, (config.image_size,) * 2) if config.masks else None  # paths; streamed
     seed_everything(config.seed)  # the same weights bit for bit for the same --seed
     train, held_out = split_run_data(data, config.validation_split, config.seed)
     gain = build_gain(config, len(data.class_names))
     compile_gain(gain, config.learning_rate)
     train_inputs = train.images
     if all_maps is not None:
-        row = {source: index for index, source in enumerate(data.sources)}
-        rows = [row[source] for source in train.sources]
-        train_inputs = {"images": train.images, "attention_maps": all_maps[0][rows], "has_attention_map": all_maps[1][rows]}
-        log(f"GAIN_ext: {int(all_maps[1][rows].sum())} of {len(rows)} training images have a mask (weight {config.map_weight})")
+        train_inputs = mask_inputs(train, data.sources, all_maps)
+        log(f"GAIN_ext: {int(train_inputs['has_attention_map'].sum())} of {len(train.labels)} training images have a mask "
+            f"(weight {config.map_weight})")
     train_data = make_dataset(train_inputs, train.labels, config.batch_size, True, config.seed, config.flip, config.shift)
     held_data = make_dataset(held_out.images, held_out.labels, 64) if len(held_out.labels) else None
     log(

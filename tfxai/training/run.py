@@ -198,13 +198,18 @@ def _augmenter(flip, shift_crop, seed):
     return augment
 
 
+def _streamed(value):
+    """Whether an input entry is read on demand: it has ``encoded_paths()`` and a ``decode(path)`` ``tf.data`` map (e.g. ImageFiles)."""
+    return callable(getattr(value, "encoded_paths", None)) and callable(getattr(value, "decode", None))
+
+
 def _decoder(files, keyed):
-    """A ``tf.data`` map function of ``(inputs, labels)`` that reads the image files of ``inputs`` (paths) as float32."""
+    """A ``tf.data`` map function of ``(inputs, labels)`` that reads the files of ``inputs`` (paths; ``{key: files}`` when keyed) as float32."""
 
     def decode(inputs, labels):
         if keyed:
-            return {**inputs, "images": tf.cast(files.decode(inputs["images"]), tf.float32)}, labels
-        return tf.cast(files.decode(inputs), tf.float32), labels
+            return {**inputs, **{key: tf.cast(files[key].decode(inputs[key]), tf.float32) for key in files}}, labels
+        return tf.cast(files["images"].decode(inputs), tf.float32), labels
 
     return decode
 
@@ -215,20 +220,21 @@ def make_dataset(inputs, labels, batch_size, shuffle=False, seed=0, augment=Fals
     ``inputs`` is an image array (N, H, W, C) or the map-supervision dict
     ``{"images", "attention_maps", "has_attention_map"}``; ``augment`` flips
     and ``shift_crop`` shifts/crops (:func:`shift_and_crop`) images and maps together.
-    Images given as :class:`~tfxai.data.image_folder.ImageFiles` (an image
-    folder) are streamed: only their paths are shuffled, each is decoded in
-    parallel in the pipeline, and the batches equal those of the loaded array.
+    Entries read on demand -- images as :class:`~tfxai.data.image_folder.ImageFiles`
+    (an image folder), or any object with ``encoded_paths()`` and a
+    ``decode(path)`` ``tf.data`` map, such as GAIN's mask files -- are
+    streamed: only their paths are shuffled, each is decoded in parallel in
+    the pipeline, and the batches equal those of the loaded arrays.
     """
-    from tfxai.data.image_folder import ImageFiles
     from tfxai.training.resume import epoch_shuffle
 
     entries = dict(inputs) if isinstance(inputs, dict) else {"images": inputs}
-    files = entries["images"] if isinstance(entries["images"], ImageFiles) else None
-    entries = {key: files.encoded_paths() if value is files else np.asarray(value, np.float32) for key, value in entries.items()}
+    files = {key: value for key, value in entries.items() if _streamed(value)}
+    entries = {key: files[key].encoded_paths() if key in files else np.asarray(value, np.float32) for key, value in entries.items()}
     data = tf.data.Dataset.from_tensor_slices((entries if isinstance(inputs, dict) else entries["images"], np.asarray(labels, np.int32)))
     if shuffle:
         data = epoch_shuffle(data, len(labels), seed)  # an order per epoch, the same after a resume
-    if files is not None:
+    if files:
         data = data.map(_decoder(files, isinstance(inputs, dict)), num_parallel_calls=tf.data.AUTOTUNE)  # deterministic order
     if augment or shift_crop:
         data = data.enumerate().map(_augmenter(augment, float(shift_crop), seed), num_parallel_calls=tf.data.AUTOTUNE)
