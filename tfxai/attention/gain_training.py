@@ -14,10 +14,10 @@ from typing import ClassVar
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from tfxai.attention.gain import BINARY_NEGATIVES, GAIN, build_gain_classifier
 from tfxai.classify.backbones import get_backbone
+from tfxai.data.image_folder import FileRows
 from tfxai.training.determinism import seed_everything
 from tfxai.errors import TfxaiError
 from tfxai.attention.gain_presets import GAIN_PRESETS
@@ -87,41 +87,20 @@ class GAINConfig(RunConfig, presets=GAIN_PRESETS, preset_help=GAIN_PRESET_HELP):
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
-class MaskFiles:
+class MaskFiles(FileRows):
     """Pixel-level masks read on demand: a stand-in for the float32 array (N, H, W) :func:`load_mask_folder` returns.
 
-    Only the paths stay in memory (``""`` for an image without a mask: zeros).
-    Indexing with an int reads one mask; with a slice or index array it gives
-    the :class:`MaskFiles` of those rows; ``np.asarray`` reads them all.
-    :meth:`encoded_paths` and :meth:`decode` are the streaming protocol of
-    :func:`tfxai.training.make_dataset`, which decodes each mask in the
-    ``tf.data`` pipeline.
+    Only the paths stay in memory (``""`` for an image without a mask: zeros);
+    :func:`tfxai.training.make_dataset` decodes each mask in the ``tf.data``
+    pipeline (:class:`~tfxai.data.image_folder.FileRows`).
     """
 
-    paths: tuple
     size: tuple
     dtype: ClassVar = np.dtype(np.float32)
-    ndim: ClassVar = 3
 
     @property
-    def shape(self):
-        return (len(self.paths), *self.size)
-
-    def __len__(self):
-        return len(self.paths)
-
-    def __getitem__(self, index):
-        """One mask (an int), or the :class:`MaskFiles` of the rows a slice or index array picks."""
-        if isinstance(index, (int, np.integer)):
-            return self.read(self.paths[index])
-        return dataclasses.replace(self, paths=tuple(np.asarray(self.paths, object)[index]))
-
-    def __array__(self, dtype=None, copy=None):
-        out = np.zeros(self.shape, np.float32)
-        for i, path in enumerate(self.paths):
-            if path:
-                out[i] = self.read(path)
-        return out if dtype is None else out.astype(dtype)
+    def row_shape(self):
+        return tuple(self.size)
 
     def read(self, path):
         """One mask: gray, resized to ``size`` (INTER_AREA), scaled to [0, 1]; zeros for ``""`` (no mask)."""
@@ -142,15 +121,6 @@ class MaskFiles:
             for _ in pool.map(self.read, [path for path in self.paths if path], chunksize=64):
                 pass
         return self
-
-    def encoded_paths(self):
-        """The paths as bytes (``b""``: no mask), for ``tf.data.Dataset.from_tensor_slices``."""
-        return np.array([os.fsencode(path) for path in self.paths], dtype=object).reshape(len(self.paths))
-
-    def decode(self, path):
-        """``tf.data`` map: a path tensor (from :meth:`encoded_paths`) to the float32 mask (H, W) :meth:`read` gives."""
-        mask = tf.numpy_function(lambda p: self.read(os.fsdecode(p)), [path], tf.float32, stateful=False)
-        return tf.ensure_shape(mask, self.size)
 
 
 def mask_files(masks, sources, size):

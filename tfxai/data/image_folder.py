@@ -23,7 +23,7 @@ from tfxai.errors import TfxaiError, plural
 #: The image files every app reads (decoded by OpenCV).
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 
-__all__ = ["ImageFiles", "ImageFolder", "check_images", "scan_image_folder", "list_images", "load_image", "read_image", "image_dataset",
+__all__ = ["FileRows", "ImageFiles", "ImageFolder", "check_images", "scan_image_folder", "list_images", "load_image", "read_image", "image_dataset",
            "to_model_channels"]
 
 
@@ -163,39 +163,49 @@ def check_images(paths, channels, workers=2):
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
-class ImageFiles:
-    """Image files read on demand: a stand-in for the uint8 array (N, H, W, C) :func:`load_images` would return.
+class FileRows:
+    """An array whose rows are files read on demand: only the paths stay in memory.
 
-    Only the paths stay in memory. Indexing with an int reads one image;
-    with a slice or index array it gives the :class:`ImageFiles` of those
-    files; ``np.asarray`` (or :meth:`astype`) reads them all, exactly as
-    :func:`load_images`. :meth:`decode` is the ``tf.data`` map that reads
-    one file (``tfxai.training.make_dataset`` streams through it).
+    Subclasses say what a row is (:attr:`row_shape`, ``dtype``) and how one
+    file becomes one (:meth:`read`). Indexing with an int reads one row; with a
+    slice or index array it gives the same kind of object for those files;
+    ``np.asarray`` (or :meth:`astype`) reads them all. :meth:`encoded_paths` and
+    :meth:`decode` are the streaming protocol of :func:`tfxai.training.make_dataset`,
+    which shuffles the paths and decodes each row in the ``tf.data`` pipeline.
     """
 
     paths: tuple
-    size: tuple
-    channels: int
     dtype: ClassVar = np.dtype(np.uint8)
-    ndim: ClassVar = 4
+
+    @property
+    def row_shape(self):
+        raise NotImplementedError
+
+    def read(self, path):
+        """One row (``row_shape``, ``dtype``) from its file."""
+        raise NotImplementedError
 
     @property
     def shape(self):
-        return (len(self.paths), *self.size, self.channels)
+        return (len(self.paths), *self.row_shape)
+
+    @property
+    def ndim(self):
+        return 1 + len(self.row_shape)
 
     def __len__(self):
         return len(self.paths)
 
     def __getitem__(self, index):
         if isinstance(index, (int, np.integer)):
-            return load_image(self.paths[index], self.size, self.channels)
+            return self.read(self.paths[index])
         picked = self.paths[index] if isinstance(index, slice) else [self.paths[i] for i in np.arange(len(self.paths))[index]]
-        return ImageFiles(tuple(picked), self.size, self.channels)
+        return dataclasses.replace(self, paths=tuple(picked))
 
     def __array__(self, dtype=None, copy=None):
-        out = np.empty(self.shape, np.uint8)
+        out = np.empty(self.shape, self.dtype)
         for i, path in enumerate(self.paths):
-            out[i] = load_image(path, self.size, self.channels)
+            out[i] = self.read(path)
         return out if dtype is None else out.astype(dtype)
 
     def astype(self, dtype):
@@ -206,9 +216,28 @@ class ImageFiles:
         return np.array([os.fsencode(path) for path in self.paths], dtype=object).reshape(len(self.paths))
 
     def decode(self, path):
-        """``tf.data`` map: a path tensor (from :meth:`encoded_paths`) to the uint8 image (H, W, C) :func:`load_image` reads."""
-        image = tf.numpy_function(lambda p: load_image(os.fsdecode(p), self.size, self.channels), [path], tf.uint8, stateful=False)
-        return tf.ensure_shape(image, self.shape[1:])
+        """``tf.data`` map: a path tensor (from :meth:`encoded_paths`) to the row :meth:`read` gives."""
+        row = tf.numpy_function(lambda p: self.read(os.fsdecode(p)), [path], tf.as_dtype(self.dtype), stateful=False)
+        return tf.ensure_shape(row, self.row_shape)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class ImageFiles(FileRows):
+    """Image files read on demand: a stand-in for the uint8 array (N, H, W, C) :func:`load_images` would return.
+
+    Each row is :func:`load_image` of its file (resized, channels converted);
+    ``np.asarray`` equals :func:`load_images` of the paths.
+    """
+
+    size: tuple
+    channels: int
+
+    @property
+    def row_shape(self):
+        return (*self.size, self.channels)
+
+    def read(self, path):
+        return load_image(path, self.size, self.channels)
 
 
 def load_images(paths, size, channels, convert=True):
