@@ -227,6 +227,16 @@ def test_pure_helpers():
     assert upsample(tf.ones((1, 2, 2, 2)), (4, 6, 6)).shape == (1, 4, 6, 6)
 
 
+@pytest.mark.parametrize("h, w, height, width", [(7, 7, 224, 224), (3, 5, 17, 4), (8, 8, 8, 8), (16, 12, 5, 7), (1, 1, 9, 9)])
+def test_upsample_as_matrix_products_equals_tensorflows_bilinear_resize(h, w, height, width):
+    """Static sizes take two matrix products (fast in LiteRT); the values are tf.image.resize's, up- and downsampling."""
+    cam = np.random.default_rng(h * w).random((2, h, w)).astype("float32") * 5
+    expected = tf.image.resize(cam[..., None], (height, width), method="bilinear")[..., 0].numpy()
+    np.testing.assert_allclose(upsample(tf.constant(cam), (height, width)).numpy(), expected, rtol=0, atol=5e-6)
+    dynamic = tf.function(lambda x: upsample(x, (height, width)), input_signature=[tf.TensorSpec((None, None, None), tf.float32)])
+    np.testing.assert_allclose(dynamic(cam).numpy(), expected, rtol=0, atol=5e-6)  # unknown map size: the resize kernel
+
+
 def test_bad_input_errors_are_one_line():
     model = gap_dense_model()
     with pytest.raises(TfxaiError, match="not found"):
