@@ -9,7 +9,7 @@ import tensorflow as tf
 from tfxai.data.float_images import LabelledImageFiles, read_rows
 from tfxai.errors import TfxaiError
 from tfxai.training.resume import epoch_shuffle, epoch_variable
-from tfxai.synthesis.generator import TargetOutputGenerator
+from tfxai.synthesis.generator import TargetOutputGenerator, kl_divergence
 
 
 def own_and_other_targets(labels, num_classes, own=0.9, rng=None):
@@ -327,7 +327,6 @@ def _generate_in_batches(generator, images, replaced, design, generated, soft, p
     if count == 0:
         return np.zeros((0,), "float32")
     size = min(count, generator.batch_size)
-    kl = []
     for start in range(0, count, size):
         rows, targets = replaced[start : start + size], design[start : start + size]
         chunk, real = read_rows(images, rows), len(rows)
@@ -337,7 +336,7 @@ def _generate_in_batches(generator, images, replaced, design, generated, soft, p
         result = generator.generate(chunk, targets)
         generated[start : start + real] = result.images[:real]
         soft[rows] = result.outputs[:real]
-        kl.append(result.kl[:real])
         if progress is not None:
             progress(start + real, count)
-    return np.concatenate(kl)
+    outputs = soft[replaced]  # the KL over all rows at once, as one generate call computes it
+    return np.asarray(kl_divergence(design, np.log(np.maximum(outputs, 1e-30))))
