@@ -121,3 +121,10 @@ def test_train_mixed_on_a_folder_matches_the_same_images_in_an_npz_and_leaves_no
     assert leftovers == []
     for streamed, in_memory in zip(*weights):
         np.testing.assert_array_equal(streamed, in_memory)
+
+
+def test_an_unreadable_file_fails_before_training_in_one_line(folder):
+    (folder / "b" / "2.png").write_bytes(b"not a png")
+    with pytest.raises(tfxai.errors.TfxaiError, match="2.png") as error:
+        load_labelled_data(str(folder), (8, 8), 3, stream=True)
+    assert "\n" not in str(error.value)

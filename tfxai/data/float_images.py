@@ -104,7 +104,8 @@ def load_labelled_data(path, size=None, channels=None, stream=False):
     class_names : list of str or None
 
     ``stream=True`` with a folder and a ``size`` returns a :class:`LabelledImageFiles`
-    (only the paths in memory, each image decoded when read, to the same values)
+    (only the paths in memory, each image decoded when read, to the same values;
+    every file is decoded once first, pixels dropped, to report unreadable files and channel conversions)
     instead of the array; an ``.npz`` (or a folder without ``size``, whose images
     could differ in size) is still read whole.
     """
@@ -113,6 +114,9 @@ def load_labelled_data(path, size=None, channels=None, stream=False):
     if os.path.isdir(path):
         files = _list_class_folders(path, size, channels or 3)
         if stream and size is not None:
+            from tfxai.data.image_folder import check_images
+
+            check_images(files.paths, files.channels)  # unreadable files fail here, in one line; conversions noted once
             return files, files.labels, files.classes
         return _load_class_folders(files, path)
     try:
