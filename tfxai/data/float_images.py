@@ -13,7 +13,16 @@ from tfxai.errors import TfxaiError
 
 from tfxai.data.image_folder import IMAGE_EXTENSIONS
 
-__all__ = ["list_folder_images", "load_labelled_data", "read_image", "read_image_folder", "to_uint8", "write_png"]
+__all__ = [
+    "LabelledImageFiles",
+    "list_folder_images",
+    "load_labelled_data",
+    "read_image",
+    "read_image_folder",
+    "read_rows",
+    "to_uint8",
+    "write_png",
+]
 
 
 def list_folder_images(directory):
@@ -80,7 +89,7 @@ def write_png(path, image):
         raise TfxaiError(f"cannot write {path}: check that the folder is writable")
 
 
-def load_labelled_data(path, size=None, channels=None):
+def load_labelled_data(path, size=None, channels=None, stream=False):
     """Labelled images from an ``.npz`` file or a folder of class subfolders.
 
     An ``.npz`` holds ``x`` (or ``images``) of shape ``(n, h, w[, c])`` — uint8
@@ -93,11 +102,23 @@ def load_labelled_data(path, size=None, channels=None):
     images : ndarray ``(n, h, w, c)`` float32 in [0, 1]
     labels : ndarray ``(n,)`` int64
     class_names : list of str or None
+
+    ``stream=True`` with a folder and a ``size`` returns a :class:`LabelledImageFiles`
+    (only the paths in memory, each image decoded when read, to the same values;
+    every file is decoded once first, pixels dropped, to report unreadable files and channel conversions)
+    instead of the array; an ``.npz`` (or a folder without ``size``, whose images
+    could differ in size) is still read whole.
     """
     if not os.path.exists(path):
         raise TfxaiError(f"training data {path} does not exist: pass an .npz file or a folder of class subfolders")
     if os.path.isdir(path):
-        return _load_class_folders(path, size, channels or 3)
+        files = _list_class_folders(path, size, channels or 3)
+        if stream and size is not None:
+            from tfxai.data.image_folder import check_images
+
+            check_images(files.paths, files.channels)  # unreadable files fail here, in one line; conversions noted once
+            return files, files.labels, files.classes
+        return _load_class_folders(files, path)
     try:
         with np.load(path, allow_pickle=False) as data:
             x = data["x"] if "x" in data else data["images"]
@@ -125,19 +146,77 @@ def load_labelled_data(path, size=None, channels=None):
     return x, y.astype("int64"), names
 
 
-def _load_class_folders(directory, size, channels):
+class LabelledImageFiles:
+    """The images of a folder of class subfolders, read on demand: a stand-in for :func:`load_labelled_data`'s array.
+
+    Only the paths stay in memory; :meth:`read` decodes rows to the float32 values in
+    [0, 1] that :func:`load_labelled_data` gives for the same folder (:func:`read_image`
+    at ``size``, then the apps' channel rule). ``size`` is required (every image is
+    resized to it, so all rows have one shape).
+    """
+
+    ndim = 4
+    dtype = np.dtype("float32")
+
+    def __init__(self, paths, labels, classes, size, channels):
+        self.paths = tuple(paths)
+        self.labels = np.asarray(labels, dtype="int64").reshape(-1)
+        self.classes = list(classes)
+        self.size = None if size is None else (int(size[0]), int(size[1]))
+        self.channels = int(channels)
+
+    @property
+    def shape(self):
+        return (len(self.paths), *self.size, self.channels)
+
+    def __len__(self):
+        return len(self.paths)
+
+    def subset(self, indices):
+        """The files at ``indices`` (an index array), in that order."""
+        return LabelledImageFiles([self.paths[i] for i in np.asarray(indices).reshape(-1)], self.labels[indices], self.classes,
+                                  self.size, self.channels)
+
+    def read_one(self, index):
+        """Row ``index`` as float32 ``(h, w, channels)``."""
+        from tfxai.data.image_folder import convert_channels
+
+        image = read_image(self.paths[int(index)], self.size, None)
+        return image if image.shape[-1] == self.channels else convert_channels(image, self.channels)
+
+    def read(self, indices):
+        """Rows ``indices`` as float32 ``(k, h, w, channels)``."""
+        indices = np.asarray(indices).reshape(-1)
+        out = np.empty((len(indices), *self.shape[1:]), "float32")
+        for row, index in enumerate(indices):
+            out[row] = self.read_one(index).reshape(self.shape[1:])
+        return out
+
+
+def read_rows(images, indices):
+    """Rows ``indices`` of an image array or a :class:`LabelledImageFiles`, as one float32 array."""
+    if isinstance(images, LabelledImageFiles):
+        return images.read(indices)
+    return np.asarray(images[np.asarray(indices).reshape(-1)], dtype="float32")
+
+
+def _list_class_folders(directory, size, channels):
     classes = sorted(d for d in os.listdir(directory) if os.path.isdir(os.path.join(directory, d)))
     if not classes:
         raise TfxaiError(f"{directory} has no class subfolders: put each class's images in a folder named after it")
-    images, labels = [], []
+    paths, labels = [], []
     for label, name in enumerate(classes):
         folder = os.path.join(directory, name)
         for file_name in list_folder_images(folder):
-            images.append(read_image(os.path.join(folder, file_name), size, None))
+            paths.append(os.path.join(folder, file_name))
             labels.append(label)
-    images = _model_channels(images, channels)
-    if not images:
+    if not paths:
         raise TfxaiError(f"no images in the class subfolders of {directory}: add PNG or JPEG files")
+    return LabelledImageFiles(paths, labels, classes, size, channels)
+
+
+def _load_class_folders(files, directory):
+    images = _model_channels([read_image(path, files.size, None) for path in files.paths], files.channels)
     if len({image.shape for image in images}) > 1:
         raise TfxaiError(f"images under {directory} have different sizes: resize them or pass a fixed-size model")
-    return np.stack(images), np.asarray(labels, dtype="int64"), classes
+    return np.stack(images), files.labels, files.classes

@@ -4,11 +4,12 @@ import csv
 import dataclasses
 import io
 import os
+import shutil
+import tempfile
 from typing import Optional
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from tfxai.training.augmentation import AUGMENTATIONS, augmentation_name, resolve_augmentation
 from tfxai.training.batchnorm import BatchNormStatistics
@@ -20,8 +21,8 @@ from tfxai.io import check_output_folder, staged_directory, write_json
 from tfxai.io import load_model as read_model
 from tfxai.training.resume import backup_folder, remove_backup
 from tfxai.synthesis.generator import TargetOutputGenerator, kl_divergence
-from tfxai.data.float_images import load_labelled_data, read_image_folder, to_uint8, write_png
-from tfxai.synthesis.mixed import build_mixed_dataset, flip_and_crop
+from tfxai.data.float_images import LabelledImageFiles, load_labelled_data, read_image_folder, read_rows, to_uint8, write_png
+from tfxai.synthesis.mixed import build_mixed_dataset, flip_and_crop, labelled_dataset
 from tfxai.synthesis.model import MixedTargetModel
 from tfxai.synthesis.targets import format_distribution, load_class_names, parse_target
 from tfxai.io.export import export_saved_model
@@ -121,7 +122,7 @@ def make_preprocessing(scale=1.0, mean=None, std=None, channels=None):
 
 
 def _check_labelled(images, labels, shape, num_classes, what):
-    """The teacher's image size and channels, labels among its classes, finite pixels."""
+    """The teacher's image size and channels, labels among its classes, finite pixels (decoded 8-bit files always are)."""
     height, width, channels = shape
     if images.shape[-1] != channels:
         raise TfxaiError(f"{what} images have {images.shape[-1]} channels but the teacher takes {channels}")
@@ -134,7 +135,7 @@ def _check_labelled(images, labels, shape, num_classes, what):
             f"{what} labels range from {labels.min()} to {labels.max()} but the teacher has {num_classes} classes: "
             "use labels 0..K-1 of the teacher's classes"
         )
-    if not np.all(np.isfinite(images)):
+    if not isinstance(images, LabelledImageFiles) and not np.all(np.isfinite(images)):
         raise TfxaiError(f"{what} images contain NaN or infinite pixels: fix the data")
 
 
@@ -253,6 +254,8 @@ def _split(images, labels, fraction, seed):
     order = np.random.default_rng([seed, 2]).permutation(len(images))
     count = int(round(float(fraction) * len(images)))
     held, kept = order[:count], order[count:]
+    if isinstance(images, LabelledImageFiles):
+        return images.subset(kept), labels[kept], images.subset(held), labels[held]
     return images[kept], labels[kept], images[held], labels[held]
 
 
@@ -281,25 +284,38 @@ def run_train_mixed(config, progress=None, verbose="auto") -> RunResult:
     height, width, channels = _input_shape(teacher)
     size = None if height is None or width is None else (height, width)
     num_classes = int(teacher.outputs[0].shape[-1])
-    images, labels, names = load_labelled_data(config.data, size, channels)
+    images, labels, names = load_labelled_data(config.data, size, channels, stream=True)  # a folder stays files
     _check_labelled(images, labels, (height, width, channels), num_classes, "training")
     names = load_class_names(None, config.teacher, num_classes) if names is None else names
     if len(names) != num_classes:
         raise TfxaiError(f"the data has {len(names)} classes but the teacher outputs {num_classes}: use a teacher trained on these classes")
     if config.validation:
-        val_images, val_labels, _ = load_labelled_data(config.validation, size, channels)
+        val_images, val_labels, _ = load_labelled_data(config.validation, size, channels, stream=True)
         _check_labelled(val_images, val_labels, (height, width, channels), num_classes, "validation")
     elif config.validation_split > 0:
         images, labels, val_images, val_labels = _split(images, labels, config.validation_split, config.seed)
     else:
         val_images = val_labels = None
     preprocessing = make_preprocessing(config.scale, config.mean, config.std, channels)
-    _check_probabilities(teacher, images[:8], preprocessing)
+    _check_probabilities(teacher, read_rows(images, np.arange(min(8, len(images)))), preprocessing)
+    spill = _spill_folder(config.out)  # the generated images, as a float32 memory map, until the end of the run
+    try:
+        return _train_mixed(config, teacher, images, labels, val_images, val_labels, names, preprocessing, spill, progress, verbose)
+    finally:
+        shutil.rmtree(spill, ignore_errors=True)
+
+
+def _spill_folder(out):
+    """A new hidden folder beside ``out`` for the generated images' memory map (removed when the run ends)."""
+    out = os.path.abspath(out)
+    return tempfile.mkdtemp(prefix=f".{os.path.basename(out)}.generated-", dir=os.path.dirname(out))
+
+
+def _train_mixed(config, teacher, images, labels, val_images, val_labels, names, preprocessing, spill, progress, verbose):
     mixed = build_mixed_dataset(
-        images, labels, teacher, config.fraction, num_classes=num_classes, own_probability=config.own_probability,
-        seed=config.seed, progress=progress, optimizer=config.generation_optimizer, steps=config.generation_steps,
-        learning_rate=config.generation_learning_rate,
-        preprocessing=preprocessing,
+        images, labels, teacher, config.fraction, num_classes=len(names), own_probability=config.own_probability,
+        seed=config.seed, progress=progress, spill=spill, optimizer=config.generation_optimizer,
+        steps=config.generation_steps, learning_rate=config.generation_learning_rate, preprocessing=preprocessing,
     )
     student = load_model(config.student, "student model") if config.student else keras.models.clone_model(teacher)
     model = MixedTargetModel(student, kl_weight=config.kl_weight)
@@ -312,7 +328,7 @@ def run_train_mixed(config, progress=None, verbose="auto") -> RunResult:
     train = mixed.as_dataset(config.batch_size, augmentation, config.augment_generated, seed=config.seed)
     validation = None
     if val_images is not None and len(val_images):
-        validation = tf.data.Dataset.from_tensor_slices((val_images, val_labels)).batch(config.batch_size)
+        validation = labelled_dataset(val_images, val_labels, config.batch_size)
     if preprocessing is not None:
         train = train.map(lambda x, y: (preprocessing(x), y))
         validation = None if validation is None else validation.map(lambda x, y: (preprocessing(x), y))
@@ -321,7 +337,7 @@ def run_train_mixed(config, progress=None, verbose="auto") -> RunResult:
         history = fit(model, train, validation, config.epochs, callbacks=callbacks, verbose=verbose,
                                  backup=backup_folder(config.out), options=config.to_dict())
         summary = {
-            "train_images": int(len(mixed.images)),
+            "train_images": int(len(mixed)),
             "generated_images": int(len(mixed.replaced)),
             "fraction": float(mixed.fraction),
             "generation_mean_kl": float(np.mean(mixed.kl)) if len(mixed.kl) else None,
