@@ -233,6 +233,7 @@ def test_upsample_as_matrix_products_equals_tensorflows_bilinear_resize(h, w, he
     cam = np.random.default_rng(h * w).random((2, h, w)).astype("float32") * 5
     expected = tf.image.resize(cam[..., None], (height, width), method="bilinear")[..., 0].numpy()
     np.testing.assert_allclose(upsample(tf.constant(cam), (height, width)).numpy(), expected, rtol=0, atol=5e-6)
+    np.testing.assert_allclose(upsample(tf.constant(cam), tf.TensorShape((height, width))).numpy(), expected, rtol=0, atol=5e-6)
     dynamic = tf.function(lambda x: upsample(x, (height, width)), input_signature=[tf.TensorSpec((None, None, None), tf.float32)])
     np.testing.assert_allclose(dynamic(cam).numpy(), expected, rtol=0, atol=5e-6)  # unknown map size: the resize kernel
 

@@ -35,6 +35,7 @@ from tfxai.attention.masking import MASKS, mask_out
 from tfxai.classify.backbones import build_backbone, get_backbone, stem
 from tfxai.errors import TfxaiError
 from tfxai.explain import targets as targets_lib
+from tfxai.explain.cam import upsample
 from tfxai.training.precision import float32
 
 __all__ = ["ABN", "AttentionBranch", "AttentionMechanism", "COMPLEMENT", "MECHANISMS", "PrototypeConformityPair"]
@@ -285,7 +286,8 @@ class ABN(AttentionModel):
         """
         images = tf.cast(tf.convert_to_tensor(images), tf.float32)
         outputs = self.forward(images, training=False)
-        maps = tf.image.resize(outputs["attention"], tf.shape(images)[1:3], method="bilinear")[..., 0]
+        size = images.shape[1:3] if images.shape[1:3].is_fully_defined() else tf.shape(images)[1:3]
+        maps = upsample(outputs["attention"][..., 0], size)  # static sizes: matrix products (fast in LiteRT)
         return tf.clip_by_value(maps, 0.0, 1.0), outputs["probabilities"]
 
     # === Losses (the AttentionModel hook) ===
