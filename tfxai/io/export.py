@@ -39,7 +39,7 @@ import tensorflow as tf
 
 from tfxai.errors import TfxaiError
 from tfxai.explain import explainer_names, explainer_spec, get_method
-from tfxai.explain.cam import BaseCAM, combine, normalize, upsample
+from tfxai.explain.cam import BaseCAM, GradCAM, combine, normalize, upsample
 from tfxai.explain.layers import output_activation, score_layer
 from tfxai.explain.targets import binary_sign, predicted_classes
 from tfxai.io import atomic_path
@@ -277,9 +277,14 @@ def _analytic_cam(model, explain, layer):
             else:
                 column = tf.gather(kernel, class_ids)
             positions = float(np.prod(features.shape[1:-1]))
-            rank = len(features.shape)
-            gradients = tf.ones_like(features) * tf.reshape(tf.cast(column / positions, features.dtype), [-1] + [1] * (rank - 2) + [channels])
-            heatmaps = combine(features, cam.channel_weights(features, gradients, class_ids), relu=cam.relu)
+            gradient = tf.cast(column / positions, features.dtype)  # (batch, channels): the same at every position
+            if type(cam).channel_weights is GradCAM.channel_weights:  # the spatial mean of a constant: the constant itself
+                weights = gradient
+            else:
+                rank = len(features.shape)
+                weights = cam.channel_weights(features, tf.ones_like(features) * tf.reshape(gradient, [-1] + [1] * (rank - 2) + [channels]),
+                                              class_ids)
+            heatmaps = combine(features, weights, relu=cam.relu)
             heatmaps = normalize(upsample(heatmaps, images.shape[1:-1]))
         return _outputs(squash(scores), tf.cast(heatmaps, tf.float32))
 
