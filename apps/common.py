@@ -107,6 +107,25 @@ def progress_bar(total, initial=0, desc=None, unit="image", minimum=0, delay=0.0
                 delay=SHORT_RUN_SECONDS if delay is None else delay)
 
 
+def progress_callback(desc, unit="image"):
+    """A ``progress(done, total)`` callback (the library's generation loops call it) drawing a :func:`progress_bar`.
+
+    The bar is made at the first call (when the total is known) and closed when ``done`` reaches it; none under ``--quiet``.
+    """
+    bars = []
+
+    def progress(done, total):
+        if not bars:
+            bars.append(progress_bar(total, desc=desc, unit=unit))
+        bar = bars[0]
+        if bar is not None and not bar.disable:
+            bar.update(done - bar.n)
+            if done >= total:
+                bar.close()
+
+    return progress
+
+
 @contextlib.contextmanager
 def _python_logs_off(quiet, loggers=("tensorflow", "absl", "keras")):
     """TensorFlow's and Keras' Python log warnings (tf.function retracing notes, ...) hidden while active with ``quiet``."""

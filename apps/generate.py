@@ -2,7 +2,7 @@
 
 import click
 
-from tfxai.apps.common import echo, reports_errors, unsafe_deserialization_option
+from tfxai.apps.common import echo, progress_callback, reports_errors, unsafe_deserialization_option
 
 
 @click.command(name="generate")
@@ -29,11 +29,11 @@ from tfxai.apps.common import echo, reports_errors, unsafe_deserialization_optio
 @reports_errors
 def command(**options):
     """Generate images that make MODEL output TARGET (Hirano, Iwamura & Kise)."""
-    from tfxai.synthesis.training import GenerateConfig, parse_floats, progress_printer, run_generate
+    from tfxai.synthesis.training import GenerateConfig, parse_floats, run_generate
 
     options["mean"], options["std"] = parse_floats(options["mean"]), parse_floats(options["std"])
     config = GenerateConfig(**options)
-    summary = run_generate(config, progress=progress_printer(echo))
+    summary = run_generate(config, progress=progress_callback("generating"))
     echo(f"pixels scaled by {summary['scale']:g} ({summary['scale_source']})")
     echo(
         f"wrote {summary['images']} images to {config.out}: mean KL to target {summary['mean_kl']:.4f}, "

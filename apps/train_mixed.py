@@ -2,7 +2,7 @@
 
 import click
 
-from tfxai.apps.common import echo, mixed_precision_option, progress_settings, quiet_option, strategy_option, unsafe_deserialization_option
+from tfxai.apps.common import echo, mixed_precision_option, progress_callback, progress_settings, quiet_option, strategy_option, unsafe_deserialization_option
 from tfxai.apps.options import config_options
 from tfxai.synthesis.training import TrainMixedConfig
 
@@ -17,11 +17,11 @@ from tfxai.synthesis.training import TrainMixedConfig
 @strategy_option
 def command(config, mean, std, quiet):
     """Replace part of the training data by generated images and train with KL + CE (Hirano et al., eq. 9)."""
-    from tfxai.synthesis.training import parse_floats, progress_printer, run_train_mixed
+    from tfxai.synthesis.training import parse_floats, run_train_mixed
 
     config.mean, config.std = parse_floats(mean), parse_floats(std)
-    verbose, log = progress_settings(quiet)
-    summary = run_train_mixed(config, progress=progress_printer(log), verbose=verbose).metrics
+    verbose, _ = progress_settings(quiet)
+    summary = run_train_mixed(config, progress=progress_callback("generating"), verbose=verbose).metrics
     accuracy = summary["validation_accuracy"]
     echo(
         f"trained on {summary['train_images']} images ({summary['generated_images']} generated); "

@@ -153,3 +153,13 @@ def test_bad_generation_learning_rate_names_its_own_option(workspace):
     assert result.exit_code == 2, result.output
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("error: --generation-learning-rate must be a positive number"), last
+
+
+def test_generation_shows_a_progress_bar_with_rate_unless_quiet(workspace):
+    args = ("--data", str(workspace / "train.npz"), "--teacher", str(workspace / "teacher.keras"), "--fraction", "0.25",
+            "--epochs", "1", "--batch-size", "8", "--generation-steps", "2")
+    shown = _run(*args, "--out", str(workspace / "a"))
+    assert shown.exit_code == 0, shown.output
+    assert "generating" in shown.output and "image/s" in shown.output and "/9 [" in shown.output, shown.output  # count, rate
+    quiet = _run(*args, "--out", str(workspace / "b"), "--quiet")
+    assert quiet.exit_code == 0 and "image/s" not in quiet.output and "generating" not in quiet.output, quiet.output
