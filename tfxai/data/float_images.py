@@ -4,14 +4,16 @@ What ``tfxai generate`` and ``tfxai train mixed`` read and write. Files are foun
 :mod:`tfxai.data.image_folder` (one list of image extensions, one decoder for every app).
 """
 
+import dataclasses
 import os
+from typing import ClassVar
 
 import cv2
 import numpy as np
 
 from tfxai.errors import TfxaiError
 
-from tfxai.data.image_folder import IMAGE_EXTENSIONS
+from tfxai.data.image_folder import IMAGE_EXTENSIONS, FileRows, check_images, convert_channels
 
 __all__ = [
     "LabelledImageFiles",
@@ -112,13 +114,11 @@ def load_labelled_data(path, size=None, channels=None, stream=False):
     if not os.path.exists(path):
         raise TfxaiError(f"training data {path} does not exist: pass an .npz file or a folder of class subfolders")
     if os.path.isdir(path):
-        files = _list_class_folders(path, size, channels or 3)
+        files, labels, classes = _list_class_folders(path, size, channels or 3)
         if stream and size is not None:
-            from tfxai.data.image_folder import check_images
-
             check_images(files.paths, files.channels)  # unreadable files fail here, in one line; conversions noted once
-            return files, files.labels, files.classes
-        return _load_class_folders(files, path)
+            return files, labels, classes
+        return _load_class_folders(files, path), labels, classes
     try:
         with np.load(path, allow_pickle=False) as data:
             x = data["x"] if "x" in data else data["images"]
@@ -146,57 +146,33 @@ def load_labelled_data(path, size=None, channels=None, stream=False):
     return x, y.astype("int64"), names
 
 
-class LabelledImageFiles:
+@dataclasses.dataclass(frozen=True, eq=False)
+class LabelledImageFiles(FileRows):
     """The images of a folder of class subfolders, read on demand: a stand-in for :func:`load_labelled_data`'s array.
 
-    Only the paths stay in memory; :meth:`read` decodes rows to the float32 values in
-    [0, 1] that :func:`load_labelled_data` gives for the same folder (:func:`read_image`
-    at ``size``, then the apps' channel rule). ``size`` is required (every image is
+    Each row is the float32 image in [0, 1] that :func:`load_labelled_data` gives for
+    its file (:func:`read_image` at ``size``, then the apps' channel rule); indexing,
+    ``np.asarray`` and the ``tf.data`` streaming protocol are
+    :class:`~tfxai.data.image_folder.FileRows`'. ``size`` is required (every image is
     resized to it, so all rows have one shape).
     """
 
-    ndim = 4
-    dtype = np.dtype("float32")
-
-    def __init__(self, paths, labels, classes, size, channels):
-        self.paths = tuple(paths)
-        self.labels = np.asarray(labels, dtype="int64").reshape(-1)
-        self.classes = list(classes)
-        self.size = None if size is None else (int(size[0]), int(size[1]))
-        self.channels = int(channels)
+    size: tuple
+    channels: int
+    dtype: ClassVar = np.dtype("float32")
 
     @property
-    def shape(self):
-        return (len(self.paths), *self.size, self.channels)
+    def row_shape(self):
+        return (int(self.size[0]), int(self.size[1]), int(self.channels))
 
-    def __len__(self):
-        return len(self.paths)
-
-    def subset(self, indices):
-        """The files at ``indices`` (an index array), in that order."""
-        return LabelledImageFiles([self.paths[i] for i in np.asarray(indices).reshape(-1)], self.labels[indices], self.classes,
-                                  self.size, self.channels)
-
-    def read_one(self, index):
-        """Row ``index`` as float32 ``(h, w, channels)``."""
-        from tfxai.data.image_folder import convert_channels
-
-        image = read_image(self.paths[int(index)], self.size, None)
-        return image if image.shape[-1] == self.channels else convert_channels(image, self.channels)
-
-    def read(self, indices):
-        """Rows ``indices`` as float32 ``(k, h, w, channels)``."""
-        indices = np.asarray(indices).reshape(-1)
-        out = np.empty((len(indices), *self.shape[1:]), "float32")
-        for row, index in enumerate(indices):
-            out[row] = self.read_one(index).reshape(self.shape[1:])
-        return out
+    def read(self, path):
+        """One file as float32 ``(h, w, channels)`` in [0, 1]."""
+        image = read_image(path, self.size, None)
+        return (image if image.shape[-1] == self.channels else convert_channels(image, self.channels)).reshape(self.row_shape)
 
 
 def read_rows(images, indices):
-    """Rows ``indices`` of an image array or a :class:`LabelledImageFiles`, as one float32 array."""
-    if isinstance(images, LabelledImageFiles):
-        return images.read(indices)
+    """Rows ``indices`` of an image array or a :class:`LabelledImageFiles` (only those files read), as one float32 array."""
     return np.asarray(images[np.asarray(indices).reshape(-1)], dtype="float32")
 
 
@@ -212,11 +188,11 @@ def _list_class_folders(directory, size, channels):
             labels.append(label)
     if not paths:
         raise TfxaiError(f"no images in the class subfolders of {directory}: add PNG or JPEG files")
-    return LabelledImageFiles(paths, labels, classes, size, channels)
+    return LabelledImageFiles(tuple(paths), None if size is None else tuple(size), int(channels)), np.asarray(labels, "int64"), classes
 
 
 def _load_class_folders(files, directory):
     images = _model_channels([read_image(path, files.size, None) for path in files.paths], files.channels)
     if len({image.shape for image in images}) > 1:
         raise TfxaiError(f"images under {directory} have different sizes: resize them or pass a fixed-size model")
-    return np.stack(images), files.labels, files.classes
+    return np.stack(images)

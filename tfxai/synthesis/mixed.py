@@ -214,8 +214,8 @@ def labelled_dataset(images, labels, batch_size):
     labels = np.asarray(labels)
     if not isinstance(images, LabelledImageFiles):
         return tf.data.Dataset.from_tensor_slices((images, labels)).batch(batch_size)
-    read, constant = row_reader(images.read_one, images.shape[1:]), tf.constant(labels)
-    data = tf.data.Dataset.range(len(images)).map(lambda i: (read(i), tf.gather(constant, i)), num_parallel_calls=tf.data.AUTOTUNE)
+    data = tf.data.Dataset.from_tensor_slices((images.encoded_paths(), labels))
+    data = data.map(lambda path, label: (images.decode(path), label), num_parallel_calls=tf.data.AUTOTUNE)
     return data.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 

@@ -254,9 +254,7 @@ def _split(images, labels, fraction, seed):
     order = np.random.default_rng([seed, 2]).permutation(len(images))
     count = int(round(float(fraction) * len(images)))
     held, kept = order[:count], order[count:]
-    if isinstance(images, LabelledImageFiles):
-        return images.subset(kept), labels[kept], images.subset(held), labels[held]
-    return images[kept], labels[kept], images[held], labels[held]
+    return images[kept], labels[kept], images[held], labels[held]  # LabelledImageFiles index like the array
 
 
 def run_train_mixed(config, progress=None, verbose="auto") -> RunResult:
