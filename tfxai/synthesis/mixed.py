@@ -137,20 +137,6 @@ class MixedDataset:
             kl=self.kl[:keep],
         )
 
-    def read_one(self, index):
-        """Row ``index`` of the mixed set, float32 ``(h, w, c)``."""
-        slot = self._slots()[int(index)]
-        if slot >= 0:
-            return np.array(self.generated_images[slot], dtype="float32")
-        return read_rows(self.source, [int(index)])[0]
-
-    def _slots(self):
-        if getattr(self, "_slot_cache", None) is None or len(self._slot_cache[0]) != len(self.replaced):
-            slots = np.full(len(self), -1, dtype="int64")
-            slots[self.replaced] = np.arange(len(self.replaced))
-            self._slot_cache = (self.replaced.copy(), slots)
-        return self._slot_cache[1]
-
     def as_dataset(self, batch_size=64, augmentation=None, augment_generated=False, shuffle=True, seed=0):
         """A ``tf.data.Dataset`` of ``(image, (label, soft_target))`` batches for :class:`MixedTargetModel`.
 
@@ -173,11 +159,18 @@ class MixedDataset:
         shuffle : bool
         seed : int
         """
-        self._slots()
+        slots = np.full(len(self), -1, dtype="int64")  # row -> its index in generated_images, -1 for an original
+        slots[self.replaced] = np.arange(len(self.replaced))
+
+        def read_row(index):
+            if slots[index] >= 0:
+                return np.array(self.generated_images[slots[index]], dtype="float32")
+            return read_rows(self.source, [index])[0]
+
         labels = tf.constant(self.labels.astype("int32"))
         soft_targets = tf.constant(self.soft_targets.astype("float32"))
         generated = tf.constant(self.generated)
-        read = row_reader(self.read_one, self.source.shape[1:])
+        read = row_reader(read_row, self.source.shape[1:])
         data = tf.data.Dataset.range(len(self))
         if shuffle:
             data = epoch_shuffle(data, len(self), seed)  # an order per epoch that a resume repeats
